@@ -1,0 +1,301 @@
+"""The ``assist-ws`` command line: database, processing centers, merchants, users, rates, the
+emulator, the server, settlement and the demo.
+
+Bad arguments get a clear message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .config import Settings
+from .domain.errors import AssistError
+from .domain.model import Right
+from .services import admin
+
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:8081"
+
+
+def _container():
+    from .bootstrap import build
+    return build(Settings.from_env())
+
+
+class _Group(click.Group):
+    """Turns refusals and failures into one clear line and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AssistError as exc:
+            raise click.ClickException(f"{exc.message} (code {exc.firstcode}/{exc.secondcode})")
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place that turns them into a line
+            if os.environ.get("ASSIST_DEBUG"):
+                raise
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "no such table" in text or "does not exist" in text and "relation" in text:
+                text = "the database is not set up: run `assist-ws db upgrade` first"
+            raise click.ClickException(text)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """assist-ws: a payment gateway speaking the Assist merchant protocol."""
+
+
+# -- db -----------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    from .db.migrate import upgrade
+    url = Settings.from_env().database_url
+    upgrade(url)
+    click.echo(f"database is up to date ({_safe_url(url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- processing ---------------------------------------------------------------------------
+@main.group(cls=_Group)
+def processing() -> None:
+    """Processing centers."""
+
+
+@processing.command("add")
+@click.option("--name", required=True, help="Unique name of the center.")
+@click.option("--url", required=True, help="WSDL URL of the center, e.g. http://h:8081/x?wsdl")
+@click.option("--currency", required=True, help="ISO 4217 currency the center works in.")
+@click.option("--partial-reversal/--no-partial-reversal", default=True, show_default=True)
+@click.option("--hold-days", type=click.IntRange(1, 60), default=7, show_default=True)
+@click.option("--cutoff", default="21:00", show_default=True, help="Settlement cut-off, UTC.")
+@click.option("--replace", is_flag=True, help="Update the center if it exists.")
+def processing_add(name, url, currency, partial_reversal, hold_days, cutoff, replace) -> None:
+    """Register a processing center."""
+    c = _container()
+    center = admin.add_center(c.uow, name, url, currency, partial_reversal=partial_reversal,
+                              hold_days=hold_days, cutoff=cutoff, replace=replace)
+    click.echo(f"processing center {center.name} ({center.currency}) at {center.url}")
+
+
+@processing.command("list")
+def processing_list() -> None:
+    """List processing centers."""
+    c = _container()
+    with c.uow.reader() as uow:
+        for center in uow.centers.list():
+            click.echo(f"{center.name}\t{center.currency}\t"
+                       f"{'partial' if center.partial_reversal else 'full-only'}\t"
+                       f"{center.hold_days}d\tcut-off {center.cutoff}\t{center.url}")
+
+
+# -- merchant -----------------------------------------------------------------------------
+def _processing_pairs(values) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        cur, sep, name = value.partition("=")
+        if not sep or not cur or not name:
+            raise click.BadParameter(f"{value!r}: use CUR=NAME, e.g. RUB=emulator-rub",
+                                     param_hint="--processing")
+        pairs.append((cur.strip(), name.strip()))
+    return tuple(pairs)
+
+
+def _merchant_options(fn):
+    options = [
+        click.option("--name"),
+        click.option("--currency", "currencies", multiple=True,
+                     help="Accepted currency; the first is the base currency. Repeatable."),
+        click.option("--two-stage/--no-two-stage", default=None,
+                     help="Allow two-stage payments (Delay=1)."),
+        click.option("--secret-word", help="Secret word for Checkvalue."),
+        click.option("--check-order-code/--no-check-order-code", default=None,
+                     help="Require a correct Checkvalue in authorization requests."),
+        click.option("--processing", "processing", multiple=True,
+                     help="CUR=CENTER: the center taking payments in CUR. Repeatable."),
+        click.option("--timeout", "timeout", type=click.IntRange(1, 1440),
+                     help="Minutes the buyer has to pay (default 20)."),
+        click.option("--test-mode/--no-test-mode", default=None),
+        click.option("--url-return"), click.option("--url-return-ok"),
+        click.option("--url-return-no"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _settings(name, currencies, two_stage, secret_word, check_order_code, processing, timeout,
+              test_mode, url_return, url_return_ok, url_return_no) -> admin.MerchantSettings:
+    return admin.MerchantSettings(
+        name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
+        check_order_code=check_order_code, processing=_processing_pairs(processing),
+        timeout_minutes=timeout, test_mode=test_mode, url_return=url_return,
+        url_return_ok=url_return_ok, url_return_no=url_return_no)
+
+
+@main.group(cls=_Group)
+def merchant() -> None:
+    """Merchants (shops)."""
+
+
+@merchant.command("add")
+@click.option("--id", "merchant_id", type=click.IntRange(1, 2147483647), required=True)
+@_merchant_options
+def merchant_add(merchant_id, **kw) -> None:
+    """Create a merchant."""
+    if not kw.get("name"):
+        raise click.BadParameter("a merchant needs a name", param_hint="--name")
+    c = _container()
+    m = admin.save_merchant(c.uow, merchant_id, _settings(**kw), create=True)
+    click.echo(f"merchant {m.merchant_id} {m.name!r}: {', '.join(m.currencies)}")
+
+
+@merchant.command("update")
+@click.argument("merchant_id", type=click.IntRange(1, 2147483647))
+@_merchant_options
+def merchant_update(merchant_id, **kw) -> None:
+    """Change a merchant's settings."""
+    c = _container()
+    m = admin.save_merchant(c.uow, merchant_id, _settings(**kw), create=False)
+    click.echo(f"merchant {m.merchant_id} {m.name!r} updated")
+
+
+@merchant.command("list")
+def merchant_list() -> None:
+    """List merchants."""
+    c = _container()
+    with c.uow.reader() as uow:
+        for m in uow.merchants.list():
+            centers = ",".join(f"{k}={v}" for k, v in sorted(m.processing.items()))
+            click.echo(f"{m.merchant_id}\t{m.name}\t{','.join(m.currencies)}\t"
+                       f"{'two-stage' if m.two_stage else 'one-stage'}\t{centers}")
+
+
+# -- user ---------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def user() -> None:
+    """Merchant users (logins of people and ERPs)."""
+
+
+@user.command("add")
+@click.option("--merchant", "merchant_id", type=int, required=True)
+@click.option("--login", required=True)
+@click.option("--password", required=True)
+@click.option("--rights", required=True, help="Comma list of monitor,confirm,cancel,export,admin")
+@click.option("--replace", is_flag=True, help="Change the password and rights if it exists.")
+def user_add(merchant_id, login, password, rights, replace) -> None:
+    """Create a merchant user."""
+    parsed = Right.parse_list(rights)
+    c = _container()
+    u = admin.add_user(c.uow, merchant_id, login, password, parsed, replace=replace)
+    click.echo(f"user {u.login} of merchant {u.merchant_id}: {','.join(u.rights)}")
+
+
+# -- rates --------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def rate() -> None:
+    """Currency conversion rates."""
+
+
+@rate.command("set")
+@click.argument("source")
+@click.argument("target")
+@click.argument("value")
+def rate_set(source, target, value) -> None:
+    """Set how many TARGET one SOURCE buys, e.g. `rate set USD RUB 90.00`."""
+    c = _container()
+    r = admin.set_rate(c.uow, c.clock, source, target, value)
+    click.echo(f"1 {r.source} = {r.rate} {r.target}")
+
+
+# -- processes ----------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@click.option("--data", help="Ledger file (default: ASSIST_EMULATOR_DATA or var/emulator.db).")
+@click.option("--center", "centers", multiple=True,
+              help="NAME:CUR[:partial|nopartial[:HOLD_DAYS]]; default emulator-rub and "
+                   "emulator-usd. Repeatable.")
+@click.option("--late-seconds", type=float, help="Delay of the late-answer test card.")
+def emulator(host, port, data, centers, late_seconds) -> None:
+    """Run the processing-center emulator."""
+    from . import emulator as emu
+    settings = Settings.from_env()
+    try:
+        parsed = tuple(emu.parse_center(s) for s in centers) or emu.DEFAULT_CENTERS
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--center")
+    config = emu.EmulatorConfig(data_path=data or settings.emulator_data, centers=parsed,
+                                late_seconds=settings.emulator_late_seconds
+                                if late_seconds is None else late_seconds)
+    click.echo(f"emulator on http://{host}:{port}/ : "
+               + ", ".join(f"{c.name} ({c.currency})" for c in parsed))
+    emu.serve(config, host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default 2).")
+def serve(host, port, workers) -> None:
+    """Run the gateway under gunicorn."""
+    settings = Settings.from_env()
+    args = [sys.executable, "-m", "gunicorn", "assist_ws.wsgi:app",
+            "--bind", f"{host}:{port}", "--workers", str(workers or settings.web_workers),
+            "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "20",
+            "--access-logfile", "-", "--log-level", settings.log_level.lower()]
+    os.execv(sys.executable, args)
+
+
+@main.command("settle")
+@click.option("--center", help="Only this processing center.")
+def settle_cmd(center) -> None:
+    """Send the settlement batches of everything due now."""
+    c = _container()
+    with click.progressbar(length=0, label="settling", show_pos=True) as bar:
+        def progress(part):
+            bar.length = (bar.length or 0) + part.operations
+            bar.update(part.operations)
+        summary = c.settle(center=center, progress=progress)
+    amounts = ", ".join(f"{v} {k}" for k, v in sorted(summary.amounts.items())) or "nothing"
+    click.echo(f"{summary.operations} operations in {summary.batches} batches: "
+               f"{summary.settled} settled ({amounts}), {summary.declined} declined, "
+               f"{summary.unknown} unknown")
+
+
+@main.command("resolve")
+def resolve_cmd() -> None:
+    """Ask the centers about transactions whose outcome is unknown, and settle them."""
+    c = _container()
+    s = c.resolve(limit=1000)
+    click.echo(f"{s.examined} examined, {s.resolved} resolved, {s.pending} still pending")
+
+
+@main.command()
+@click.option("--emulator-url", default=DEFAULT_EMULATOR_URL, show_default=True)
+def demo(emulator_url) -> None:
+    """Migrate and seed the demo merchant (idempotent)."""
+    from .db.migrate import upgrade
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    c = _container()
+    admin.seed_demo(c.uow, c.clock, emulator_url)
+    click.echo(f"demo merchant {admin.DEMO_MERCHANT_ID}: login {admin.DEMO_LOGIN}, password "
+               f"{admin.DEMO_PASSWORD}, secret word {admin.DEMO_SECRET}; centers at "
+               f"{emulator_url}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,70 @@
+"""Settings, built from ``ASSIST_*`` environment variables (stdlib only).
+
+Only ``bootstrap.py``, ``wsgi.py`` and ``cli.py`` read the environment; everything else receives
+a ``Settings``.  Every variable, its default and meaning is listed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Any SQLAlchemy URL; a plain ``postgresql://`` URL uses psycopg 3.
+    database_url: str = "sqlite:///var/assist.db"
+    #: Secret for keyed card fingerprints and page sessions.  Empty: one is made and kept in
+    #: ``var/secret.key``.
+    secret_key: str = ""
+    #: Seconds to connect to a processing center, and to wait for its answer.
+    processing_connect_timeout: float = 5.0
+    processing_timeout: float = 20.0
+    #: Seconds to wait for the answer to a settlement batch.
+    settlement_timeout: float = 120.0
+    #: Operations per settlement batch.
+    settle_batch_size: int = 1000
+    #: Seconds a sent transaction may wait for its answer before it is asked about.
+    resolve_grace: float = 60.0
+    #: The emulator's ledger file and how late it answers for card 4000 0000 0000 0119.
+    emulator_data: str = "var/emulator.db"
+    emulator_late_seconds: float = 25.0
+    #: gunicorn workers for ``assist-ws serve``.
+    web_workers: int = 2
+    log_level: str = "INFO"
+    var_dir: str = "var"
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            key = "ASSIST_" + f.name.upper()
+            if key in env and env[key] != "":
+                raw = env[key]
+                kind = type(f.default)
+                try:
+                    values[f.name] = _bool(raw) if kind is bool else kind(raw)
+                except ValueError:
+                    raise ValueError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
+        return cls(**values)
+
+    def secret(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = os.path.join(self.var_dir, "secret.key")
+        os.makedirs(self.var_dir, exist_ok=True)
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+        with open(path) as fh:
+            return fh.read().strip().encode()

@@ -1,0 +1,205 @@
+"""Tables and the imperative mapping of the domain classes onto them.
+
+The domain classes stay plain Python; ``start_mappers()`` teaches SQLAlchemy to load and
+save them.  Alembic migrations (``migrations/``) create exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData,
+                        SmallInteger, String, Table, Text, UniqueConstraint)
+from sqlalchemy.orm import registry, relationship
+
+from ..domain import model
+from .types import Amount, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+mapper_registry = registry(metadata=metadata)
+
+processing_centers = Table(
+    "processing_centers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("url", String(512), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("partial_reversal", Boolean, nullable=False),
+    Column("hold_days", Integer, nullable=False),
+    Column("cutoff", String(5), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+merchants = Table(
+    "merchants", metadata,
+    Column("merchant_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(256), nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("currencies", JSON, nullable=False),
+    Column("test_mode", Boolean, nullable=False),
+    Column("timeout_minutes", Integer, nullable=False),
+    Column("url_return", String(256)),
+    Column("url_return_ok", String(256)),
+    Column("url_return_no", String(256)),
+    Column("secret_word", String(128)),
+    Column("check_order_code", Boolean, nullable=False),
+    Column("two_stage", Boolean, nullable=False),
+    Column("payment_means", JSON, nullable=False),
+    Column("processing", JSON, nullable=False),
+    Column("bonus_program", Boolean, nullable=False),
+    Column("notify_url", String(512)),
+    Column("notify_protocol", String(8), nullable=False),
+    Column("notify_results", JSON, nullable=False),
+    Column("notify_only_success", Boolean, nullable=False),
+    Column("notify_expected_reply", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+merchant_users = Table(
+    "merchant_users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("merchant_id", BigInteger, ForeignKey("merchants.merchant_id"), nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("rights", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UtcDateTime),
+    UniqueConstraint("merchant_id", "login", name="uq_merchant_users_login"),
+)
+
+currency_rates = Table(
+    "currency_rates", metadata,
+    Column("source", String(3), primary_key=True),
+    Column("target", String(3), primary_key=True),
+    Column("rate", Amount(24, 10), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("bill_number", String(16), nullable=False, unique=True),
+    Column("merchant_id", BigInteger, ForeignKey("merchants.merchant_id"), nullable=False),
+    Column("order_number", String(128), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("delay", Boolean, nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("comment", Text),
+    Column("lastname", String(70)),
+    Column("firstname", String(70)),
+    Column("middlename", String(70)),
+    Column("email", String(128)),
+    Column("address", String(256)),
+    Column("home_phone", String(64)),
+    Column("work_phone", String(20)),
+    Column("mobile_phone", String(20)),
+    Column("fax", String(20)),
+    Column("country", String(3)),
+    Column("region", String(3)),
+    Column("city", String(70)),
+    Column("zip", String(25)),
+    Column("client_ip", String(45)),
+    Column("url_return", String(256)),
+    Column("url_return_ok", String(256)),
+    Column("url_return_no", String(256)),
+    Column("max_points", Integer),
+    Column("state", String(16), nullable=False),
+    Column("payment_means", JSON, nullable=False),
+    Column("test_mode", Boolean, nullable=False),
+    Column("center", String(64)),
+    Column("hold_expires_at", UtcDateTime),
+    Column("state_reason", String(256)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_orders_merchant_order_number", "merchant_id", "order_number"),
+    Index("ix_orders_state_created", "state", "created_at"),
+)
+
+operations = Table(
+    "operations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("number", SmallInteger, nullable=False),
+    Column("type", SmallInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", Amount(24, 10)),
+    Column("means", String(8), nullable=False),
+    Column("means_type", String(16)),
+    Column("means_number", String(24)),
+    Column("card_fingerprint", String(64)),
+    Column("cardholder", String(64)),
+    Column("card_expiry", String(7)),
+    Column("response_code", String(8)),
+    Column("approval_code", String(16)),
+    Column("message", String(256)),
+    Column("processing_name", String(64)),
+    Column("client_ip", String(45)),
+    Column("external_id", String(100)),
+    Column("cancel_reason", SmallInteger),
+    Column("points", Integer),
+    Column("auto_deposit", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    UniqueConstraint("order_id", "number", name="uq_operations_order_number"),
+    UniqueConstraint("order_id", "external_id", name="uq_operations_external_id"),
+    Index("ix_operations_created", "created_at"),
+)
+
+transactions = Table(
+    "transactions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operation_id", Integer, ForeignKey("operations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("type", String(24), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("center", String(64), nullable=False),
+    Column("amount", Amount()),
+    Column("currency", String(3), nullable=False),
+    Column("points", Integer),
+    Column("authorization_request_id", String(64)),
+    Column("batch_id", String(64)),
+    Column("processing_reference", String(64)),
+    Column("response_code", String(8)),
+    Column("message", String(256)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_transactions_open", "state", "next_attempt_at"),
+    Index("ix_transactions_operation", "operation_id"),
+)
+
+_started = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes (once per process)."""
+    global _started
+    if _started:
+        return
+    _started = True
+    mapper_registry.map_imperatively(model.ProcessingCenter, processing_centers)
+    mapper_registry.map_imperatively(model.Merchant, merchants)
+    mapper_registry.map_imperatively(model.MerchantUser, merchant_users)
+    mapper_registry.map_imperatively(model.CurrencyRate, currency_rates)
+    mapper_registry.map_imperatively(model.Transaction, transactions)
+    mapper_registry.map_imperatively(model.Operation, operations, properties={
+        "transactions": relationship(model.Transaction, order_by=transactions.c.id,
+                                     cascade="all, delete-orphan", lazy="selectin"),
+    })
+    mapper_registry.map_imperatively(model.Order, orders, properties={
+        "operations": relationship(model.Operation, order_by=operations.c.number,
+                                   cascade="all, delete-orphan", lazy="selectin"),
+    })

@@ -1,0 +1,65 @@
+"""Column types that keep money exact and times in UTC on every database we support."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy.types import TypeDecorator
+
+
+class Amount(TypeDecorator):
+    """A Decimal: NUMERIC on PostgreSQL, exact text on SQLite (whose NUMERIC is a float)."""
+
+    impl = Numeric(20, 3)
+    cache_ok = True
+
+    def __init__(self, precision: int = 20, scale: int = 3):
+        super().__init__()
+        self.precision, self.scale = precision, scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("amounts are Decimal, never float")
+        value = Decimal(value)
+        return format(value, "f") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value)
+
+    @property
+    def python_type(self):
+        return Decimal
+
+
+class UtcDateTime(TypeDecorator):
+    """An aware UTC datetime in Python, stored as a naive UTC timestamp."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+    @property
+    def python_type(self):
+        return datetime

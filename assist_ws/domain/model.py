@@ -1,0 +1,543 @@
+"""Entities: processing centers, merchants and their users, orders, operations, transactions.
+
+Plain Python classes; ``assist_ws.db`` maps them to tables without them knowing it.  The
+rules that decide what an order may do live here (``Order``), the states in ``states``.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from .errors import LimitExceeded, OperationProhibited, Second, ValidationError
+from .money import Money, normalize_currency
+from .states import FINAL_STATES, INITIAL_STATE, OrderEvent, OrderState, next_state
+
+
+class Right(str, enum.Enum):
+    MONITOR = "monitor"
+    CONFIRM = "confirm"
+    CANCEL = "cancel"
+    EXPORT = "export"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse_list(cls, text: str) -> list["Right"]:
+        names = [part.strip().lower() for part in text.split(",") if part.strip()]
+        valid = {r.value for r in cls}
+        bad = [n for n in names if n not in valid]
+        if bad or not names:
+            raise ValidationError(
+                f"unknown right(s) {', '.join(bad) or '(none given)'}; "
+                f"use any of {', '.join(sorted(valid))}", Second.USER)
+        return [cls(n) for n in dict.fromkeys(names)]
+
+
+class OperationType(int, enum.Enum):
+    PAY = 100
+    CONFIRM = 200
+    CANCEL = 300
+    ACCRUAL = 500
+    ACCRUAL_CANCEL = 510
+
+
+class OperationState(str, enum.Enum):
+    IN_PROCESS = "In Process"
+    SUCCESS = "Success"
+    DECLINED = "Declined"
+    UNKNOWN = "Unknown"
+
+
+class MeansType(str, enum.Enum):
+    CARD = "card"
+    POINTS = "points"
+
+
+class TransactionType(str, enum.Enum):
+    AUTHORIZATION = "authorization"
+    FINANCIAL = "financial"
+    REVERSAL = "reversal"
+    REFUND = "refund"
+    BONUS_PAY = "bonus_pay"
+    BONUS_ACCRUAL = "bonus_accrual"
+    BONUS_ACCRUAL_CANCEL = "bonus_accrual_cancel"
+    BONUS_RETURN = "bonus_return"
+
+
+class TransactionState(str, enum.Enum):
+    NEW = "new"
+    SENT = "sent"
+    SUCCESS = "success"
+    DECLINED = "declined"
+    UNKNOWN = "unknown"
+
+
+OPEN_TRANSACTION_STATES = frozenset({TransactionState.NEW, TransactionState.SENT,
+                                     TransactionState.UNKNOWN})
+
+
+class ProcessingCenter:
+    """A remote processing center: where authorizations, settlements and refunds go."""
+
+    def __init__(self, name: str, url: str, currency: str, partial_reversal: bool = True,
+                 hold_days: int = 7, cutoff: str = "21:00", active: bool = True):
+        self.name = name
+        self.url = url
+        self.currency = normalize_currency(currency)
+        self.partial_reversal = partial_reversal
+        self.hold_days = hold_days
+        self.cutoff = cutoff
+        self.active = active
+
+
+class Merchant:
+    """A shop, ``Merchant_ID``, with its settings (SPEC §6)."""
+
+    def __init__(self, merchant_id: int, name: str, base_currency: str = "RUB",
+                 currencies: Iterable[str] | None = None, *, test_mode: bool = False,
+                 timeout_minutes: int = 20, url_return: str | None = None,
+                 url_return_ok: str | None = None, url_return_no: str | None = None,
+                 secret_word: str | None = None, check_order_code: bool = False,
+                 two_stage: bool = False, payment_means: Iterable[str] | None = None,
+                 processing: dict[str, str] | None = None, bonus_program: bool = False,
+                 notify_url: str | None = None, notify_protocol: str = "post",
+                 notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
+                 notify_expected_reply: str = "http200", active: bool = True):
+        self.merchant_id = merchant_id
+        self.name = name
+        self.base_currency = normalize_currency(base_currency)
+        curs = [normalize_currency(c) for c in (currencies or [self.base_currency])]
+        if self.base_currency not in curs:
+            curs.insert(0, self.base_currency)
+        self.currencies = list(dict.fromkeys(curs))
+        self.test_mode = test_mode
+        self.timeout_minutes = timeout_minutes
+        self.url_return = url_return
+        self.url_return_ok = url_return_ok
+        self.url_return_no = url_return_no
+        self.secret_word = secret_word
+        self.check_order_code = check_order_code
+        self.two_stage = two_stage
+        self.payment_means = list(payment_means or ["card"])
+        self.processing = dict(processing or {})
+        self.bonus_program = bonus_program
+        self.notify_url = notify_url
+        self.notify_protocol = notify_protocol
+        self.notify_results = list(notify_results or ["pay"])
+        self.notify_only_success = notify_only_success
+        self.notify_expected_reply = notify_expected_reply
+        self.active = active
+
+    def accepts(self, currency: str) -> bool:
+        return currency in self.currencies
+
+    def center_for(self, currency: str) -> str | None:
+        """The processing center that takes payments in ``currency``: the one configured for
+        it, else the one of the base currency (the amount is then converted)."""
+        return self.processing.get(currency) or self.processing.get(self.base_currency) or (
+            next(iter(self.processing.values()), None))
+
+
+class MerchantUser:
+    """A login of a person or an ERP, with rights on one merchant."""
+
+    def __init__(self, merchant_id: int, login: str, password_hash: str,
+                 rights: Iterable[Right | str], active: bool = True):
+        self.merchant_id = merchant_id
+        self.login = login
+        self.password_hash = password_hash
+        self.rights = sorted({Right(r).value for r in rights})
+        self.active = active
+        self.failed_logins = 0
+        self.locked_until: datetime | None = None
+
+    def has(self, right: Right) -> bool:
+        return right.value in self.rights or Right.ADMIN.value in self.rights
+
+
+class CurrencyRate:
+    """How many units of ``target`` one unit of ``source`` buys."""
+
+    def __init__(self, source: str, target: str, rate: Decimal, updated_at: datetime):
+        self.source = normalize_currency(source)
+        self.target = normalize_currency(target)
+        if rate <= 0:
+            raise ValidationError("a rate must be greater than zero", Second.CURRENCY_RATE)
+        self.rate = rate
+        self.updated_at = updated_at
+
+
+def new_bill_number() -> str:
+    """A unique-by-chance, unpredictable 16-digit billnumber (first digit never 0)."""
+    return str(10**15 + secrets.randbelow(9 * 10**15))
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class Customer:
+    lastname: str | None = None
+    firstname: str | None = None
+    middlename: str | None = None
+    email: str | None = None
+    address: str | None = None
+    home_phone: str | None = None
+    work_phone: str | None = None
+    mobile_phone: str | None = None
+    fax: str | None = None
+    country: str | None = None
+    region: str | None = None  # Assist's ``State`` parameter
+    city: str | None = None
+    zip: str | None = None
+
+
+CUSTOMER_FIELDS = tuple(Customer.__dataclass_fields__)
+
+
+class Transaction:
+    """A message to a processing center on behalf of an operation."""
+
+    def __init__(self, type: TransactionType, center: str, amount: Decimal | None,
+                 currency: str, now: datetime, *, authorization_request_id: str | None = None,
+                 points: int | None = None, batch_id: str | None = None):
+        self.request_id = new_request_id()
+        self.type = type.value
+        self.state = TransactionState.NEW.value
+        self.center = center
+        self.amount = amount
+        self.currency = currency
+        self.points = points
+        self.authorization_request_id = authorization_request_id
+        self.batch_id = batch_id
+        self.processing_reference: str | None = None
+        self.response_code: str | None = None
+        self.message: str | None = None
+        self.attempts = 0
+        self.next_attempt_at: datetime | None = None
+        self.created_at = now
+        self.sent_at: datetime | None = None
+        self.finished_at: datetime | None = None
+
+    @property
+    def kind(self) -> TransactionType:
+        return TransactionType(self.type)
+
+    @property
+    def status(self) -> TransactionState:
+        return TransactionState(self.state)
+
+    def mark_sent(self, now: datetime) -> None:
+        self.state = TransactionState.SENT.value
+        self.sent_at = now
+        self.attempts = (self.attempts or 0) + 1
+
+    def finish(self, state: TransactionState, now: datetime, *, response_code: str | None = None,
+               message: str | None = None, reference: str | None = None) -> None:
+        self.state = state.value
+        self.response_code = response_code or self.response_code
+        self.message = message or self.message
+        self.processing_reference = reference or self.processing_reference
+        if state in (TransactionState.SUCCESS, TransactionState.DECLINED):
+            self.finished_at = now
+
+
+class Operation:
+    """A step of an order: pay, confirm, cancel, bonus accrual, accrual cancel."""
+
+    def __init__(self, number: int, type: OperationType, amount: Decimal, currency: str,
+                 now: datetime, *, rate: Decimal | None = None, means: MeansType = MeansType.CARD,
+                 client_ip: str | None = None):
+        self.number = number
+        self.type = int(type)
+        self.state = OperationState.IN_PROCESS.value
+        self.amount = amount
+        self.currency = currency
+        self.rate = rate
+        self.means = means.value
+        self.means_type: str | None = None
+        self.means_number: str | None = None
+        self.card_fingerprint: str | None = None
+        self.cardholder: str | None = None
+        self.card_expiry: str | None = None
+        self.response_code: str | None = None
+        self.approval_code: str | None = None
+        self.message: str | None = None
+        self.processing_name: str | None = None
+        self.client_ip = client_ip
+        self.external_id: str | None = None
+        self.cancel_reason: int | None = None
+        self.points: int | None = None
+        self.auto_deposit = False
+        self.created_at = now
+        self.finished_at: datetime | None = None
+        self.transactions: list[Transaction] = []
+
+    @property
+    def kind(self) -> OperationType:
+        return OperationType(self.type)
+
+    @property
+    def status(self) -> OperationState:
+        return OperationState(self.state)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (OperationState.IN_PROCESS, OperationState.UNKNOWN)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is OperationState.SUCCESS
+
+    def finish(self, state: OperationState, now: datetime, *, response_code: str | None = None,
+               message: str | None = None, approval_code: str | None = None) -> None:
+        self.state = state.value
+        if response_code:
+            self.response_code = response_code
+        if message:
+            self.message = message
+        if approval_code:
+            self.approval_code = approval_code
+        if state is not OperationState.UNKNOWN:
+            self.finished_at = now
+
+    def add_transaction(self, tx: Transaction) -> Transaction:
+        self.transactions.append(tx)
+        return tx
+
+    def transactions_of(self, kind: TransactionType) -> list[Transaction]:
+        return [t for t in self.transactions if t.type == kind.value]
+
+    @property
+    def authorization(self) -> Transaction | None:
+        found = self.transactions_of(TransactionType.AUTHORIZATION)
+        return found[0] if found else None
+
+    @property
+    def financial(self) -> Transaction | None:
+        found = self.transactions_of(TransactionType.FINANCIAL)
+        return found[-1] if found else None
+
+
+class Order:
+    """One payment attempt, ``billnumber``; the rules of SPEC §2 live in its methods."""
+
+    def __init__(self, merchant_id: int, order_number: str, amount: Money, now: datetime, *,
+                 delay: bool = False, language: str = "RU", comment: str | None = None,
+                 customer: Customer | None = None, client_ip: str | None = None,
+                 url_return: str | None = None, url_return_ok: str | None = None,
+                 url_return_no: str | None = None, max_points: int | None = None,
+                 payment_means: Iterable[str] | None = None, test_mode: bool = False,
+                 bill_number: str | None = None):
+        self.bill_number = bill_number or new_bill_number()
+        self.merchant_id = merchant_id
+        self.order_number = order_number
+        self.amount = amount.amount
+        self.currency = amount.currency
+        self.delay = delay
+        self.language = language
+        self.comment = comment
+        for name in CUSTOMER_FIELDS:
+            setattr(self, name, getattr(customer or Customer(), name))
+        self.client_ip = client_ip
+        self.url_return = url_return
+        self.url_return_ok = url_return_ok
+        self.url_return_no = url_return_no
+        self.max_points = max_points
+        self.payment_means = list(payment_means or ["card"])
+        self.test_mode = test_mode
+        self.state = INITIAL_STATE.value
+        self.center: str | None = None
+        self.hold_expires_at: datetime | None = None
+        self.state_reason: str | None = None
+        self.created_at = now
+        self.updated_at = now
+        self.operations: list[Operation] = []
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def status(self) -> OrderState:
+        return OrderState(self.state)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def customer(self) -> Customer:
+        return Customer(**{name: getattr(self, name) for name in CUSTOMER_FIELDS})
+
+    def operations_of(self, kind: OperationType) -> list[Operation]:
+        return sorted((o for o in self.operations if o.type == kind.value),
+                      key=lambda o: o.number)
+
+    def operation(self, number: int) -> Operation | None:
+        return next((o for o in self.operations if o.number == number), None)
+
+    @property
+    def card_payment(self) -> Operation | None:
+        """The card pay operation that succeeded, is running or is unresolved."""
+        for op in self.operations_of(OperationType.PAY):
+            if op.means == MeansType.CARD.value and op.status is not OperationState.DECLINED:
+                return op
+        return None
+
+    @property
+    def confirmation(self) -> Operation | None:
+        return next((o for o in self.operations_of(OperationType.CONFIRM) if o.succeeded), None)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATES
+
+    def paid(self) -> Money:
+        """What the buyer owes after confirmation: the pay operation's amount for one-stage
+        payments and unconfirmed holds, the confirmed amount once confirmed."""
+        pay = self.card_payment
+        if pay is None or not pay.succeeded:
+            raise OperationProhibited(
+                f"order {self.bill_number} has no successful payment", Second.PAYMENT)
+        confirm = self.confirmation
+        return confirm.money if confirm else pay.money
+
+    def canceled(self, *, include_open: bool = True) -> Money:
+        """The sum of cancels that succeeded (and, by default, of those still running or
+        unresolved, which may yet succeed)."""
+        pay = self.card_payment
+        total = Money.zero(pay.currency if pay else self.currency)
+        for op in self.operations_of(OperationType.CANCEL):
+            if op.succeeded or (include_open and op.is_open):
+                total = total + op.money
+        return total
+
+    def cancelable(self) -> Money:
+        return self.paid() - self.canceled()
+
+    def settled(self) -> bool:
+        """True once the financial transaction of the card payment went to the center."""
+        pay = self.card_payment
+        fin = pay.financial if pay else None
+        return fin is not None and fin.status is TransactionState.SUCCESS
+
+    def settlement_open(self) -> bool:
+        pay = self.card_payment
+        fin = pay.financial if pay else None
+        return fin is not None and fin.status in OPEN_TRANSACTION_STATES
+
+    def next_operation_number(self) -> int:
+        return max((o.number for o in self.operations), default=0) + 1
+
+    def extended(self, op: Operation) -> str:
+        return f"{self.bill_number}.{op.number}"
+
+    # -- changing -------------------------------------------------------------------------
+    def apply(self, event: OrderEvent, now: datetime, reason: str | None = None) -> OrderState:
+        new = next_state(self.status, event, bill_number=self.bill_number)
+        if new is not self.status:
+            self.state = new.value
+            self.state_reason = reason
+        self.updated_at = now
+        return new
+
+    def add_operation(self, kind: OperationType, amount: Money, now: datetime, **kw) -> Operation:
+        op = Operation(self.next_operation_number(), kind, amount.amount, amount.currency, now, **kw)
+        self.operations.append(op)
+        self.updated_at = now
+        return op
+
+    def check_confirm(self, amount: Money | None) -> Money:
+        """Validate a confirm request; the amount to confirm."""
+        pay = self.card_payment
+        if self.status is not OrderState.DELAYED or pay is None or not pay.succeeded:
+            # Let the state table phrase the refusal.
+            next_state(self.status, OrderEvent.CONFIRM_FULL, bill_number=self.bill_number)
+        assert pay is not None
+        if amount is None:
+            return pay.money
+        if amount.currency != pay.currency:
+            raise ValidationError(
+                f"confirm currency {amount.currency} differs from the payment's currency "
+                f"{pay.currency}", Second.CURRENCY)
+        if not amount.is_positive():
+            raise ValidationError("confirm amount must be greater than zero", Second.AMOUNT)
+        if amount.amount > pay.amount:
+            raise LimitExceeded(
+                f"confirm amount {amount} exceeds the authorized amount {pay.money}", Second.AMOUNT)
+        return amount
+
+    def check_cancel(self, amount: Money | None) -> Money:
+        """Validate a cancel request: the amount to cancel."""
+        if self.status is OrderState.DELAYED:
+            pay = self.card_payment
+            assert pay is not None
+            if amount is not None and amount != pay.money:
+                self._check_currency(amount, pay.currency)
+                raise OperationProhibited(
+                    f"order {self.bill_number} is Delayed: only a cancel of the whole hold "
+                    f"({pay.money}) is possible; confirm the part to keep instead",
+                    Second.CANCEL)
+            return pay.money
+        if self.status not in (OrderState.APPROVED, OrderState.PARTIAL_DELAYED,
+                               OrderState.PARTIAL_CANCELED):
+            next_state(self.status, OrderEvent.CANCEL_REST, bill_number=self.bill_number)
+        left = self.cancelable()
+        if amount is not None:
+            self._check_currency(amount, left.currency)
+            if not amount.is_positive():
+                raise ValidationError("cancel amount must be greater than zero", Second.AMOUNT)
+        if not left.is_positive():
+            raise OperationProhibited(
+                f"nothing is left to cancel on order {self.bill_number} (cancels waiting for "
+                f"the processing center count as spent)", Second.CANCEL)
+        if amount is None:
+            return left
+        if amount.amount > left.amount:
+            raise LimitExceeded(
+                f"cancel amount {amount} exceeds what is left to cancel ({left})", Second.AMOUNT)
+        return amount
+
+    @staticmethod
+    def _check_currency(amount: Money, currency: str) -> None:
+        if amount.currency != currency:
+            raise ValidationError(
+                f"cancel currency {amount.currency} differs from the payment's currency "
+                f"{currency}", Second.CURRENCY)
+
+    def buyer_deadline(self, timeout_minutes: int) -> datetime:
+        return self.created_at + timedelta(minutes=timeout_minutes)
+
+
+def held_at_center(order: Order) -> Money:
+    """What the center still holds for the card payment's authorization: its amount less the
+    reversals that succeeded or may yet succeed.  Zero once settled."""
+    pay = order.card_payment
+    if pay is None or not pay.succeeded or order.settled():
+        return Money.zero(pay.currency if pay else order.currency)
+    held = pay.money
+    for op in order.operations:
+        for tx in op.transactions_of(TransactionType.REVERSAL):
+            if tx.status is not TransactionState.DECLINED and tx.amount is not None:
+                held = held - Money(tx.amount, tx.currency)
+    return held
+
+
+def find_transaction(order: Order, request_id: str) -> tuple[Operation, Transaction]:
+    for op in order.operations:
+        for tx in op.transactions:
+            if tx.request_id == request_id:
+                return op, tx
+    raise KeyError(request_id)
+
+
+def open_transactions(order: Order) -> list[tuple[Operation, Transaction]]:
+    return [(op, tx) for op in order.operations for tx in op.transactions
+            if tx.status in OPEN_TRANSACTION_STATES]

@@ -1,0 +1,148 @@
+"""Ports: what the use cases need from the outside world, as Protocols and plain values.
+
+``UnitOfWork`` (one database transaction and its repositories), ``ProcessingGateway`` (talking
+to processing centers) and ``Clock`` (the time, so tests can move it).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol, Sequence
+
+from .cards import CardData
+from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
+from .money import Money
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class Outcome(str, enum.Enum):
+    """What a processing center said about one request."""
+
+    SUCCESS = "success"      # approved / done
+    DECLINED = "declined"    # a definite no: nothing was done
+    NOT_FOUND = "not_found"  # (status, reverse) the center has no record of it
+    UNKNOWN = "unknown"      # no usable answer after the request may have arrived
+    IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True)
+class ProcessingReply:
+    outcome: Outcome
+    response_code: str | None = None
+    message: str | None = None
+    approval_code: str | None = None
+    reference: str | None = None
+    request_id: str | None = None
+    kind: str | None = None
+    #: False when the request certainly never reached the center (safe to try again).
+    delivered: bool = True
+
+
+@dataclass(frozen=True)
+class SettlementItem:
+    request_id: str
+    authorization_request_id: str
+    amount: Money
+
+
+class ProcessingGateway(Protocol):
+    def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
+                  amount: Money) -> ProcessingReply: ...
+
+    def reverse(self, center: ProcessingCenter, request_id: str, authorization_request_id: str,
+                amount: Money | None) -> ProcessingReply: ...
+
+    def refund(self, center: ProcessingCenter, request_id: str, authorization_request_id: str,
+               amount: Money) -> ProcessingReply: ...
+
+    def settle(self, center: ProcessingCenter, batch_id: str,
+               items: Sequence[SettlementItem]) -> dict[str, ProcessingReply]:
+        """Replies by item request_id; items missing from the answer are UNKNOWN."""
+
+    def status(self, center: ProcessingCenter, request_id: str) -> ProcessingReply: ...
+
+    def points_balance(self, center: ProcessingCenter, card_number: str) -> int | None: ...
+
+    def pay_with_points(self, center: ProcessingCenter, request_id: str, card_number: str,
+                        points: int) -> ProcessingReply: ...
+
+    def accrue_points(self, center: ProcessingCenter, request_id: str, card_number: str,
+                      points: int) -> ProcessingReply: ...
+
+    def cancel_accrual(self, center: ProcessingCenter, request_id: str,
+                       accrual_request_id: str, points: int) -> ProcessingReply: ...
+
+    def return_points(self, center: ProcessingCenter, request_id: str,
+                      payment_request_id: str, points: int) -> ProcessingReply: ...
+
+
+class MerchantRepository(Protocol):
+    def get(self, merchant_id: int) -> Merchant | None: ...
+    def add(self, merchant: Merchant) -> None: ...
+    def list(self) -> list[Merchant]: ...
+
+
+class UserRepository(Protocol):
+    def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
+    def add(self, user: MerchantUser) -> None: ...
+
+
+class CenterRepository(Protocol):
+    def get(self, name: str) -> ProcessingCenter | None: ...
+    def add(self, center: ProcessingCenter) -> None: ...
+    def list(self) -> list[ProcessingCenter]: ...
+
+
+class RateRepository(Protocol):
+    def get(self, source: str, target: str) -> CurrencyRate | None: ...
+    def add(self, rate: CurrencyRate) -> None: ...
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    def get(self, bill_number: str, *, merchant_id: int | None = None,
+            lock: bool = False) -> Order | None:
+        """The order with this billnumber (of this merchant, if given); ``lock`` takes the
+        row lock (``SELECT … FOR UPDATE``) for the rest of the transaction."""
+
+    def by_order_number(self, merchant_id: int, order_number: str, *,
+                        since: datetime | None = None, until: datetime | None = None,
+                        lock: bool = False) -> list[Order]: ...
+
+    def bill_number_taken(self, bill_number: str) -> bool: ...
+
+    def due_for_settlement(self, center: str, limit: int) -> list[Order]:
+        """Orders whose card payment is due for settlement at ``center``, locked, skipping
+        rows other workers hold."""
+
+    def with_open_transactions(self, now: datetime, limit: int,
+                               older_than: datetime) -> list[Order]:
+        """Orders having a transaction in state sent/unknown, last sent before
+        ``older_than``, and due for another try, locked, skipping locked rows."""
+
+
+class UnitOfWork(Protocol):
+    merchants: MerchantRepository
+    users: UserRepository
+    centers: CenterRepository
+    rates: RateRepository
+    orders: OrderRepository
+
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, *exc) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def flush(self) -> None: ...
+

@@ -1,0 +1,173 @@
+"""Setting the gateway up: processing centers, merchants, their users, conversion rates, and
+the demo merchant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from ..domain.errors import Duplicate, NotFound, Second, ValidationError
+from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCenter, Right
+from ..domain.money import normalize_currency
+from ..domain.passwords import hash_password, login_problem, password_problem
+from ..domain.ports import Clock, UnitOfWork
+
+DEMO_MERCHANT_ID = 100001
+DEMO_LOGIN = "demo_erp"
+DEMO_PASSWORD = "DemoPass123"
+DEMO_SECRET = "demo-secret"
+DEMO_CENTERS = (("emulator-rub", "RUB", True, 7), ("emulator-usd", "USD", False, 5))
+DEMO_RATES = (("USD", "RUB", "90.00"), ("RUB", "USD", "0.0111"), ("EUR", "RUB", "98.00"))
+
+
+def _cutoff(text: str) -> str:
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (
+            0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
+        raise ValidationError(f"cut-off {text!r} is not a time like 21:00", Second.DATE)
+    return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+
+
+def add_center(uow: UnitOfWork, name: str, url: str, currency: str, *,
+               partial_reversal: bool = True, hold_days: int = 7, cutoff: str = "21:00",
+               replace: bool = False) -> ProcessingCenter:
+    if not name or len(name) > 64:
+        raise ValidationError("a center needs a name of 1 to 64 characters", Second.PROCESSING)
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError(f"{url!r} is not an http(s) URL", Second.URL)
+    if hold_days < 1:
+        raise ValidationError("hold days must be at least 1", Second.NONE)
+    cur = normalize_currency(currency)
+    with uow:
+        center = uow.centers.get(name)
+        if center is not None and not replace:
+            raise Duplicate(f"processing center {name} exists", Second.PROCESSING)
+        if center is None:
+            center = ProcessingCenter(name, url, cur)
+            uow.centers.add(center)
+        center.url, center.currency = url, cur
+        center.partial_reversal, center.hold_days = partial_reversal, hold_days
+        center.cutoff = _cutoff(cutoff)
+        uow.commit()
+        return center
+
+
+@dataclass
+class MerchantSettings:
+    name: str | None = None
+    currencies: tuple[str, ...] = ()
+    two_stage: bool | None = None
+    secret_word: str | None = None
+    check_order_code: bool | None = None
+    processing: tuple[tuple[str, str], ...] = ()
+    timeout_minutes: int | None = None
+    test_mode: bool | None = None
+    url_return: str | None = None
+    url_return_ok: str | None = None
+    url_return_no: str | None = None
+
+
+def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
+                  create: bool) -> Merchant:
+    """Create (``create``) or update a merchant; refuses what would not work."""
+    if not 0 < merchant_id <= 2147483647:
+        raise ValidationError("Merchant_ID is a whole number from 1 to 2147483647",
+                              Second.MERCHANT_ID)
+    curs = [normalize_currency(c) for c in s.currencies]
+    if s.timeout_minutes is not None and not 1 <= s.timeout_minutes <= 24 * 60:
+        raise ValidationError("timeout is 1 to 1440 minutes", Second.NONE)
+    with uow:
+        merchant = uow.merchants.get(merchant_id)
+        if create:
+            if merchant is not None:
+                raise Duplicate(f"merchant {merchant_id} exists", Second.MERCHANT_ID)
+            if not s.name:
+                raise ValidationError("a merchant needs a name", Second.MERCHANT_ID)
+            merchant = Merchant(merchant_id, s.name, curs[0] if curs else "RUB", curs or None)
+            uow.merchants.add(merchant)
+        elif merchant is None:
+            raise NotFound(f"merchant {merchant_id} not found", Second.MERCHANT_ID)
+        if s.name:
+            merchant.name = s.name
+        if curs and not create:
+            merchant.currencies = list(dict.fromkeys([merchant.base_currency] + curs))
+        for attr in ("two_stage", "secret_word", "check_order_code", "timeout_minutes",
+                     "test_mode", "url_return", "url_return_ok", "url_return_no"):
+            value = getattr(s, attr)
+            if value is not None:
+                setattr(merchant, attr, value)
+        if s.processing:
+            mapping = dict(merchant.processing)
+            for cur, name in s.processing:
+                cur = normalize_currency(cur)
+                if uow.centers.get(name) is None:
+                    raise NotFound(f"processing center {name} is not registered "
+                                   f"(assist-ws processing add)", Second.PROCESSING)
+                mapping[cur] = name
+            merchant.processing = mapping
+        if merchant.check_order_code and not merchant.secret_word:
+            raise ValidationError("checking the order code needs a secret word", Second.NONE)
+        uow.commit()
+        return merchant
+
+
+def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
+             rights: list[Right], *, replace: bool = False) -> MerchantUser:
+    problem = login_problem(login) or password_problem(password)
+    if problem:
+        raise ValidationError(problem, Second.LOGIN_PASSWORD)
+    with uow:
+        if uow.merchants.get(merchant_id) is None:
+            raise NotFound(f"merchant {merchant_id} not found", Second.MERCHANT_ID)
+        user = uow.users.get(merchant_id, login)
+        if user is not None and not replace:
+            raise Duplicate(f"user {login} of merchant {merchant_id} exists", Second.LOGIN)
+        if user is None:
+            user = MerchantUser(merchant_id, login, hash_password(password), rights)
+            uow.users.add(user)
+        else:
+            user.password_hash = hash_password(password)
+            user.rights = sorted(r.value for r in rights)
+        uow.commit()
+        return user
+
+
+def set_rate(uow: UnitOfWork, clock: Clock, source: str, target: str, rate: str) -> CurrencyRate:
+    try:
+        value = Decimal(rate)
+    except InvalidOperation:
+        raise ValidationError(f"rate {rate!r} is not a decimal number",
+                              Second.CURRENCY_RATE) from None
+    if not value.is_finite() or value <= 0:
+        raise ValidationError("a rate must be a positive number", Second.CURRENCY_RATE)
+    src, dst = normalize_currency(source), normalize_currency(target)
+    if src == dst:
+        raise ValidationError("a rate converts between two different currencies",
+                              Second.CURRENCY_RATE)
+    with uow:
+        found = uow.rates.get(src, dst)
+        if found is None:
+            found = CurrencyRate(src, dst, value, clock.now())
+            uow.rates.add(found)
+        else:
+            found.rate, found.updated_at = value, clock.now()
+        uow.commit()
+        return found
+
+
+def seed_demo(uow: UnitOfWork, clock: Clock, emulator_url: str) -> None:
+    """The demo merchant 100001 with user demo_erp, both emulated centers and demo rates.
+    Idempotent: running it again brings everything back to these values."""
+    base = emulator_url.rstrip("/")
+    for name, cur, partial, days in DEMO_CENTERS:
+        add_center(uow, name, f"{base}/{name}?wsdl", cur, partial_reversal=partial,
+                   hold_days=days, replace=True)
+    with uow:
+        exists = uow.merchants.get(DEMO_MERCHANT_ID) is not None
+    save_merchant(uow, DEMO_MERCHANT_ID, MerchantSettings(
+        name="Demo Shop", currencies=("RUB", "USD"), two_stage=True, secret_word=DEMO_SECRET,
+        check_order_code=False, processing=(("RUB", "emulator-rub"), ("USD", "emulator-usd")),
+        timeout_minutes=20, test_mode=True), create=not exists)
+    add_user(uow, DEMO_MERCHANT_ID, DEMO_LOGIN, DEMO_PASSWORD, list(Right), replace=True)
+    for src, dst, rate in DEMO_RATES:
+        set_rate(uow, clock, src, dst, rate)

@@ -1,0 +1,76 @@
+"""Confirming a two-stage payment (``charge``, seed step 5.1): full or partial, never twice."""
+
+from __future__ import annotations
+
+from ..domain.errors import OperationProhibited, Second
+from ..domain.model import (OperationState, OperationType, Transaction, TransactionType,
+                            find_transaction)
+from ..domain.money import Money
+from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.states import OrderEvent
+from .common import load_center, load_order, split_bill_number
+from .outcomes import record_reply
+from .results import OperationResult, OperationView, OrderView
+
+
+def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
+                    merchant_id: int, bill_number: str, amount: Money | None = None, *,
+                    auto_deposit: bool = False, client_ip: str | None = None) -> OperationResult:
+    """Confirm ``amount`` (default: all) of a Delayed order's hold.
+
+    The order row is locked; a repeated confirm returns the stored result and charges
+    nothing.  The money moves at settlement; with ``auto_deposit`` the unconfirmed rest of the
+    hold is released at once where the center can reverse part of a hold (otherwise at
+    settlement).
+    """
+    bill, number = split_bill_number(bill_number)
+    now = clock.now()
+    release_id = release = auth_id = None
+    with uow:
+        order = load_order(uow, bill, merchant_id, lock=True)
+        if number is not None and (order.card_payment is None
+                                   or order.card_payment.number != number):
+            raise OperationProhibited(f"{bill_number} is not the order's card payment",
+                                      Second.BILLNUMBER)
+        done = order.confirmation
+        if done is not None:
+            if amount is None or amount == done.money:
+                return OperationResult(OrderView.of(order), OperationView.of(order, done), True)
+            raise OperationProhibited(
+                f"order {bill} is already confirmed for {done.money}; only one confirmation "
+                f"is possible", Second.CONFIRM)
+        value = order.check_confirm(amount)
+        pay = order.card_payment
+        full = value == pay.money
+        op = order.add_operation(OperationType.CONFIRM, value, now, rate=pay.rate,
+                                 client_ip=client_ip)
+        op.means_type, op.means_number = pay.means_type, pay.means_number
+        op.cardholder, op.card_expiry = pay.cardholder, pay.card_expiry
+        op.processing_name = pay.processing_name
+        op.auto_deposit = auto_deposit
+        op.finish(OperationState.SUCCESS, now, response_code="AS000",
+                  message="Operation completed successfully", approval_code=pay.approval_code)
+        order.apply(OrderEvent.CONFIRM_FULL if full else OrderEvent.CONFIRM_PART, now)
+        center = None
+        if not full and auto_deposit:
+            center = load_center(uow, order.center)
+            if center.partial_reversal:
+                release, auth_id = pay.money - value, pay.authorization.request_id
+                tx = op.add_transaction(Transaction(
+                    TransactionType.REVERSAL, center.name, release.amount, release.currency,
+                    now, authorization_request_id=auth_id))
+                tx.mark_sent(now)
+                release_id = tx.request_id
+        uow.commit()
+        result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    if release_id is None:
+        return result
+
+    reply = gateway.reverse(center, release_id, auth_id, release)
+    with uow:
+        order = load_order(uow, bill, lock=True)
+        rop, tx = find_transaction(order, release_id)
+        record_reply(order, rop, tx, reply, clock.now())
+        uow.commit()
+    return result
+

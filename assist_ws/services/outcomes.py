@@ -1,0 +1,101 @@
+"""Applying a processing center's answer to a transaction, its operation and its order.
+
+The one place that knows what "a reversal succeeded" or "an authorization's outcome is
+unknown" means for an order.  Used by payment, confirm, cancel, settlement and resolution.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ..domain.model import (Operation, OperationState, OperationType, Order, TransactionState,
+                            TransactionType, Transaction)
+from ..domain.ports import Outcome, ProcessingReply
+from ..domain.states import OrderEvent, OrderState
+
+#: Retry schedule for unresolved transactions: base seconds, doubled each try, capped.
+BACKOFF_BASE = 10
+BACKOFF_MAX = 3600
+NOT_SENT = "AS998"
+
+
+def backoff(tx: Transaction, now: datetime) -> datetime:
+    return now + timedelta(seconds=min(BACKOFF_BASE * 2 ** max(tx.attempts - 1, 0), BACKOFF_MAX))
+
+
+def cancel_event(order: Order) -> OrderEvent:
+    """After a cancel succeeded: the rest (nothing left) or a part."""
+    if order.status is OrderState.DELAYED:
+        return OrderEvent.CANCEL_REST
+    rest = order.paid() - order.canceled(include_open=False)
+    return OrderEvent.CANCEL_REST if rest.amount <= 0 else OrderEvent.CANCEL_PART
+
+
+def record_reply(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
+                 now: datetime, *, hold_days: int = 7) -> None:
+    """Move ``tx`` (and with it ``op`` and ``order``) by the center's answer."""
+    if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
+        return  # already final: answers never overturn a final state
+    outcome = reply.outcome
+    if outcome is Outcome.DECLINED:
+        tx.finish(TransactionState.DECLINED, now, response_code=reply.response_code or NOT_SENT,
+                  message=reply.message, reference=reply.reference)
+    elif outcome is Outcome.SUCCESS:
+        tx.finish(TransactionState.SUCCESS, now, response_code=reply.response_code or "AS000",
+                  message=reply.message, reference=reply.reference)
+    else:  # unknown, in progress, not found (the caller decides what not-found means)
+        tx.finish(TransactionState.UNKNOWN, now, message=reply.message)
+        tx.next_attempt_at = backoff(tx, now)
+    _propagate(order, op, tx, reply, now, hold_days)
+
+
+def _propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
+               now: datetime, hold_days: int) -> None:
+    kind, state = tx.kind, tx.status
+    if kind is TransactionType.AUTHORIZATION and op.type == OperationType.PAY:
+        if state is TransactionState.SUCCESS:
+            op.finish(OperationState.SUCCESS, now, response_code="AS000",
+                      message=reply.message or "Authorization successfully completed",
+                      approval_code=reply.approval_code)
+            order.apply(OrderEvent.PAY_HELD if order.delay else OrderEvent.PAY_APPROVED, now)
+            order.hold_expires_at = now + timedelta(days=hold_days)
+        elif state is TransactionState.DECLINED:
+            op.finish(OperationState.DECLINED, now, response_code=tx.response_code,
+                      message=reply.message or "Authorization declined")
+            order.apply(OrderEvent.PAY_DECLINED, now, reason=reply.message)
+        else:
+            op.finish(OperationState.UNKNOWN, now, message="waiting for the processing center")
+            order.apply(OrderEvent.PAY_UNKNOWN, now)
+        return
+    if op.type == OperationType.CANCEL and kind in (TransactionType.REVERSAL,
+                                                    TransactionType.REFUND):
+        if state is TransactionState.SUCCESS:
+            op.finish(OperationState.SUCCESS, now, response_code="AS000",
+                      message="Operation completed successfully")
+            order.apply(cancel_event(order), now)
+        elif state is TransactionState.DECLINED:
+            op.finish(OperationState.DECLINED, now, response_code=tx.response_code,
+                      message=reply.message or "Cancel declined by the processing center")
+        else:
+            op.finish(OperationState.UNKNOWN, now, message="waiting for the processing center")
+        return
+    # Reversals releasing a hold (auto-deposit, voided authorizations) and financial
+    # transactions move only themselves.
+
+
+def void_authorization(order: Order, pay: Operation, now: datetime, reason: str) -> Transaction:
+    """Give up a card payment that the center may hold but the order cannot keep: the pay
+    operation is declined, the order (if still In Process) too, and a full reversal of the
+    authorization is queued on the pay operation.  Returns the reversal to send."""
+    auth = pay.authorization
+    assert auth is not None
+    if pay.status is not OperationState.DECLINED:
+        pay.finish(OperationState.DECLINED, now, response_code=NOT_SENT, message=reason)
+    if order.status is OrderState.IN_PROCESS:
+        order.apply(OrderEvent.PAY_DECLINED, now, reason=reason)
+    tx = pay.add_transaction(Transaction(TransactionType.REVERSAL, auth.center, pay.amount,
+                                         pay.currency, now,
+                                         authorization_request_id=auth.request_id))
+    tx.mark_sent(now)
+    return tx
+

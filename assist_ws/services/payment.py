@@ -1,0 +1,80 @@
+"""Paying an order by card: the authorization at the processing center (seed steps 2-3)."""
+
+from __future__ import annotations
+
+from ..domain import cards
+from ..domain.cards import CardData
+from ..domain.errors import AssistError, NotFound, Second, ValidationError
+from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
+                            find_transaction)
+from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.states import OrderEvent, OrderState
+from .common import load_center, load_order
+from .outcomes import record_reply
+from .results import OperationResult, OperationView, OrderView
+
+
+class OrderTimedOut(AssistError):
+    firstcode = 16
+
+
+def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
+                card: CardData, *, client_ip: str | None = None,
+                fingerprint_key: bytes = b"") -> OperationResult:
+    """Authorize the order's amount on ``card``.
+
+    A second call for the same order (a double click, a refresh) makes no second
+    authorization: it returns the pay operation that exists.  An order past the merchant's
+    timeout becomes ``Timeout`` and the call is refused.
+    """
+    now = clock.now()
+    with uow:
+        order = load_order(uow, bill_number, lock=True)
+        existing = order.card_payment or next(iter(order.operations_of(OperationType.PAY)), None)
+        if existing is not None:
+            return OperationResult(OrderView.of(order), OperationView.of(order, existing), True)
+        merchant = uow.merchants.get(order.merchant_id)
+        if merchant is None:
+            raise NotFound(f"merchant {order.merchant_id} is unknown", Second.MERCHANT_ID)
+        if order.status is OrderState.IN_PROCESS and now > order.buyer_deadline(
+                merchant.timeout_minutes):
+            order.apply(OrderEvent.BUYER_TIMEOUT, now, reason="buyer did not pay in time")
+            uow.commit()
+            raise OrderTimedOut(f"order {bill_number} timed out: the payment was not made "
+                                f"within {merchant.timeout_minutes} minutes", Second.ORDER)
+        # The state table decides whether a payment may still be made.
+        if order.status is not OrderState.IN_PROCESS:
+            order.apply(OrderEvent.PAY_APPROVED, now)  # raises the table's refusal
+        center = load_center(uow, merchant.center_for(order.currency))
+        amount, rate = order.money, None
+        if center.currency != order.currency:
+            found = uow.rates.get(order.currency, center.currency)
+            if found is None:
+                raise ValidationError(f"no conversion rate from {order.currency} to "
+                                      f"{center.currency} is configured", Second.CURRENCY_RATE)
+            rate = found.rate
+            amount = order.money.convert(center.currency, rate)
+        op = order.add_operation(OperationType.PAY, amount, now, rate=rate,
+                                 means=MeansType.CARD, client_ip=client_ip)
+        op.means_type = cards.brand(card.number)
+        op.means_number = card.masked
+        op.card_fingerprint = cards.fingerprint(card.number, fingerprint_key) if \
+            fingerprint_key else None
+        op.cardholder = card.cardholder
+        op.card_expiry = card.expiry
+        op.processing_name = center.name
+        order.center = center.name
+        tx = op.add_transaction(Transaction(TransactionType.AUTHORIZATION, center.name,
+                                            amount.amount, amount.currency, now))
+        tx.mark_sent(now)
+        uow.commit()
+        request_id = tx.request_id
+
+    reply = gateway.authorize(center, request_id, card, amount)
+
+    with uow:
+        order = load_order(uow, bill_number, lock=True)
+        op, tx = find_transaction(order, request_id)
+        record_reply(order, op, tx, reply, clock.now(), hold_days=center.hold_days)
+        uow.commit()
+        return OperationResult(OrderView.of(order), OperationView.of(order, op))

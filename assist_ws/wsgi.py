@@ -1,0 +1,40 @@
+"""The WSGI application gunicorn runs: Flask for pages and POST interfaces, with the Spyne
+SOAP services mounted beside it (as later issues add them)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from . import __version__
+from .bootstrap import Container, default_container
+
+
+def create_app(container: Container) -> Flask:
+    app = Flask("assist_ws")
+    app.config["CONTAINER"] = container
+
+    @app.get("/health")
+    def health():
+        with container.uow.reader() as uow:
+            centers = [c.name for c in uow.centers.list()]
+        return jsonify(status="ok", version=__version__, processing_centers=centers)
+
+    @app.get("/")
+    def index():
+        return (f"<!doctype html><title>assist-ws</title><h1>assist-ws {__version__}</h1>"
+                "<p>Payment gateway speaking the Assist merchant protocol.</p>")
+
+    return app
+
+
+_app: Flask | None = None
+
+
+def __getattr__(name: str):
+    # ``assist_ws.wsgi:app`` for gunicorn, built once, on first use, from the environment.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app(default_container())
+        return _app
+    raise AttributeError(name)
