@@ -68,6 +68,9 @@ class SqlAlchemyUnitOfWork:
     def __exit__(self, *exc) -> None:
         current, self._local.open = self._local.open, None
         try:
+            # Detach first, so objects read in this block stay readable (a rollback would
+            # expire them); what was not committed is rolled back in the database.
+            current.session.expunge_all()
             current.session.rollback()
         finally:
             current.session.close()

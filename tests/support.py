@@ -1,0 +1,162 @@
+"""Test support shared by the integration and end-to-end suites: databases, the emulator as
+a real process, a movable clock, and reconciliation of the emulator's ledger with the
+gateway's records."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import requests
+
+PG_ADMIN_URL = os.environ.get("ASSIST_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("ASSIST_REQUIRE_POSTGRES") == "1"
+
+
+class MovableClock:
+    def __init__(self):
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def move(self, **delta) -> None:
+        self.offset += timedelta(**delta)
+
+    def reset(self) -> None:
+        self.offset = timedelta()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+class Emulator:
+    """The processing-center emulator as a separate process, over real HTTP."""
+
+    def __init__(self, data_path: str, late_seconds: float = 2.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_path = data_path
+        self.late_seconds = late_seconds
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Emulator":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assist_ws.cli", "emulator", "--port", str(self.port),
+             "--data", self.data_path, "--late-seconds", str(self.late_seconds)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_http(self.url + "/ledger", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def ledger(self) -> dict:
+        return requests.get(self.url + "/ledger", timeout=10).json()
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def create_pg_database() -> tuple[str, str]:
+    """A new empty PostgreSQL database: (its URL, its name)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+    name = "assist_test_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_URL).set(database=name)
+    return url.render_as_string(hide_password=False), name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def require_postgres() -> None:
+    if not postgres_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required here but {PG_ADMIN_URL} does not answer")
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} not available")
+
+
+def reconcile(container, ledger: dict) -> None:
+    """Every authorization the emulator knows matches the gateway's records: what it holds,
+    settled and refunded; and nothing is open on the gateway's side."""
+    from sqlalchemy import select
+
+    from assist_ws.domain.model import (Order, TransactionState, TransactionType,
+                                        held_at_center, open_transactions)
+
+    expected: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+    with container.uow.reader() as uow:
+        for order in uow.session.scalars(select(Order)):
+            assert not open_transactions(order), \
+                f"order {order.bill_number} still has open transactions"
+            for op in order.operations:
+                auth = op.authorization
+                if auth is None:
+                    continue
+                if auth.status is not TransactionState.SUCCESS or not op.succeeded:
+                    expected[auth.request_id] = (Decimal(0), Decimal(0), Decimal(0))
+                    continue
+                fin = op.financial
+                settled = fin.amount if fin and fin.status is TransactionState.SUCCESS else 0
+                refunded = sum((t.amount for o in order.operations
+                                for t in o.transactions_of(TransactionType.REFUND)
+                                if t.status is TransactionState.SUCCESS), Decimal(0))
+                expected[auth.request_id] = (held_at_center(order).amount, Decimal(settled),
+                                             refunded)
+    seen = set()
+    for center in ledger["centers"].values():
+        for a in center["authorizations"]:
+            got = (Decimal(a["held"]), Decimal(a["settled"]), Decimal(a["refunded"]))
+            rid = a["request_id"]
+            seen.add(rid)
+            if rid not in expected:
+                assert got == (0, 0, 0), f"the center holds {a} that the gateway does not know"
+                continue
+            assert got == expected[rid], f"authorization {rid}: center {got}, gateway " \
+                                         f"{expected[rid]}"
+    for rid, amounts in expected.items():
+        if rid not in seen:
+            assert amounts == (0, 0, 0), f"gateway expects {amounts} for {rid}, center has none"
