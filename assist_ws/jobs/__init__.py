@@ -1,0 +1,1 @@
+"""The long-running worker: settlement at cut-off, hold expiry, timeouts, notifications."""

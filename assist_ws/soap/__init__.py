@@ -1,0 +1,1 @@
+"""Spyne SOAP services for merchants (thin @rpc methods), wire types and fault mapping."""

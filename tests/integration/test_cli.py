@@ -1,0 +1,85 @@
+"""The command line, run as a user runs it: clear messages and non-zero exits on bad input,
+never a traceback; the demo is idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def cli(tmp_path):
+    env = dict(os.environ, ASSIST_DATABASE_URL=f"sqlite:///{tmp_path}/cli.db",
+               ASSIST_VAR_DIR=str(tmp_path))
+    env.pop("ASSIST_DEBUG", None)
+
+    def run(*args, ok=True):
+        proc = subprocess.run([sys.executable, "-m", "assist_ws.cli", *args], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+        else:
+            assert proc.returncode != 0, proc.stdout
+        return proc
+    return run
+
+
+def test_setup_commands(cli):
+    cli("db", "upgrade")
+    cli("processing", "add", "--name", "bank-rub", "--url", "http://127.0.0.1:9/bank?wsdl",
+        "--currency", "RUB", "--hold-days", "7")
+    cli("processing", "add", "--name", "bank-usd", "--url", "http://127.0.0.1:9/usd?wsdl",
+        "--currency", "USD", "--no-partial-reversal", "--hold-days", "5")
+    out = cli("merchant", "add", "--id", "777", "--name", "Shop", "--currency", "RUB",
+              "--currency", "USD", "--two-stage", "--secret-word", "w", "--check-order-code",
+              "--processing", "RUB=bank-rub", "--processing", "USD=bank-usd",
+              "--timeout", "15").stdout
+    assert "RUB, USD" in out
+    cli("user", "add", "--merchant", "777", "--login", "erp_1", "--password", "Secret123",
+        "--rights", "monitor,confirm")
+    listing = cli("merchant", "list").stdout
+    assert "777\tShop\tRUB,USD\ttwo-stage\tRUB=bank-rub,USD=bank-usd" in listing
+    assert "bank-usd\tUSD\tfull-only\t5d" in cli("processing", "list").stdout
+    assert "1 USD = 91.5 RUB" in cli("rate", "set", "USD", "RUB", "91.5").stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB"), "CUR=NAME"),
+    (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB=none"),
+     "not registered"),
+    (("merchant", "add", "--id", "1", "--name", "X", "--currency", "XYZ"), "not supported"),
+    (("merchant", "add", "--id", "abc", "--name", "X"), "abc"),
+    (("merchant", "update", "999"), "not found"),
+    (("user", "add", "--merchant", "5", "--login", "a", "--password", "p", "--rights", "x"),
+     "unknown right"),
+    (("user", "add", "--merchant", "5", "--login", "erp_1", "--password", "short",
+      "--rights", "monitor"), "password"),
+    (("processing", "add", "--name", "n", "--url", "nope", "--currency", "RUB"), "http"),
+    (("processing", "add", "--name", "n", "--url", "http://x", "--currency", "RUB",
+      "--cutoff", "25:00"), "cut-off"),
+    (("rate", "set", "USD", "RUB", "0"), "positive"),
+    (("emulator", "--center", "bad"), "center"),
+])
+def test_bad_arguments_get_a_clear_message(cli, args, message):
+    cli("db", "upgrade")
+    proc = cli(*args, ok=False)
+    assert message in proc.stderr
+
+
+def test_commands_before_migration_say_what_to_do(cli):
+    proc = cli("merchant", "list", ok=False)
+    assert "assist-ws db upgrade" in proc.stderr
+
+
+def test_demo_is_idempotent(cli):
+    first = cli("demo", "--emulator-url", "http://127.0.0.1:18081").stdout
+    cli("demo", "--emulator-url", "http://127.0.0.1:18081")
+    assert "demo_erp" in first and "DemoPass123" in first
+    listing = cli("merchant", "list").stdout
+    assert listing.count("100001") == 1
+    assert "RUB=emulator-rub,USD=emulator-usd" in listing
+    assert "http://127.0.0.1:18081/emulator-usd?wsdl" in cli("processing", "list").stdout
