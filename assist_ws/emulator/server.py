@@ -1,0 +1,262 @@
+"""WSGI routing and the threaded HTTP server of the emulator.
+
+:func:`make_wsgi_app` builds the WSGI callable: ``POST /<center>`` goes to the
+Spyne SOAP application bound to that center, ``GET /<center>?wsdl`` returns
+the center's WSDL, ``GET /ledger`` the ledger as JSON, anything else is 404.
+:func:`make_server` wraps it in a threaded wsgiref server (daemon threads,
+quiet request logging) and :func:`serve` runs one forever.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import socketserver
+import threading
+from collections import OrderedDict
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.util import request_uri
+
+from lxml import etree
+
+from .config import EmulatorConfig
+from .ledger import Ledger
+from .service import (ENV_KEY, MAX_REQUEST_BYTES, CenterBinding, wsdl_document,
+                      wsgi_application)
+
+__all__ = ["EmulatorApp", "EmulatorServer", "make_server", "make_wsgi_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+_JSON = "application/json; charset=utf-8"
+_XML = "text/xml; charset=utf-8"
+_TRUE = {"1", "true", "yes", "on"}
+_SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def _respond(start_response, status: str, body: bytes, content_type: str,
+             extra: list[tuple[str, str]] | None = None) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    headers.extend(extra or [])
+    start_response(status, headers)
+    return [body]
+
+
+def _json(start_response, status: str, obj, head: bool = False) -> list[bytes]:
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    out = _respond(start_response, status, body, _JSON)
+    return [b""] if head else out
+
+
+def _fault(start_response, code: str, message: str) -> list[bytes]:
+    """A SOAP 1.1 fault answered by the router itself (HTTP 500, WS-I R1126)."""
+    env = etree.Element(f"{{{_SOAP_ENV}}}Envelope", nsmap={"soap11env": _SOAP_ENV})
+    fault = etree.SubElement(etree.SubElement(env, f"{{{_SOAP_ENV}}}Body"),
+                             f"{{{_SOAP_ENV}}}Fault")
+    etree.SubElement(fault, "faultcode").text = f"soap11env:{code}"
+    etree.SubElement(fault, "faultstring").text = message
+    body = etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return _respond(start_response, "500 Internal Server Error", body, _XML)
+
+
+class EmulatorApp:
+    """The WSGI callable of one emulator (see :func:`make_wsgi_app`).
+
+    Owns the :class:`Ledger`; call :meth:`close` when done with it.
+    """
+
+    _WSDL_CACHE_SIZE = 32
+
+    def __init__(self, config: EmulatorConfig):
+        self.config = config
+        self.ledger = Ledger(config.data_path)
+        self.bindings = {c.name: CenterBinding(c, self.ledger, float(config.late_seconds))
+                         for c in config.centers}
+        self._soap = wsgi_application()
+        self._wsdl_cache: OrderedDict[str, bytes] = OrderedDict()
+        self._wsdl_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the ledger."""
+        self.ledger.close()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or "/"
+        method = (environ.get("REQUEST_METHOD") or "GET").upper()
+        name = path.strip("/")
+        if "/" in name or not name:
+            return self._not_found(start_response, path)
+        if name == "ledger":
+            if method not in ("GET", "HEAD"):
+                return _respond(start_response, "405 Method Not Allowed", b"", _JSON,
+                                [("Allow", "GET, HEAD")])
+            return self._ledger(environ, start_response, head=method == "HEAD")
+        binding = self.bindings.get(name)
+        if binding is None:
+            return self._not_found(start_response, path)
+        if method in ("GET", "HEAD"):
+            query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            if any(k.lower() == "wsdl" for k in query):
+                body = self._wsdl(environ)
+                out = _respond(start_response, "200 OK", body, _XML)
+                return [b""] if method == "HEAD" else out
+            return _respond(start_response, "405 Method Not Allowed",
+                            b"POST SOAP 1.1 requests here; GET ?wsdl for the WSDL\n",
+                            "text/plain; charset=utf-8", [("Allow", "GET, HEAD, POST")])
+        if method != "POST":
+            return _respond(start_response, "405 Method Not Allowed", b"",
+                            "text/plain; charset=utf-8", [("Allow", "GET, HEAD, POST")])
+        return self._soap_call(environ, start_response, binding)
+
+    def _soap_call(self, environ, start_response, binding: CenterBinding) -> list[bytes]:
+        """Run Spyne on a fully read body; never let its exceptions escape."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return _fault(start_response, "Client.BadRequest", "invalid Content-Length")
+        if length > MAX_REQUEST_BYTES:
+            return _fault(start_response, "Client.RequestTooLong",
+                          f"request larger than {MAX_REQUEST_BYTES} bytes")
+        stream = environ["wsgi.input"]
+        chunks, remaining = [], length
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        body = b"".join(chunks)
+        if not body.strip():
+            return _fault(start_response, "Client.XMLSyntaxError", "empty request body")
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        env[ENV_KEY] = binding
+        captured: list = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers]
+            return lambda data: None   # Spyne does not use write()
+
+        try:
+            result = self._soap(env, capture)
+            try:
+                payload = b"".join(
+                    part.encode("utf-8") if isinstance(part, str) else part
+                    for part in result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:   # a Spyne bug must not take the connection down
+            logger.exception("SOAP processing failed")
+            return _fault(start_response, "Server", "internal error")
+        if not captured:
+            return _fault(start_response, "Server", "internal error")
+        status, headers = captured
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(status, headers)
+        return [payload]
+
+    @staticmethod
+    def _not_found(start_response, path: str) -> list[bytes]:
+        return _json(start_response, "404 Not Found", {"error": f"no such resource: {path}"})
+
+    def _wsdl(self, environ) -> bytes:
+        location = request_uri(environ, include_query=False).rstrip("/")
+        with self._wsdl_lock:
+            cached = self._wsdl_cache.get(location)
+            if cached is not None:
+                self._wsdl_cache.move_to_end(location)
+                return cached
+        body = wsdl_document(location.rsplit("/", 1)[-1], location)
+        with self._wsdl_lock:
+            self._wsdl_cache[location] = body
+            while len(self._wsdl_cache) > self._WSDL_CACHE_SIZE:
+                self._wsdl_cache.popitem(last=False)
+        return body
+
+    def _ledger(self, environ, start_response, head: bool = False) -> list[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        centers = list(self.config.centers)
+        wanted = query.get("center")
+        if wanted:
+            unknown = [n for n in wanted if n not in self.bindings]
+            if unknown:
+                return _json(start_response, "404 Not Found",
+                             {"error": f"unknown center: {', '.join(unknown)}"}, head)
+            centers = [c for c in centers if c.name in wanted]
+        summary = any(v.strip().lower() in _TRUE for v in query.get("summary", []))
+        doc = self.ledger.snapshot(centers, with_authorizations=not summary)
+        return _json(start_response, "200 OK", doc, head)
+
+
+def make_wsgi_app(config: EmulatorConfig) -> EmulatorApp:
+    """The emulator's WSGI callable for ``config`` (opens the ledger)."""
+    return EmulatorApp(config)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that logs requests at DEBUG instead of to stderr."""
+
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+
+class EmulatorServer(socketserver.ThreadingMixIn, WSGIServer):
+    """Threaded wsgiref server; closing it closes the emulator's ledger."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    emulator: EmulatorApp
+
+    def server_close(self) -> None:
+        super().server_close()
+        app = getattr(self, "emulator", None)
+        if app is not None:
+            app.close()
+
+    def handle_error(self, request, client_address) -> None:
+        logger.exception("error while serving %s", client_address)
+
+
+class _EmulatorServer6(EmulatorServer):
+    address_family = socket.AF_INET6
+
+
+def make_server(config: EmulatorConfig, host: str = "127.0.0.1",
+                port: int = 8081) -> EmulatorServer:
+    """A bound, not yet serving, threaded server (port 0 picks a free port).
+
+    Use ``.serve_forever()``, ``.shutdown()``, ``.server_close()`` and
+    ``.server_port``; ``.emulator`` is the :class:`EmulatorApp`.
+    """
+    app = make_wsgi_app(config)
+    cls = _EmulatorServer6 if ":" in host else EmulatorServer
+    try:
+        server = cls((host, port), _QuietHandler)
+    except BaseException:
+        app.close()
+        raise
+    server.emulator = app
+    server.set_app(app)
+    return server
+
+
+def serve(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Serve the emulator forever (until KeyboardInterrupt)."""
+    server = make_server(config, host, port)
+    logger.info("processing-center emulator on http://%s:%s/ (centers: %s)", host,
+                server.server_port, ", ".join(c.name for c in config.centers))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
