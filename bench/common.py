@@ -1,0 +1,85 @@
+"""Shared benchmark plumbing: start a WSGI app under gunicorn the way ``assist-ws serve`` does,
+wait for it, stop it; measure a process's peak memory; summarise latencies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """``gunicorn APP`` with sync workers (2 by default), as ``assist-ws serve`` runs it."""
+
+    def __init__(self, app: str, *, workers: int = 2, env: dict | None = None,
+                 health_path: str = "/"):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app, self.workers, self.health_path = app, workers, health_path
+        self.env = dict(os.environ, **(env or {}))
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers), "--worker-class", "sync", "--timeout", "120",
+             "--log-level", "warning"], env=self.env, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + self.health_path, timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"gunicorn {self.app} did not start")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the master and its workers now, in MB."""
+        return tree_rss_mb(self.proc.pid)
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=,rss=", "--ppid", str(pid)], capture_output=True,
+                             text=True).stdout
+        pids += [int(line.split()[0]) for line in out.splitlines() if line.strip()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def percentiles(samples: list[float], *ps: float) -> list[float]:
+    if not samples:
+        return [float("nan")] * len(ps)
+    ordered = sorted(samples)
+    return [ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] for p in ps]
