@@ -16,6 +16,7 @@ from .db.uow import SqlAlchemyUnitOfWork
 from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .processing import Timeouts, ZeepProcessingGateway
 from .services import cancel, confirm, payment, resolve, settle
+from .services import checkout, demo_shop, orders
 
 
 @dataclass
@@ -50,6 +51,22 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # The payment pages and the demo shop.
+    def create_order(self, request):
+        return orders.create_order(self.uow, self.clock, request)
+
+    def open_checkout(self, bill_number):
+        return checkout.open_checkout(self.uow, self.clock, bill_number)
+
+    def shop_order(self, merchant_id, bill_number):
+        return checkout.shop_order(self.uow, merchant_id, bill_number)
+
+    def demo_shop(self):
+        return demo_shop.demo_merchant(self.uow)
+
+    def demo_shop_request(self, item, currency, **kw):
+        return demo_shop.authorization_request(self.uow, item, currency, **kw)
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None,

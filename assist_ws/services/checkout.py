@@ -1,0 +1,179 @@
+"""The buyer's checkout as the payment pages see it (seed steps 1-3): the order with its
+merchant, the buyer's deadline, what the card will be charged, and where the buyer goes back
+to the shop (reference §1.3).
+
+``open_checkout`` only reads, except for one change: an order whose buyer let the merchant's
+timeout pass without paying becomes ``Timeout`` (in its own unit of work), so that the page
+and every other interface say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ..domain.errors import Duplicate, NotFound, Second
+from ..domain.model import Merchant, OperationType, Order
+from ..domain.money import Money
+from ..domain.ports import Clock, UnitOfWork
+from ..domain.states import PAID_STATES, OrderEvent, OrderState
+from .common import load_order
+from .results import OperationView, OrderView
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Everything the payment pages show for one order."""
+
+    order: OrderView
+    merchant_name: str
+    deadline: datetime
+    timeout_minutes: int
+    #: Payment means the buyer may choose from (the request's flags within the merchant's).
+    means: tuple[str, ...]
+    #: The card pay operation once there is one (succeeded, running, unknown or declined).
+    payment: OperationView | None
+    #: What the card is charged when the center works in another currency, and the rate.
+    charge: Money | None
+    rate: Decimal | None
+    #: Where the buyer goes back to after a successful / a failed payment (None: stay).
+    return_ok: str | None
+    return_no: str | None
+
+    @property
+    def state(self) -> OrderState:
+        return OrderState(self.order.state)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.state is OrderState.TIMEOUT
+
+    @property
+    def can_pay(self) -> bool:
+        """The buyer may still enter a card: no payment yet, the order waits for one."""
+        return self.payment is None and self.state is OrderState.IN_PROCESS
+
+    @property
+    def waiting(self) -> bool:
+        """A payment was made and the processing center's answer is not in yet."""
+        return self.payment is not None and self.state is OrderState.IN_PROCESS
+
+    @property
+    def paid(self) -> bool:
+        return self.payment is not None and self.payment.state == "Success"
+
+    @property
+    def finished(self) -> bool:
+        return not self.can_pay and not self.waiting
+
+    def return_url(self) -> str | None:
+        """The shop page for this outcome, or None while the outcome is open (or unknown)."""
+        if not self.finished:
+            return None
+        return self.return_ok if self.paid else self.return_no
+
+
+def return_urls(order: Order, merchant: Merchant | None) -> tuple[str | None, str | None]:
+    """(success URL, failure URL) by Assist's priority: ``URL_RETURN_OK``/``URL_RETURN_NO`` of
+    the request, then its ``URL_RETURN``, then the merchant's settings (where ``URL_RETURN``
+    serves the outcomes that have no URL of their own)."""
+    m_ok = merchant.url_return_ok if merchant else None
+    m_no = merchant.url_return_no if merchant else None
+    m_any = merchant.url_return if merchant else None
+    ok = order.url_return_ok or order.url_return or m_ok or m_any
+    no = order.url_return_no or order.url_return or m_no or m_any
+    return ok or None, no or None
+
+
+def read_only(uow: UnitOfWork):
+    """A unit of work for queries only, where the adapter offers one."""
+    reader = getattr(uow, "reader", None)
+    return reader() if reader is not None else uow
+
+
+def _payment(order: Order):
+    pays = order.operations_of(OperationType.PAY)
+    return order.card_payment or (pays[0] if pays else None)
+
+
+def _view(uow: UnitOfWork, order: Order, merchant: Merchant | None) -> Checkout:
+    timeout = merchant.timeout_minutes if merchant else 20
+    pay = _payment(order)
+    charge = rate = None
+    if pay is not None:
+        if pay.currency != order.currency:
+            charge, rate = pay.money, pay.rate
+    elif merchant is not None:
+        center = uow.centers.get(merchant.center_for(order.currency) or "")
+        if center is not None and center.currency != order.currency:
+            found = uow.rates.get(order.currency, center.currency)
+            if found is not None:
+                charge, rate = order.money.convert(center.currency, found.rate), found.rate
+    ok, no = return_urls(order, merchant)
+    return Checkout(
+        order=OrderView.of(order), merchant_name=merchant.name if merchant else "",
+        deadline=order.buyer_deadline(timeout), timeout_minutes=timeout,
+        means=tuple(order.payment_means), payment=OperationView.of(order, pay) if pay else None,
+        charge=charge, rate=rate, return_ok=ok, return_no=no)
+
+
+def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:
+    """The order as its payment pages show it.  An order still waiting for the buyer past the
+    merchant's timeout is closed (``Timeout``) first."""
+    now = clock.now()
+    with read_only(uow) as r:
+        order = load_order(r, bill_number)
+        merchant = r.merchants.get(order.merchant_id)
+        view = _view(r, order, merchant)
+    if not (view.can_pay and now > view.deadline):
+        return view
+    with uow:
+        order = load_order(uow, bill_number, lock=True)
+        merchant = uow.merchants.get(order.merchant_id)
+        timeout = merchant.timeout_minutes if merchant else 20
+        if (order.status is OrderState.IN_PROCESS and _payment(order) is None
+                and now > order.buyer_deadline(timeout)):
+            order.apply(OrderEvent.BUYER_TIMEOUT, now, reason="buyer did not pay in time")
+            uow.commit()
+        return _view(uow, order, merchant)
+
+
+def check_order_number_free(uow: UnitOfWork, order: Order) -> None:
+    """Refuse a payment while another attempt with the same ``OrderNumber`` is paid, held or
+    being paid right now (two tabs, a second click in the shop): no double payment.
+
+    Call inside the unit of work that creates the pay operation, after
+    ``lock_order_number``."""
+    for other in uow.orders.by_order_number(order.merchant_id, order.order_number):
+        if other.bill_number == order.bill_number:
+            continue
+        running = other.card_payment
+        if other.status in PAID_STATES or (running is not None and running.is_open):
+            raise Duplicate(
+                f"order number {order.order_number} is already paid or being paid "
+                f"(billnumber {other.bill_number}, {other.state})", Second.ORDERNUMBER)
+
+
+def lock_order_number(uow: UnitOfWork, bill_number: str) -> Order:
+    """Lock every attempt of this order's ``OrderNumber`` (in one fixed order, so that two
+    payers cannot deadlock) and return this order, locked."""
+    with_number = _peek(uow, bill_number)
+    for other in uow.orders.by_order_number(with_number.merchant_id, with_number.order_number,
+                                            lock=True):
+        if other.bill_number == bill_number:
+            return other
+    return load_order(uow, bill_number, lock=True)
+
+
+def _peek(uow: UnitOfWork, bill_number: str) -> Order:
+    order = uow.orders.get(bill_number)
+    if order is None:
+        raise NotFound(f"order {bill_number} not found", Second.ORDER)
+    return order
+
+
+def shop_order(uow: UnitOfWork, merchant_id: int, bill_number: str) -> OrderView:
+    """One order of one merchant, read-only (what a shop asks after the buyer came back)."""
+    with read_only(uow) as r:
+        return OrderView.of(load_order(r, bill_number, merchant_id))
