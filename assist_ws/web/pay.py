@@ -27,6 +27,7 @@ from flask import (Blueprint, Flask, current_app, g, jsonify, redirect, render_t
 from ..domain.cards import card_errors, parse_card
 from ..domain.errors import AssistError, NotFound, OperationProhibited
 from ..services.checkout import Checkout
+from ..services.payment import OrderTimedOut
 from . import texts
 from .authrequest import Params, authorization_request, language
 from .page_session import PageSessions
@@ -143,7 +144,7 @@ def page():
         return _render("processing.html", sid, checkout, lang,
                        refresh=_page_url(sid, lang, go="1"))
     target = checkout.return_url()
-    if request.args.get("go") == "1" and target:
+    if request.args.get("go") == "1" and target and not checkout.timed_out:
         return _to_shop(checkout, target)
     return _render("result.html", sid, checkout, lang, target=target and _with_order(
         checkout, target))
@@ -187,7 +188,9 @@ def _pay(sid: str, checkout: Checkout, lang: str):
     bill = checkout.order.bill_number
     try:
         result = container.pay_by_card(bill, card, client_ip=request.remote_addr)
-    except OperationProhibited:  # timed out meanwhile, or closed by the state table
+    except OrderTimedOut:  # the page says so, and offers the way back
+        return redirect(_page_url(sid, lang), 303)
+    except OperationProhibited:  # closed meanwhile: the outcome decides where to go
         return redirect(_page_url(sid, lang, go="1"), 303)
     except AssistError as exc:  # paid by another attempt, no center, no rate
         log.info("order %s: payment refused: %s/%s %s", bill, exc.firstcode, exc.secondcode,

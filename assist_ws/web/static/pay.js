@@ -29,3 +29,7 @@
     if (number) { groups(number); }
   });
 })();
+// A page brought back from the back-forward cache would show a stale form: ask again.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) { window.location.reload(); }
+});
