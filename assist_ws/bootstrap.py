@@ -59,6 +59,9 @@ class Container:
     def open_checkout(self, bill_number):
         return checkout.open_checkout(self.uow, self.clock, bill_number)
 
+    def return_url_after(self, result):
+        return checkout.return_url_after(self.uow, result)
+
     def shop_order(self, merchant_id, bill_number):
         return checkout.shop_order(self.uow, merchant_id, bill_number)
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..domain.errors import Duplicate, NotFound, Second
-from ..domain.model import Merchant, OperationType, Order
+from ..domain.errors import Duplicate, NotFound, OperationProhibited, Second
+from ..domain.model import MeansType, Merchant, OperationType, Order
 from ..domain.money import Money
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.states import PAID_STATES, OrderEvent, OrderState
 from .common import load_order
-from .results import OperationView, OrderView
+from .results import OperationResult, OperationView, OrderView
 
 
 @dataclass(frozen=True)
@@ -139,38 +139,57 @@ def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:
         return _view(uow, order, merchant)
 
 
-def check_order_number_free(uow: UnitOfWork, order: Order) -> None:
-    """Refuse a payment while another attempt with the same ``OrderNumber`` is paid, held or
-    being paid right now (two tabs, a second click in the shop): no double payment.
+def may_pay_by_card(order: Order, attempts: list[Order]) -> None:
+    """Refuse a card payment the order does not offer (its payment means), and one while
+    another attempt with the same ``OrderNumber`` is paid, held or being paid right now (two
+    tabs, a second click in the shop): no double payment.
 
-    Call inside the unit of work that creates the pay operation, after
-    ``lock_order_number``."""
-    for other in uow.orders.by_order_number(order.merchant_id, order.order_number):
+    ``attempts`` are the order number's attempts as ``lock_order_number`` locked them, in the
+    unit of work that creates the pay operation."""
+    if MeansType.CARD.value not in order.payment_means:
+        raise OperationProhibited(f"order {order.bill_number} does not offer card payment "
+                                  f"(it offers {', '.join(order.payment_means)})",
+                                  Second.PAYMENT_MEANS)
+    for other in attempts:
         if other.bill_number == order.bill_number:
             continue
         running = other.card_payment
-        if other.status in PAID_STATES or (running is not None and running.is_open):
+        paying = other.status is OrderState.IN_PROCESS and running is not None and \
+            running.is_open
+        if other.status in PAID_STATES or paying:
             raise Duplicate(
                 f"order number {order.order_number} is already paid or being paid "
                 f"(billnumber {other.bill_number}, {other.state})", Second.ORDERNUMBER)
 
 
-def lock_order_number(uow: UnitOfWork, bill_number: str) -> Order:
-    """Lock every attempt of this order's ``OrderNumber`` (in one fixed order, so that two
-    payers cannot deadlock) and return this order, locked."""
-    with_number = _peek(uow, bill_number)
-    for other in uow.orders.by_order_number(with_number.merchant_id, with_number.order_number,
-                                            lock=True):
+def lock_order_number(uow: UnitOfWork, bill_number: str) -> tuple[Order, list[Order]]:
+    """Lock every attempt of this order's ``OrderNumber`` in one statement (rows in one fixed
+    order, so that two payers cannot deadlock): this order and all its attempts, locked."""
+    attempts = uow.orders.attempts(bill_number, lock=True)
+    for other in attempts:
         if other.bill_number == bill_number:
-            return other
-    return load_order(uow, bill_number, lock=True)
+            return other, attempts
+    raise NotFound(f"order {bill_number} not found", Second.ORDER)
 
 
-def _peek(uow: UnitOfWork, bill_number: str) -> Order:
-    order = uow.orders.get(bill_number)
-    if order is None:
-        raise NotFound(f"order {bill_number} not found", Second.ORDER)
-    return order
+def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
+    """Where the buyer goes after a "Pay": the shop's URL for the outcome, or None to stay on
+    the payment page (the outcome is not in yet, or no URL is known).  The order's own URLs
+    decide without a look at the merchant's settings."""
+    state = OrderState(result.order.state)
+    if state is OrderState.IN_PROCESS:
+        return None
+    paid = result.operation.state == "Success"
+    order = result.order
+    own = (order.url_return_ok if paid else order.url_return_no) or order.url_return
+    if own:
+        return own
+    with read_only(uow) as r:
+        merchant = r.merchants.get(order.merchant_id)
+    if merchant is None:
+        return None
+    return ((merchant.url_return_ok if paid else merchant.url_return_no)
+            or merchant.url_return or None)
 
 
 def shop_order(uow: UnitOfWork, merchant_id: int, bill_number: str) -> OrderView:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -154,55 +153,70 @@ def page():
 def submit():
     sid = request.form.get("CFSID", "")
     step = request.form.get("step", "")
-    checkout = _open(sid)
-    if checkout is None:
-        return _message(language(request.form.get("lang")), "session_invalid", 404)
-    lang = language(request.form.get("lang"), checkout.order.language)
+    lang = language(request.form.get("lang"), "") or None
+    bill = _sessions().bill_number(sid)
+    if bill is None:
+        return _message(lang or "RU", "session_invalid", 404)
     if step not in ("means", "card") or not _sessions().csrf_ok(sid, step,
                                                                  request.form.get("csrf")) \
             or request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
                                                                             "none"):
-        log.warning("order %s: form refused (step %r, bad CSRF token or cross-site)",
-                    checkout.order.bill_number, step[:16])
-        return _message(lang, "csrf", 403)
+        log.warning("order %s: form refused (step %r, bad CSRF token or cross-site)", bill,
+                    step[:16])
+        return _message(lang or "RU", "csrf", 403)
+    if step == "card":
+        return _pay(sid, bill, lang)
+    checkout = _open(sid)
+    if checkout is None:
+        return _message(lang or "RU", "session_invalid", 404)
     if not checkout.can_pay:  # paid, paying, timed out: a refresh or a second click
         return redirect(_page_url(sid, lang, go="1"), 303)
-    if step == "means":
-        chosen = request.form.get("means", "")
-        if chosen not in checkout.means:
-            return _means_page(sid, checkout, lang, error="means_choose", status=422)
-        if chosen not in SUPPORTED_MEANS:
-            return _means_page(sid, checkout, lang, error="means_unavailable", status=422)
-        return redirect(_page_url(sid, lang, means=chosen), 303)
-    return _pay(sid, checkout, lang)
+    page_lang = lang or checkout.order.language
+    chosen = request.form.get("means", "")
+    if chosen not in checkout.means:
+        return _means_page(sid, checkout, page_lang, error="means_choose", status=422)
+    if chosen not in SUPPORTED_MEANS:
+        return _means_page(sid, checkout, page_lang, error="means_unavailable", status=422)
+    return redirect(_page_url(sid, lang, means=chosen), 303)
 
 
-def _pay(sid: str, checkout: Checkout, lang: str):
+def _pay(sid: str, bill: str, lang: str | None):
+    """The card form's POST.  ``pay_by_card`` itself refuses what may not be paid (paid
+    already, paying right now, timed out, closed) and makes one authorization however often
+    the form comes; the order is read again only to show a page."""
     form = request.form
     values = [form.get(name, "") for name in CARD_FIELDS]
     container = _container()
     errors = card_errors(*values, container.clock.now())
     if errors:
-        return _card_page(sid, checkout, lang, errors=errors, status=422)
+        checkout = _open(sid)
+        if checkout is None:
+            return _message(lang or "RU", "session_invalid", 404)
+        if not checkout.can_pay:
+            return redirect(_page_url(sid, lang, go="1"), 303)
+        return _card_page(sid, checkout, lang or checkout.order.language, errors=errors,
+                          status=422)
     card = parse_card(*values, container.clock.now())
-    bill = checkout.order.bill_number
     try:
         result = container.pay_by_card(bill, card, client_ip=request.remote_addr)
+    except NotFound:
+        return _message(lang or "RU", "session_invalid", 404)
     except OrderTimedOut:  # the page says so, and offers the way back
         return redirect(_page_url(sid, lang), 303)
-    except OperationProhibited:  # closed meanwhile: the outcome decides where to go
+    except OperationProhibited:  # closed meanwhile, or not a card order: the page decides
         return redirect(_page_url(sid, lang, go="1"), 303)
     except AssistError as exc:  # paid by another attempt, no center, no rate
         log.info("order %s: payment refused: %s/%s %s", bill, exc.firstcode, exc.secondcode,
                  exc.message)
-        return _error(exc, lang, 409, checkout=checkout)
+        checkout = _open(sid)
+        return _error(exc, lang or (checkout.order.language if checkout else "RU"), 409,
+                      checkout=checkout)
     log.info("order %s: pay operation %s %s %s%s", bill, result.operation.bill_number,
              result.operation.state, result.operation.response_code or "",
              " (repeated request)" if result.repeated else "")
-    after = replace(checkout, order=result.order, payment=result.operation)
-    target = after.return_url()
+    target = container.return_url_after(result)
     if target:
-        return _to_shop(after, target)
+        return redirect(with_order(target, bill, result.order.order_number), 303)
     return redirect(_page_url(sid, lang), 303)
 
 

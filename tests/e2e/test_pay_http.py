@@ -226,9 +226,6 @@ def test_after_payment_the_page_shows_the_result_not_a_form(site):
     # A repeated POST (a refresh) goes to the outcome and authorizes nothing again.
     before = len(site.authorizations())
     repeated = session.pay()
-    assert repeated.status_code == 303 and "go=1" in repeated.headers["Location"]
-    onwards = site.http.get(site.url + repeated.headers["Location"], allow_redirects=False,
-                            timeout=30)
-    assert onwards.headers["Location"].startswith(site.shop.url + "/ok?billnumber=")
+    assert repeated.headers["Location"].startswith(site.shop.url + "/ok?billnumber=")
     assert len(site.order(session.bill).operations) == 1
     assert len(site.authorizations()) == before
