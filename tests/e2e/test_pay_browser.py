@@ -56,6 +56,12 @@ def back_at_shop(browser, site, path: str) -> dict:
     return query
 
 
+def console_problems(browser) -> list[str]:
+    """What the page's console said at warning level or worse (CSP violations included)."""
+    return [e["message"] for e in browser.get_log("browser")
+            if e["level"] in ("WARNING", "SEVERE") and "favicon" not in e["message"]]
+
+
 def held(site, request_id: str) -> dict:
     for a in site.authorizations():
         if a["request_id"] == request_id:
@@ -73,6 +79,7 @@ def test_one_stage_visa_lands_on_url_return_ok_and_the_center_holds_it(browser, 
         "1 290,00 RUB"
     assert browser.find_element(By.ID, "order-comment").text == "Кружка с логотипом"
     assert browser.find_element(By.ID, "pay").text.startswith("Оплатить")
+    assert console_problems(browser) == []  # our own style and script, nothing blocked
     type_card(browser)
     browser.find_element(By.ID, "pay").click()
     query = back_at_shop(browser, site, "/ok")
@@ -90,6 +97,7 @@ def test_one_stage_visa_lands_on_url_return_ok_and_the_center_holds_it(browser, 
     assert not browser.find_elements(By.NAME, "CardNumber")
     assert browser.find_element(By.ID, "return").get_attribute("href").startswith(
         f"{site.shop.url}/ok?billnumber={bill}")
+    assert console_problems(browser) == []
 
 
 def test_two_stage_order_is_delayed(browser, site):

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from assist_ws.domain.cards import parse_card
-from assist_ws.domain.errors import Duplicate, NotFound
+from assist_ws.domain.errors import Duplicate, NotFound, OperationProhibited
 from assist_ws.domain.model import CurrencyRate, Merchant, Order, ProcessingCenter
 from assist_ws.domain.money import Money
 from assist_ws.domain.ports import Outcome, ProcessingReply
@@ -175,3 +175,27 @@ def test_demo_shop_signs_its_catalog_with_the_merchants_secret(env):
         fields["Merchant_ID"], fields["OrderNumber"], fields["OrderAmount"],
         fields["OrderCurrency"], checkvalue=fields["Checkvalue"]))
     assert created.state == "In Process"
+
+
+def test_a_card_payment_of_an_order_without_card_means_is_refused(env):
+    uow, gw, clock = env
+    with uow:
+        uow.merchants.get(MID).payment_means = ["card", "sbp"]
+        uow.commit()
+    bill = order(env, number="SBP-1", means_flags={"FastPayPayment": "1", "CardPayment": "0"})
+    assert open_checkout(uow, clock, bill).means == ("sbp",)
+    with pytest.raises(OperationProhibited) as refused:
+        pay(env, bill)
+    assert refused.value.codes == (15, 218)
+    assert gw.count("authorize") == 0
+
+
+def test_return_url_after_payment_needs_the_merchant_only_without_own_urls(env):
+    uow, gw, clock = env
+    with_urls = order(env, number="U-1", url_return_ok="http://own/ok")
+    assert checkout.return_url_after(uow, pay(env, with_urls)) == "http://own/ok"
+    without = order(env, number="U-2")
+    assert checkout.return_url_after(uow, pay(env, without)) == "http://shop/any"
+    gw.replies["authorize"] = [ProcessingReply(Outcome.UNKNOWN)]
+    waiting = order(env, number="U-3", url_return_ok="http://own/ok")
+    assert checkout.return_url_after(uow, pay(env, waiting)) is None
