@@ -72,6 +72,14 @@ def _no_card_data_in_urls():
     return None
 
 
+@bp.errorhandler(500)
+def _internal_error(error):
+    # The traceback goes to the log (it never holds card data: CardData hides it); the buyer
+    # gets a page that says no money was taken, in the page's language where known.
+    lang = language(request.values.get("lang") or request.values.get("Language"))
+    return _message(lang, "server_error", 500)
+
+
 @bp.after_request
 def _headers(response):
     secure_headers(response.headers, form_targets=g.get("shop_origins", ()),
@@ -83,6 +91,8 @@ def _headers(response):
 # -- the authorization request -------------------------------------------------------------
 @bp.route("/order.cfm", methods=["GET", "POST"])
 def order_cfm():
+    if request.method == "HEAD":  # a link checker or prefetcher: no order for it
+        return "", 204
     params = Params(request.form, request.args)
     lang = language(params.get("Language"))
     try:
@@ -130,7 +140,8 @@ def page():
     checkout = _open(sid)
     if checkout is None:
         return _message(language(request.args.get("lang")), "session_invalid", 404)
-    lang = language(request.args.get("lang"), checkout.order.language)
+    asked = language(request.args.get("lang"), "") or None  # kept in the page's links
+    lang = asked or checkout.order.language
     if checkout.can_pay:
         chosen = request.args.get("means") or (
             checkout.means[0] if len(checkout.means) == 1 else None)
@@ -141,7 +152,7 @@ def page():
         return _card_page(sid, checkout, lang)
     if checkout.waiting:
         return _render("processing.html", sid, checkout, lang,
-                       refresh=_page_url(sid, lang, go="1"))
+                       refresh=_page_url(sid, asked, go="1"))
     target = checkout.return_url()
     if request.args.get("go") == "1" and target and not checkout.timed_out:
         return _to_shop(checkout, target)
