@@ -324,5 +324,6 @@ def chromium(tmp_path_factory):
 @pytest.fixture
 def browser(chromium, site):
     chromium.delete_all_cookies()
+    chromium.get_log("browser")  # what earlier tests left in the console
     yield chromium
     chromium.get("about:blank")
