@@ -50,8 +50,8 @@ class PageSessions:
             blob = _unb64(text)
         except (binascii.Error, ValueError):
             return None
-        if len(blob) != 8 + _NONCE_BYTES + _MAC_BYTES:
-            return None
+        if len(blob) != 8 + _NONCE_BYTES + _MAC_BYTES or _b64(blob) != text:
+            return None  # (only the one canonical spelling of an id is accepted)
         raw, mac = blob[:-_MAC_BYTES], blob[-_MAC_BYTES:]
         if not hmac.compare_digest(mac, self._mac(raw)):
             return None
