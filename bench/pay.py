@@ -88,7 +88,9 @@ def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, ou
     done: list[float] = []
     errors: list[str] = []
 
-    def worker():
+    total = [0]
+
+    def counted():
         http = requests.Session()
         while time.monotonic() < window[1]:
             t0 = time.monotonic()
@@ -99,28 +101,78 @@ def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, ou
                     errors.append(repr(exc)[:200])
                 continue
             t1 = time.monotonic()
-            if window[0] <= t1 <= window[1]:
-                with lock:
+            with lock:
+                total[0] += 1
+                if window[0] <= t1 <= window[1]:
                     done.append(t1 - t0)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    cpu0 = time.process_time()
+    threads = [threading.Thread(target=counted) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     out.put({"count": len(done), "latencies": done, "errors": errors[:5],
-             "error_count": len(errors)})
+             "error_count": len(errors), "total": total[0],
+             "client_cpu": time.process_time() - cpu0})
 
 
-def measure(kind: str, base: str, clients: int, seconds: float, warmup: float = 2.0) -> dict:
+def measure(kind: str, base: str, clients: int, seconds: float, warmup: float = 2.0,
+            servers: dict | None = None) -> dict:
+    """Run the client process; ``servers`` (name -> callable giving pids) are charged the CPU
+    they spent meanwhile, per completed operation."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
+    before = {name: _cpu(pids()) for name, pids in (servers or {}).items()}
     proc = ctx.Process(target=_drive, args=(kind, base, clients, seconds, warmup, out))
     proc.start()
     result = out.get(timeout=seconds + warmup + 120)
     proc.join()
     result["rate"] = result["count"] / seconds
+    ops = max(result["total"], 1)
+    result["cpu_ms"] = {}
+    for name, pids in (servers or {}).items():
+        after = _cpu(pids(), before[name])
+        spent = sum(after[p] - before[name].get(p, 0.0) for p in after)
+        result["cpu_ms"][name] = 1000 * spent / ops
+    result["cpu_ms"]["client"] = 1000 * result["client_cpu"] / ops
     return result
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pids: list[int], known: dict[int, float] | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) of each process; those seen before keep their count if
+    they have gone since."""
+    found = dict(known or {})
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / _HZ
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def _cpu_sum(found: dict[int, float]) -> float:
+    return sum(found.values())
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [pid] + [int(p) for p in out.split()]
+
+
+def _pg_backends(database: str | None) -> list[int]:
+    if not database:
+        return []
+    import psycopg
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))]
 
 
 # -- the servers --------------------------------------------------------------------------
@@ -176,6 +228,11 @@ def _count_approved(url: str) -> int:
     return n
 
 
+def _median_cpu(results: list[dict]) -> dict[str, float]:
+    names = results[0]["cpu_ms"].keys()
+    return {n: sorted(r["cpu_ms"][n] for r in results)[len(results) // 2] for n in names}
+
+
 def _show(name: str, result: dict, unit: str) -> None:
     p50, p95, p99 = (x * 1000 for x in percentiles(result["latencies"], 50, 95, 99))
     print(f"  {name:<26} {result['rate']:8.1f} {unit}/s   latency p50 {p50:6.1f} ms  "
@@ -226,9 +283,15 @@ def main() -> None:
                 Gunicorn("assist_ws.wsgi:app", workers=args.workers, env=env,
                          health_path="/health") as gateway:
             rounds = []
+            echo_servers = {"server": lambda: _children(echo.proc.pid)}
+            pay_servers = {"gateway": lambda: _children(gateway.proc.pid),
+                           "emulator": lambda: [emulator.pid],
+                           "database": lambda: _pg_backends(pg_name)}
             for n in range(args.rounds):
-                echo_result = measure("echo", echo.url, args.clients, args.seconds)
-                pay_result = measure("pay", gateway.url, args.clients, args.seconds)
+                echo_result = measure("echo", echo.url, args.clients, args.seconds,
+                                      servers=echo_servers)
+                pay_result = measure("pay", gateway.url, args.clients, args.seconds,
+                                     servers=pay_servers)
                 rounds.append((echo_result, pay_result))
                 print(f"round {n + 1}:")
                 _show("bare Spyne echo", echo_result, "req")
@@ -238,6 +301,19 @@ def main() -> None:
         ratio = ratios[len(ratios) // 2] if ratios else 0.0
         print(f"  ratio payments / echo (median of {len(ratios)} rounds) {ratio:.3f}   "
               f"(goal >= 0.15: {'met' if ratio >= 0.15 else 'NOT met'})")
+        # Where the CPU goes, per operation (the median round): independent of how busy the
+        # machine is, and what the ratio would be on an idle machine where CPU is the limit.
+        e_cpu = _median_cpu([e for e, _ in rounds])
+        p_cpu = _median_cpu([p for _, p in rounds])
+        print("  CPU per echo request:  " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                     e_cpu.items())
+              + f" (total {sum(e_cpu.values()):.1f} ms)")
+        print("  CPU per payment:       " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                     p_cpu.items())
+              + f" (total {sum(p_cpu.values()):.1f} ms)")
+        if sum(p_cpu.values()):
+            print(f"  CPU-bound ratio estimate (echo CPU / payment CPU) "
+                  f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}")
         approved = _count_approved(url)
         ledger = requests.get(emulator_url + "/ledger?summary=1", timeout=10).json()
         held = ledger["centers"]["emulator-rub"]["held"]
