@@ -4,7 +4,10 @@ to the shop (reference §1.3).
 
 ``open_checkout`` only reads, except for one change: an order whose buyer let the merchant's
 timeout pass without paying becomes ``Timeout`` (in its own unit of work), so that the page
-and every other interface say the same thing.
+and every other interface say the same thing.  ``lock_order_number`` and ``may_pay_by_card``
+guard ``pay_by_card``: all attempts of an order number are locked together, and a card
+payment is refused where the order does not offer cards or another attempt is paid, held or
+being paid.  ``return_url_after`` sends the buyer back after "Pay".
 """
 
 from __future__ import annotations
@@ -74,16 +77,17 @@ class Checkout:
         return self.return_ok if self.paid else self.return_no
 
 
+def _pick(paid: bool, ok: str | None, no: str | None, any_: str | None) -> str | None:
+    return (ok if paid else no) or any_ or None
+
+
 def return_urls(order: Order, merchant: Merchant | None) -> tuple[str | None, str | None]:
     """(success URL, failure URL) by Assist's priority: ``URL_RETURN_OK``/``URL_RETURN_NO`` of
     the request, then its ``URL_RETURN``, then the merchant's settings (where ``URL_RETURN``
     serves the outcomes that have no URL of their own)."""
-    m_ok = merchant.url_return_ok if merchant else None
-    m_no = merchant.url_return_no if merchant else None
-    m_any = merchant.url_return if merchant else None
-    ok = order.url_return_ok or order.url_return or m_ok or m_any
-    no = order.url_return_no or order.url_return or m_no or m_any
-    return ok or None, no or None
+    return tuple(_pick(paid, order.url_return_ok, order.url_return_no, order.url_return) or (
+        _pick(paid, merchant.url_return_ok, merchant.url_return_no, merchant.url_return)
+        if merchant else None) for paid in (True, False))
 
 
 def read_only(uow: UnitOfWork):
@@ -176,20 +180,16 @@ def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
     """Where the buyer goes after a "Pay": the shop's URL for the outcome, or None to stay on
     the payment page (the outcome is not in yet, or no URL is known).  The order's own URLs
     decide without a look at the merchant's settings."""
-    state = OrderState(result.order.state)
-    if state is OrderState.IN_PROCESS:
+    if OrderState(result.order.state) is OrderState.IN_PROCESS:
         return None
-    paid = result.operation.state == "Success"
-    order = result.order
-    own = (order.url_return_ok if paid else order.url_return_no) or order.url_return
+    paid, order = result.operation.state == "Success", result.order
+    own = _pick(paid, order.url_return_ok, order.url_return_no, order.url_return)
     if own:
         return own
     with read_only(uow) as r:
         merchant = r.merchants.get(order.merchant_id)
-    if merchant is None:
-        return None
-    return ((merchant.url_return_ok if paid else merchant.url_return_no)
-            or merchant.url_return or None)
+    return _pick(paid, merchant.url_return_ok, merchant.url_return_no,
+                 merchant.url_return) if merchant else None
 
 
 def shop_order(uow: UnitOfWork, merchant_id: int, bill_number: str) -> OrderView:

@@ -210,12 +210,13 @@ class PageSession:
         return re.search(r'name="csrf" value="([^"]+)"', html_text or self.page.text).group(1)
 
     def pay(self, number: str = "4111111111111111", month: str = "12", year: str = "2030",
-            holder: str = "TEST HOLDER", cvc: str = "123", **extra) -> requests.Response:
+            holder: str = "TEST HOLDER", cvc: str = "123", http: requests.Session | None = None,
+            **extra) -> requests.Response:
         data = {"CFSID": self.sid, "step": "card", "csrf": self.csrf(), "CardNumber": number,
                 "ExpireMonth": month, "ExpireYear": year, "Cardholder": holder, "CVC2": cvc}
         data.update(extra)
-        return self.site.http.post(self.site.url + "/pay/pay.cfm", data=data,
-                                   allow_redirects=False, timeout=30)
+        return (http or self.site.http).post(self.site.url + "/pay/pay.cfm", data=data,
+                                             allow_redirects=False, timeout=30)
 
 
 def sign_request(fields: dict[str, str], secret: str = SECRET, legacy: bool = False) -> str:

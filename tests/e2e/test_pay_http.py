@@ -10,6 +10,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+import requests
 
 from .conftest import INACTIVE, MERCHANT, RUB_ONLY, sign_request
 
@@ -192,7 +193,7 @@ def test_concurrent_pay_requests_make_one_authorization(site):
     answers: list[int] = []
 
     def click():
-        answers.append(session.pay().status_code)
+        answers.append(session.pay(http=requests.Session()).status_code)
 
     threads = [threading.Thread(target=click) for _ in range(6)]
     for t in threads:
