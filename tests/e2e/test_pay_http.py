@@ -230,3 +230,25 @@ def test_after_payment_the_page_shows_the_result_not_a_form(site):
     assert repeated.headers["Location"].startswith(site.shop.url + "/ok?billnumber=")
     assert len(site.order(session.bill).operations) == 1
     assert len(site.authorizations()) == before
+
+
+def test_two_attempts_paid_at_the_same_moment_make_one_payment(site):
+    first = site.start()
+    number = site.order(first.bill).order_number
+    others = [site.open(site.order_cfm(site.fields(OrderNumber=number)).headers["Location"])
+              for _ in range(3)]
+    before = len(site.authorizations())
+    answers: dict[str, int] = {}
+
+    def pay(session):
+        answers[session.bill] = session.pay(http=requests.Session()).status_code
+
+    threads = [threading.Thread(target=pay, args=(s,)) for s in [first] + others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    states = sorted(site.order(s.bill).state for s in [first] + others)
+    assert states == ["Approved", "In Process", "In Process", "In Process"]
+    assert sorted(answers.values()) == [303, 409, 409, 409]
+    assert len(site.authorizations()) == before + 1
