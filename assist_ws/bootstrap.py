@@ -91,11 +91,14 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
 
 def notify_policy(settings: Settings) -> DeliveryPolicy:
     """How result notifications are delivered, from the settings."""
-    timeout = settings.notify_connect_timeout + settings.notify_timeout
+    one_try = settings.notify_connect_timeout + settings.notify_timeout
+    batch, concurrency = max(1, settings.notify_batch_size), max(1, settings.notify_concurrency)
+    chain_limit = DeliveryPolicy.chain_limit
+    # A claim must outlive the slowest pass: every round of chains timing out.
+    rounds = -(-batch // concurrency) + chain_limit
     return DeliveryPolicy(retry_period=timedelta(hours=settings.notify_retry_hours),
-                          lease=max(timedelta(minutes=10), timedelta(seconds=6 * timeout)),
-                          batch_size=max(1, settings.notify_batch_size),
-                          concurrency=max(1, settings.notify_concurrency),
+                          lease=max(timedelta(minutes=10), timedelta(seconds=rounds * one_try)),
+                          batch_size=batch, concurrency=concurrency, chain_limit=chain_limit,
                           allowed_ports=parse_ports(settings.notify_ports))
 
 

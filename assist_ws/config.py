@@ -47,7 +47,7 @@ class Settings:
     notify_retry_hours: float = 72.0
     notify_ports: str = "80,443,8080,8443"
     notify_max_reply_bytes: int = 65536
-    notify_batch_size: int = 100
+    notify_batch_size: int = 20
     notify_concurrency: int = 4
 
     @classmethod

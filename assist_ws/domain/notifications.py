@@ -337,7 +337,11 @@ class DeliveryPolicy:
     notifications one pass takes and how many it sends at once."""
 
     retry_period: timedelta = DEFAULT_RETRY_PERIOD
+    #: Long enough for a whole pass (batch_size / concurrency rounds of chains); a claim
+    #: outlives a worker that died only by this much.
     lease: timedelta = timedelta(minutes=10)
-    batch_size: int = 100
+    batch_size: int = 20
     concurrency: int = 4
+    #: At most this many notifications of one order are sent in one pass.
+    chain_limit: int = 10
     allowed_ports: frozenset[int] | None = field(default=ASSIST_PORTS)

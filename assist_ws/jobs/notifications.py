@@ -7,9 +7,18 @@ workers may run it at once: each notification is claimed by one of them at a tim
 
 from __future__ import annotations
 
+import logging
+
 from ..bootstrap import Container
+
+log = logging.getLogger(__name__)
 
 
 def run_once(container: Container) -> int:
     """Deliver what is due now; the number of tries made (0: nothing was due)."""
-    return container.deliver_notifications().tries
+    s = container.deliver_notifications()
+    if s.tries or s.skipped:
+        log.info("notifications: %d tries, %d delivered, %d failed, %d rejected, %d expired, "
+                 "%d given up", s.tries, s.delivered, s.failed, s.rejected, s.expired,
+                 s.skipped)
+    return s.tries

@@ -13,11 +13,12 @@ It never raises for network or merchant trouble: every outcome is a ``PushReply`
 
 from __future__ import annotations
 
-import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.adapters
 
 from .. import __version__
 from ..domain.errors import ValidationError
@@ -38,17 +39,21 @@ class HttpNotificationSender:
         self.max_reply_bytes = max_reply_bytes
         self.allowed_ports = allowed_ports
         self.max_redirects = max_redirects
-        self._local = threading.local()
+        # One session for all threads (its connection pool is thread-safe): keep-alive
+        # connections to merchants are reused from one pass to the next.
+        session = requests.Session()
+        session.trust_env = False  # no proxies or .netrc credentials from the environment
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # keep none
+        session.headers["User-Agent"] = f"assist-ws/{__version__} (result notification)"
+        session.headers["Accept-Encoding"] = "identity"  # the size cap counts real bytes
+        adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=16,
+                                                max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        self._http = session
 
     def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxies or .netrc credentials from the environment
-            session.headers["User-Agent"] = f"assist-ws/{__version__} (result notification)"
-            session.headers["Accept-Encoding"] = "identity"  # the size cap counts real bytes
-            self._local.session = session
-        return session
+        return self._http
 
     def send(self, target: PushTarget, notice: PushNotice) -> PushReply:
         started = time.monotonic()

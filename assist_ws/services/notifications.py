@@ -263,7 +263,7 @@ def _claim(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy,
             # never overtakes an earlier one that is not being sent now.
             for sequence in pending.get(order_id, []):
                 n = items.get(sequence)
-                if n is None:
+                if n is None or len(chain) >= policy.chain_limit:
                     break
                 if n.merchant_id not in targets:
                     targets[n.merchant_id] = _target(uow.merchants.get(n.merchant_id))

@@ -24,6 +24,7 @@ from assist_ws.domain.cards import parse_card
 from assist_ws.domain.checkvalue import result_checkvalue
 from assist_ws.domain.errors import NotFound, ValidationError
 from assist_ws.domain.model import Customer
+from assist_ws.domain.states import OrderEvent
 from assist_ws.jobs.notifications import run_once
 from assist_ws.notify import HttpNotificationSender
 from assist_ws.services import admin, notifications
@@ -213,6 +214,19 @@ def test_the_outbox_row_is_written_with_the_state_change(ngw, endpoint, monkeypa
     ngw.confirm(mid, order.bill_number)
     assert run_once(ngw) == 2
     assert [r.form["orderstate"] for r in endpoint.received] == ["Delayed", "Approved"]
+
+
+def test_results_undone_by_a_rollback_are_not_notified(ngw, endpoint):
+    mid = make_shop(ngw, endpoint.url())
+    order = new_order(ngw, mid)
+    with ngw.uow as uow:
+        uow.orders.get(order.bill_number, lock=True).apply(OrderEvent.BUYER_TIMEOUT,
+                                                           ngw.clock.now())
+        uow.rollback()
+        uow.commit()
+    with ngw.uow.reader() as uow:
+        assert uow.orders.get(order.bill_number).state == "In Process"
+    assert notifications_of(ngw.uow, bill_number=order.bill_number) == []
 
 
 def test_a_worker_killed_while_sending_loses_nothing(ngw, endpoint, tmp_path):
