@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import READONLY
+from .notifications import NotificationRepository
 from .repositories import (CenterRepository, MerchantRepository, OrderRepository,
                            RateRepository, UserRepository)
-from .notifications import NotificationRepository
 from .tables import start_mappers
 
 

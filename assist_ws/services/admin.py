@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 from ..domain.errors import Duplicate, NotFound, Second, ValidationError
 from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCenter, Right
 from ..domain.money import normalize_currency
-from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.notifications import ASSIST_PORTS
+from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
 from .notifications import NotifySettings, apply_settings
 
