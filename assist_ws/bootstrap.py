@@ -6,16 +6,19 @@ Every outbound timeout is built here, once.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .db.engine import make_engine
 from .db.uow import SqlAlchemyUnitOfWork
+from .domain.notifications import DeliveryPolicy, NotificationSender, parse_ports
 from .domain.ports import Clock, ProcessingGateway, SystemClock
+from .notify import HttpNotificationSender
 from .processing import Timeouts, ZeepProcessingGateway
-from .services import cancel, confirm, payment, resolve, settle
+from .services import cancel, confirm, notifications, payment, resolve, settle
 from .services import checkout, demo_shop, orders
 
 
@@ -26,6 +29,8 @@ class Container:
     uow: SqlAlchemyUnitOfWork
     gateway: ProcessingGateway
     clock: Clock
+    notifier: NotificationSender | None = None
+    notify_policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     # The use cases with their ports bound.
     def pay_by_card(self, bill_number, card, **kw):
@@ -48,6 +53,15 @@ class Container:
         from datetime import timedelta
         kw.setdefault("grace", timedelta(seconds=self.settings.resolve_grace))
         return resolve.resolve_unknown(self.uow, self.gateway, self.clock, **kw)
+
+    def deliver_notifications(self):
+        return notifications.deliver_due(self.uow, self.notifier, self.clock, self.notify_policy)
+
+    def replay_notifications(self, merchant_id, **kw):
+        return notifications.replay(self.uow, self.clock, merchant_id, **kw)
+
+    def undelivered_notifications(self, merchant_id=None, **kw):
+        return notifications.undelivered(self.uow, merchant_id, **kw)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -79,9 +93,33 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     timeouts = Timeouts(connect=settings.processing_connect_timeout,
                         read=settings.processing_timeout,
                         batch_read=settings.settlement_timeout)
-    return Container(settings=settings, engine=engine, uow=SqlAlchemyUnitOfWork(engine),
+    clock = clock or SystemClock()
+    # The notification outbox is written inside every commit, with the state change.
+    uow = SqlAlchemyUnitOfWork(engine, before_commit=[
+        functools.partial(notifications.write_outbox, clock=clock)])
+    policy = notify_policy(settings)
+    return Container(settings=settings, engine=engine, uow=uow,
                      gateway=gateway or ZeepProcessingGateway(timeouts),
-                     clock=clock or SystemClock())
+                     clock=clock,
+                     notifier=HttpNotificationSender(
+                         connect_timeout=settings.notify_connect_timeout,
+                         timeout=settings.notify_timeout,
+                         max_reply_bytes=settings.notify_max_reply_bytes,
+                         allowed_ports=policy.allowed_ports),
+                     notify_policy=policy)
+
+
+def notify_policy(settings: Settings) -> DeliveryPolicy:
+    """How result notifications are delivered, from the settings."""
+    one_try = settings.notify_connect_timeout + settings.notify_timeout
+    batch, concurrency = max(1, settings.notify_batch_size), max(1, settings.notify_concurrency)
+    chain_limit = DeliveryPolicy.chain_limit
+    # A claim must outlive the slowest pass: every round of chains timing out.
+    rounds = -(-batch // concurrency) + chain_limit
+    return DeliveryPolicy(retry_period=timedelta(hours=settings.notify_retry_hours),
+                          lease=max(timedelta(minutes=10), timedelta(seconds=rounds * one_try)),
+                          batch_size=batch, concurrency=concurrency, chain_limit=chain_limit,
+                          allowed_ports=parse_ports(settings.notify_ports))
 
 
 @functools.lru_cache(maxsize=1)

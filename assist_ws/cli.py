@@ -145,6 +145,40 @@ def _settings(name, currencies, two_stage, secret_word, check_order_code, proces
         url_return_ok=url_return_ok, url_return_no=url_return_no)
 
 
+def _notify_options(fn):
+    options = [
+        click.option("--notify-url", help="Where result notifications go (http/https; ports "
+                                          "80, 443, 8080, 8443 unless ASSIST_NOTIFY_PORTS "
+                                          "says otherwise). An empty value switches them off."),
+        click.option("--notify-protocol", type=click.Choice(["post", "soap"]),
+                     help="A form POST or a SOAP PushPaymentResult (default post)."),
+        click.option("--notify-results",
+                     help="Comma list of pay,confirm,cancel,accrual,accrual-cancel "
+                          "(default pay)."),
+        click.option("--notify-only-success/--no-notify-only-success", default=None,
+                     help="Send only successful results."),
+        click.option("--notify-reply", type=click.Choice(["http200", "packet"]),
+                     help="What counts as delivered: HTTP 2xx (default), or the "
+                          "<pushpaymentresult firstcode=\"0\" secondcode=\"0\"> packet."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _notify_settings(kw: dict):
+    from .services.notifications import NotifySettings
+    return NotifySettings(url=kw.pop("notify_url"), protocol=kw.pop("notify_protocol"),
+                          results=kw.pop("notify_results"),
+                          only_success=kw.pop("notify_only_success"),
+                          expected_reply=kw.pop("notify_reply"))
+
+
+def _with_notify(settings: admin.MerchantSettings, notify) -> admin.MerchantSettings:
+    settings.notify = notify
+    return settings
+
+
 @main.group(cls=_Group)
 def merchant() -> None:
     """Merchants (shops)."""
@@ -153,22 +187,28 @@ def merchant() -> None:
 @merchant.command("add")
 @click.option("--id", "merchant_id", type=click.IntRange(1, 2147483647), required=True)
 @_merchant_options
+@_notify_options
 def merchant_add(merchant_id, **kw) -> None:
     """Create a merchant."""
     if not kw.get("name"):
         raise click.BadParameter("a merchant needs a name", param_hint="--name")
+    notify = _notify_settings(kw)
     c = _container()
-    m = admin.save_merchant(c.uow, merchant_id, _settings(**kw), create=True)
+    m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
+                            create=True, notify_ports=c.notify_policy.allowed_ports)
     click.echo(f"merchant {m.merchant_id} {m.name!r}: {', '.join(m.currencies)}")
 
 
 @merchant.command("update")
 @click.argument("merchant_id", type=click.IntRange(1, 2147483647))
 @_merchant_options
+@_notify_options
 def merchant_update(merchant_id, **kw) -> None:
     """Change a merchant's settings."""
+    notify = _notify_settings(kw)
     c = _container()
-    m = admin.save_merchant(c.uow, merchant_id, _settings(**kw), create=False)
+    m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
+                            create=False, notify_ports=c.notify_policy.allowed_ports)
     click.echo(f"merchant {m.merchant_id} {m.name!r} updated")
 
 
@@ -295,6 +335,110 @@ def demo(emulator_url) -> None:
     click.echo(f"demo merchant {admin.DEMO_MERCHANT_ID}: login {admin.DEMO_LOGIN}, password "
                f"{admin.DEMO_PASSWORD}, secret word {admin.DEMO_SECRET}; centers at "
                f"{emulator_url}")
+
+
+# -- result notifications -----------------------------------------------------------------
+@main.group(cls=_Group)
+def notify() -> None:
+    """Result notifications to merchants."""
+
+
+def _when(text: str | None, *, end: bool = False):
+    """ISO date or date-time, UTC; a bare date as --to means the end of that day."""
+    if text is None:
+        return None
+    from datetime import datetime, time, timezone
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date like 2026-11-27 or "
+                                 f"2026-11-27T12:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    if end and len(text.strip()) == 10:
+        value = datetime.combine(value.date(), time.max, timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _show_notification(n) -> None:
+    nxt = n.next_attempt_at.isoformat(timespec="seconds") if n.next_attempt_at else "-"
+    click.echo(f"{n.notification_id}\t{n.merchant_id}\t{n.bill_number}\t#{n.sequence}\t"
+               f"{n.kind}\t{'success' if n.success else 'failure'}\t{n.order_state}\t"
+               f"{n.state}\ttries {n.attempts}\tnext {nxt}\t{n.last_error or ''}")
+
+
+@notify.command("deliver")
+@click.option("--passes", type=click.IntRange(1, 100000), default=1000, show_default=True,
+              help="At most this many passes (each takes up to ASSIST_NOTIFY_BATCH_SIZE).")
+def notify_deliver(passes) -> None:
+    """Deliver the notifications that are due now, once (the worker does it continuously)."""
+    c = _container()
+    total = {"tries": 0, "delivered": 0, "failed": 0, "rejected": 0, "expired": 0}
+    for _ in range(passes):
+        s = c.deliver_notifications()
+        for key in total:
+            total[key] += getattr(s, key)
+        if s.tries == 0:
+            break
+    click.echo(f"{total['tries']} tries: {total['delivered']} delivered, {total['failed']} "
+               f"failed (to be retried), {total['rejected']} rejected by the merchant, "
+               f"{total['expired']} expired")
+
+
+@notify.command("list")
+@click.option("--merchant", "merchant_id", type=click.IntRange(1, 2147483647),
+              help="Only this merchant's.")
+@click.option("--bill", help="All notifications of this billnumber, delivered or not.")
+@click.option("--order-number", help="All notifications of this order number.")
+@click.option("--from", "since", help="Created at or after (ISO date/time, UTC).")
+@click.option("--to", "until", help="Created at or before (ISO date/time, UTC).")
+@click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
+def notify_list(merchant_id, bill, order_number, since, until, limit) -> None:
+    """List undelivered notifications (pending, rejected, expired), or all of one order."""
+    from .services import notifications
+    c = _container()
+    if bill or order_number:
+        found = notifications.notifications_of(c.uow, merchant_id, bill_number=bill,
+                                               order_number=order_number, limit=limit)
+    else:
+        found = c.undelivered_notifications(merchant_id, since=_when(since),
+                                            until=_when(until, end=True), limit=limit)
+    for n in found:
+        _show_notification(n)
+    click.echo(f"{len(found)} notification(s)", err=True)
+
+
+@notify.command("replay")
+@click.option("--merchant", "merchant_id", type=click.IntRange(1, 2147483647), required=True)
+@click.option("--bill", help="The notifications of this billnumber.")
+@click.option("--order-number", help="The notifications of this order number (all attempts).")
+@click.option("--from", "since", help="Those created from (ISO date/time, UTC) ...")
+@click.option("--to", "until", help="... to (ISO date/time, UTC; a date means its end).")
+def notify_replay(merchant_id, bill, order_number, since, until) -> None:
+    """Send notifications again, as they were, with the same ids."""
+    c = _container()
+    result = c.replay_notifications(merchant_id, bill_number=bill, order_number=order_number,
+                                    since=_when(since), until=_when(until, end=True))
+    for n in result.notifications:
+        _show_notification(n)
+    click.echo(f"{result.count} notification(s) queued again")
+
+
+@notify.command("show")
+@click.argument("notification_id")
+def notify_show(notification_id) -> None:
+    """One notification: its state, content and delivery journal."""
+    import json
+
+    from .services import notifications
+    c = _container()
+    n, journal, content = notifications.details(c.uow, notification_id)
+    _show_notification(n)
+    click.echo(json.dumps(content, ensure_ascii=False, indent=2))
+    for a in journal:
+        click.echo(f"try {a.number}\t{a.started_at.isoformat(timespec='seconds')}\t"
+                   f"{a.verdict}\tHTTP {a.http_status or '-'}\t{a.duration_ms} ms\t{a.url}\t"
+                   f"{a.error or ''}\t{(a.reply_excerpt or '')[:80]!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover

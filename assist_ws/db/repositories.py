@@ -135,6 +135,11 @@ class OrderRepository(_Repo):
         stmt = select(Order).where(open_tx).order_by(orders.c.id).limit(limit)
         return list(self.session.scalars(self._lock(stmt, skip_locked=True)))
 
+    def loaded(self) -> list[Order]:
+        """The orders this session has loaded or added."""
+        return [o for o in list(self.session.identity_map.values()) + list(self.session.new)
+                if isinstance(o, Order)]
+
     def operation_count(self) -> int:  # pragma: no cover - diagnostics
         from sqlalchemy import func
         return self.session.scalar(select(func.count()).select_from(Operation)) or 0

@@ -11,6 +11,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, ForeignKey, Index, In
 from sqlalchemy.orm import registry, relationship
 
 from ..domain import model
+from ..domain import notifications as notices
 from .types import Amount, UtcDateTime
 
 NAMING = {
@@ -181,6 +182,54 @@ transactions = Table(
     Index("ix_transactions_operation", "operation_id"),
 )
 
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notification_id", String(32), nullable=False, unique=True),
+    Column("merchant_id", BigInteger, ForeignKey("merchants.merchant_id"), nullable=False),
+    Column("order_id", Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("bill_number", String(16), nullable=False),
+    Column("order_number", String(128), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("operation_number", SmallInteger),
+    Column("operation_type", SmallInteger, nullable=False),
+    Column("order_state", String(16), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("replays", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("queued_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("claimed_until", UtcDateTime),
+    Column("claim_token", String(16)),
+    Column("last_error", String(256)),
+    UniqueConstraint("order_id", "sequence", name="uq_notifications_order_sequence"),
+    Index("ix_notifications_due", "state", "next_attempt_at"),
+    Index("ix_notifications_merchant_created", "merchant_id", "created_at"),
+    Index("ix_notifications_bill_number", "bill_number"),
+)
+
+notification_attempts = Table(
+    "notification_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notification_id", Integer, ForeignKey("notifications.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("url", String(512), nullable=False),
+    Column("verdict", String(12), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("http_status", SmallInteger),
+    Column("reply_excerpt", String(512)),
+    Column("error", String(256)),
+    Index("ix_notification_attempts_notification", "notification_id"),
+)
+
 _started = False
 
 
@@ -203,3 +252,5 @@ def start_mappers() -> None:
         "operations": relationship(model.Operation, order_by=operations.c.number,
                                    cascade="all, delete-orphan", lazy="selectin"),
     })
+    mapper_registry.map_imperatively(notices.Notification, notifications)
+    mapper_registry.map_imperatively(notices.DeliveryAttempt, notification_attempts)

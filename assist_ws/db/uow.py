@@ -8,11 +8,13 @@ several threads at once: each thread gets its own session.
 from __future__ import annotations
 
 import threading
+from typing import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import READONLY
+from .notifications import NotificationRepository
 from .repositories import (CenterRepository, MerchantRepository, OrderRepository,
                            RateRepository, UserRepository)
 from .tables import start_mappers
@@ -26,13 +28,18 @@ class _Open:
         self.centers = CenterRepository(session)
         self.rates = RateRepository(session)
         self.orders = OrderRepository(session)
+        self.notifications = NotificationRepository(session)
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, engine: Engine, *, readonly: bool = False):
+    def __init__(self, engine: Engine, *, readonly: bool = False,
+                 before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], None]] = ()):
         start_mappers()
         self.engine = engine
         self.readonly = readonly
+        #: Called with the open unit of work just before each commit, inside the same
+        #: database transaction (the composition root puts the notification outbox here).
+        self.before_commit = list(before_commit)
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         self._local = threading.local()
         self._reader: SqlAlchemyUnitOfWork | None = None
@@ -53,7 +60,8 @@ class SqlAlchemyUnitOfWork:
         return current
 
     def __getattr__(self, name: str):
-        if name in ("session", "merchants", "users", "centers", "rates", "orders"):
+        if name in ("session", "merchants", "users", "centers", "rates", "orders",
+                    "notifications"):
             return getattr(self._open, name)
         raise AttributeError(name)
 
@@ -76,9 +84,14 @@ class SqlAlchemyUnitOfWork:
             current.session.close()
 
     def commit(self) -> None:
+        if not self.readonly:
+            for hook in self.before_commit:
+                hook(self)
         self._open.session.commit()
 
     def rollback(self) -> None:
+        for order in self._open.orders.loaded():
+            order.take_results()  # results of undone changes are no results
         self._open.session.rollback()
 
     def flush(self) -> None:

@@ -52,6 +52,10 @@ class OperationState(str, enum.Enum):
     UNKNOWN = "Unknown"
 
 
+#: Operation states after which an operation's result is known (and may be notified).
+FINAL_OPERATION_STATES = frozenset({OperationState.SUCCESS, OperationState.DECLINED})
+
+
 class MeansType(str, enum.Enum):
     CARD = "card"
     POINTS = "points"
@@ -300,6 +304,8 @@ class Operation:
 
     def finish(self, state: OperationState, now: datetime, *, response_code: str | None = None,
                message: str | None = None, approval_code: str | None = None) -> None:
+        if state in FINAL_OPERATION_STATES and self.status not in FINAL_OPERATION_STATES:
+            self._result_pending = True  # transient: the order's take_results() collects it
         self.state = state.value
         if response_code:
             self.response_code = response_code
@@ -445,8 +451,26 @@ class Order:
         if new is not self.status:
             self.state = new.value
             self.state_reason = reason
+            # transient (unmapped): collected by take_results()
+            self.__dict__.setdefault("_state_changes", []).append(event)
         self.updated_at = now
         return new
+
+    def take_results(self) -> list["FinishedResult"]:
+        """The results reached since the last call, in this unit of work: the operations that
+        reached a final state (Success or Declined), and a change of the order's state that
+        no such operation accompanies (a buyer timeout, an expired hold).  Clears them.
+
+        Use cases do nothing for this: ``Operation.finish`` and ``Order.apply`` note it, and
+        the unit of work turns the results into outbox rows before it commits."""
+        changes = self.__dict__.pop("_state_changes", [])
+        found = []
+        for op in sorted(self.operations, key=lambda o: o.number):
+            if op.__dict__.pop("_result_pending", False):
+                found.append(FinishedResult(op.number, None))
+        if not found and changes:
+            found.append(FinishedResult(None, changes[-1]))
+        return found
 
     def add_operation(self, kind: OperationType, amount: Money, now: datetime, **kw) -> Operation:
         op = Operation(self.next_operation_number(), kind, amount.amount, amount.currency, now, **kw)
@@ -514,6 +538,15 @@ class Order:
 
     def buyer_deadline(self, timeout_minutes: int) -> datetime:
         return self.created_at + timedelta(minutes=timeout_minutes)
+
+
+@dataclass(frozen=True)
+class FinishedResult:
+    """A result reached in the current unit of work: an operation (by number) that reached a
+    final state, or — with no operation — the event that closed the order."""
+
+    operation_number: int | None
+    event: OrderEvent | None
 
 
 def held_at_center(order: Order) -> Money:

@@ -1,7 +1,8 @@
 """Ports: what the use cases need from the outside world, as Protocols and plain values.
 
 ``UnitOfWork`` (one database transaction and its repositories), ``ProcessingGateway`` (talking
-to processing centers) and ``Clock`` (the time, so tests can move it).
+to processing centers) and ``Clock`` (the time, so tests can move it).  The port to merchants'
+servers, ``NotificationSender``, lives with the notifications in ``notifications``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol, Sequence
 
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
+from .notifications import DeliveryAttempt, Notification
 from .money import Money
 
 
@@ -136,6 +138,36 @@ class OrderRepository(Protocol):
         """Orders having a transaction in state sent/unknown, last sent before
         ``older_than``, and due for another try, locked, skipping locked rows."""
 
+    def loaded(self) -> list[Order]:
+        """The orders this unit of work has loaded or added (to collect their results)."""
+
+
+class NotificationRepository(Protocol):
+    """The outbox of result notifications and their delivery journal."""
+
+    def add(self, notification: Notification) -> None: ...
+    def add_attempt(self, attempt: DeliveryAttempt) -> None: ...
+
+    def get(self, notification_id: str, *, merchant_id: int | None = None,
+            lock: bool = False) -> Notification | None: ...
+
+    def last_sequence(self, order_id: int) -> int:
+        """The highest sequence number of the order's notifications (0: none yet)."""
+
+    def claimable(self, now: datetime, limit: int) -> list[Notification]:
+        """Pending notifications due by ``now`` and not claimed by a live try, oldest due
+        first, locked, skipping rows other workers hold."""
+
+    def pending_sequences(self, order_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The sequence numbers of the pending notifications of these orders, ascending."""
+
+    def find(self, merchant_id: int | None = None, *, bill_number: str | None = None,
+             order_number: str | None = None, since: datetime | None = None,
+             until: datetime | None = None, states: Sequence[str] | None = None,
+             limit: int = 1000, lock: bool = False) -> list[Notification]: ...
+
+    def attempts(self, notification: Notification) -> list[DeliveryAttempt]: ...
+
 
 class UnitOfWork(Protocol):
     merchants: MerchantRepository
@@ -143,6 +175,7 @@ class UnitOfWork(Protocol):
     centers: CenterRepository
     rates: RateRepository
     orders: OrderRepository
+    notifications: NotificationRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc) -> None: ...

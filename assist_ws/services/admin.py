@@ -9,8 +9,10 @@ from decimal import Decimal, InvalidOperation
 from ..domain.errors import Duplicate, NotFound, Second, ValidationError
 from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCenter, Right
 from ..domain.money import normalize_currency
+from ..domain.notifications import ASSIST_PORTS
 from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
+from .notifications import NotifySettings, apply_settings
 
 DEMO_MERCHANT_ID = 100001
 DEMO_LOGIN = "demo_erp"
@@ -65,10 +67,12 @@ class MerchantSettings:
     url_return: str | None = None
     url_return_ok: str | None = None
     url_return_no: str | None = None
+    #: Result notification settings (URL, protocol, results, only success, expected reply).
+    notify: NotifySettings | None = None
 
 
 def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
-                  create: bool) -> Merchant:
+                  create: bool, notify_ports: frozenset[int] | None = ASSIST_PORTS) -> Merchant:
     """Create (``create``) or update a merchant; refuses what would not work."""
     if not 0 < merchant_id <= 2147483647:
         raise ValidationError("Merchant_ID is a whole number from 1 to 2147483647",
@@ -105,6 +109,8 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
                                    f"(assist-ws processing add)", Second.PROCESSING)
                 mapping[cur] = name
             merchant.processing = mapping
+        if s.notify is not None and s.notify.any():
+            apply_settings(merchant, s.notify, notify_ports)
         if merchant.check_order_code and not merchant.secret_word:
             raise ValidationError("checking the order code needs a secret word", Second.NONE)
         uow.commit()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ..domain.checkvalue import verify_order_checkvalue
 from ..domain.errors import (AuthenticationError, Duplicate, NotFound, Second, ValidationError,
                              malformed, missing)
-from ..domain.model import Customer, Order
+from ..domain.model import Customer, Order, new_bill_number
 from ..domain.money import normalize_currency, parse_amount
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.states import PAID_STATES
@@ -124,7 +124,7 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
                       url_return_ok=req.url_return_ok, url_return_no=req.url_return_no,
                       max_points=max_points, payment_means=means, test_mode=merchant.test_mode)
         while uow.orders.bill_number_taken(order.bill_number):  # 1 in 9e15; still checked
-            order.bill_number = Order(merchant_id, order_number, amount, now).bill_number
+            order.bill_number = new_bill_number()
         uow.orders.add(order)
         uow.commit()
         return OrderView.of(order)
