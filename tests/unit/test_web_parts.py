@@ -133,3 +133,17 @@ def test_envelope_logs_lose_card_numbers_and_cvcs():
     record = logging.LogRecord("zeep.transports", logging.DEBUG, __file__, 1,
                                "HTTP Post to %s:\n%s", ("http://c", envelope), None)
     assert RedactCardData().filter(record) and "737" not in record.getMessage()
+
+
+def test_every_card_check_message_has_a_russian_wording():
+    from datetime import datetime, timezone
+
+    from assist_ws.domain.cards import card_errors
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    inputs = [("", "", "", "", ""), ("4111111111111112", "13", "20", "Иван", "1"),
+              ("4111111111111111", "5", "x", "A", "12345"),
+              ("4111111111111111", "1", "2020", "A B", "123"),
+              ("4111111111111111", "1", "2099", "A B", "123")]
+    messages = {e.message for args in inputs for e in card_errors(*args, now)}
+    assert len(messages) == len(texts.FIELD_RU)  # every check was made to speak
+    assert messages <= set(texts.FIELD_RU)
