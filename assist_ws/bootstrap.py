@@ -19,6 +19,7 @@ from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .notify import HttpNotificationSender
 from .processing import Timeouts, ZeepProcessingGateway
 from .services import cancel, confirm, notifications, payment, resolve, settle
+from .services import checkout, demo_shop, orders
 
 
 @dataclass
@@ -64,6 +65,25 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # The payment pages and the demo shop.
+    def create_order(self, request):
+        return orders.create_order(self.uow, self.clock, request)
+
+    def open_checkout(self, bill_number):
+        return checkout.open_checkout(self.uow, self.clock, bill_number)
+
+    def return_url_after(self, result):
+        return checkout.return_url_after(self.uow, result)
+
+    def shop_order(self, merchant_id, bill_number):
+        return checkout.shop_order(self.uow, merchant_id, bill_number)
+
+    def demo_shop(self):
+        return demo_shop.demo_merchant(self.uow)
+
+    def demo_shop_request(self, item, currency, **kw):
+        return demo_shop.authorization_request(self.uow, item, currency, **kw)
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None,

@@ -38,6 +38,11 @@ class Settings:
     web_workers: int = 2
     log_level: str = "INFO"
     var_dir: str = "var"
+    #: The gateway's address as buyers and shops reach it (``https://pay.example.com``), for
+    #: the payment page URLs of ``payrequest.cfm``; empty: taken from each request.
+    public_url: str = ""
+    #: Serve the demo shop at ``/demo-shop`` (``scripts/run`` turns it on).
+    demo_shop: bool = False
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     #: Result notifications to merchants: seconds to connect and for a whole try, hours to
     #: keep trying, the ports a notification URL may use (``*``: any), the reply size cap,

@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 
 from . import __version__
 from .bootstrap import Container, default_container
+from .web import pay as payment_pages
 
 
 def create_app(container: Container) -> Flask:
@@ -24,6 +25,7 @@ def create_app(container: Container) -> Flask:
         return (f"<!doctype html><title>assist-ws</title><h1>assist-ws {__version__}</h1>"
                 "<p>Payment gateway speaking the Assist merchant protocol.</p>")
 
+    payment_pages.register(app, container)  # /pay/* (and /demo-shop when enabled)
     return app
 
 

@@ -88,6 +88,17 @@ class OrderRepository(_Repo):
             stmt = self._lock(stmt).execution_options(populate_existing=True)
         return list(self.session.scalars(stmt))
 
+    def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
+        this = select(orders.c.merchant_id, orders.c.order_number).where(
+            orders.c.bill_number == bill_number).subquery()
+        stmt = (select(Order)
+                .join(this, and_(orders.c.merchant_id == this.c.merchant_id,
+                                 orders.c.order_number == this.c.order_number))
+                .order_by(orders.c.created_at, orders.c.id))
+        if lock:
+            stmt = self._lock(stmt).execution_options(populate_existing=True)
+        return list(self.session.scalars(stmt))
+
     def bill_number_taken(self, bill_number: str) -> bool:
         return bool(self.session.scalar(select(exists().where(orders.c.bill_number == bill_number))))
 

@@ -125,6 +125,10 @@ class OrderRepository(Protocol):
 
     def bill_number_taken(self, bill_number: str) -> bool: ...
 
+    def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
+        """Every order of the same merchant with the same ``OrderNumber`` as the order
+        ``bill_number`` (that one included), oldest first; ``lock`` locks them all."""
+
     def due_for_settlement(self, center: str, limit: int) -> list[Order]:
         """Orders whose card payment is due for settlement at ``center``, locked, skipping
         rows other workers hold."""

@@ -19,8 +19,10 @@ from ..domain.cards import CardData
 from ..domain.model import ProcessingCenter
 from ..domain.money import Money
 from ..domain.ports import Outcome, ProcessingReply, SettlementItem
+from . import redaction
 
 log = logging.getLogger(__name__)
+redaction.install()  # Zeep's DEBUG log of envelopes must not show card data
 
 SYSTEM_ERROR = "AS998"
 

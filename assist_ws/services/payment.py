@@ -9,6 +9,7 @@ from ..domain.model import (MeansType, OperationType, Transaction, TransactionTy
                             find_transaction)
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent, OrderState
+from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
 from .outcomes import record_reply
 from .results import OperationResult, OperationView, OrderView
@@ -29,7 +30,7 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
     """
     now = clock.now()
     with uow:
-        order = load_order(uow, bill_number, lock=True)
+        order, attempts = lock_order_number(uow, bill_number)
         existing = order.card_payment or next(iter(order.operations_of(OperationType.PAY)), None)
         if existing is not None:
             return OperationResult(OrderView.of(order), OperationView.of(order, existing), True)
@@ -45,6 +46,7 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
         # The state table decides whether a payment may still be made.
         if order.status is not OrderState.IN_PROCESS:
             order.apply(OrderEvent.PAY_APPROVED, now)  # raises the table's refusal
+        may_pay_by_card(order, attempts)  # card offered; no other attempt paid or paying
         center = load_center(uow, merchant.center_for(order.currency))
         amount, rate = order.money, None
         if center.currency != order.currency:

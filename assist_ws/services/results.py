@@ -63,6 +63,10 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     operations: tuple[OperationView, ...] = field(default=())
+    #: The shop's return URLs sent with the authorization request (reference §1.3).
+    url_return: str | None = None
+    url_return_ok: str | None = None
+    url_return_no: str | None = None
 
     @classmethod
     def of(cls, order: Order) -> "OrderView":
@@ -72,7 +76,9 @@ class OrderView:
                    order.language, order.center, order.state_reason, order.created_at,
                    order.updated_at,
                    tuple(OperationView.of(order, op) for op in
-                         sorted(order.operations, key=lambda o: o.number)))
+                         sorted(order.operations, key=lambda o: o.number)),
+                   url_return=order.url_return, url_return_ok=order.url_return_ok,
+                   url_return_no=order.url_return_no)
 
 
 @dataclass(frozen=True)

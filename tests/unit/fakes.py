@@ -49,6 +49,13 @@ class FakeOrders:
         return [o for o in self.store.values()
                 if o.merchant_id == merchant_id and o.order_number == order_number]
 
+    def attempts(self, bill_number, **_):
+        this = self.store.get(bill_number)
+        if this is None:
+            return []
+        return sorted((o for o in self.store.values() if o.merchant_id == this.merchant_id
+                       and o.order_number == this.order_number), key=lambda o: o.created_at)
+
     def bill_number_taken(self, bill):
         return bill in self.store
 

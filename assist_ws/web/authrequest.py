@@ -1,0 +1,140 @@
+"""The authorization request on the wire (reference §1.1-§1.2, §10.2).
+
+Assist's parameter names, matched without regard to case, from the query string and the form
+(the form wins); cleaned of the characters Assist strips; checked for the lengths the order
+can keep; turned into the use case's ``AuthorizationRequest``.  Card data never belongs in
+such a request, and never in a URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ..domain.errors import Second, ValidationError
+from ..domain.model import Customer
+from ..services.orders import MEANS_FLAGS, AuthorizationRequest
+
+#: Customer parameters: wire name -> (Customer field, longest value, secondcode).
+CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
+    "Lastname": ("lastname", 70, 117), "Firstname": ("firstname", 70, 118),
+    "Middlename": ("middlename", 70, 119), "Email": ("email", 128, 120),
+    "Address": ("address", 256, 121), "HomePhone": ("home_phone", 64, 122),
+    "WorkPhone": ("work_phone", 20, 122), "MobilePhone": ("mobile_phone", 20, 122),
+    "Fax": ("fax", 20, 122), "Country": ("country", 3, 128), "State": ("region", 3, 124),
+    "City": ("city", 70, 123), "Zip": ("zip", 25, 125),
+}
+
+URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
+URL_MAX = 256
+
+#: Names that carry card data: refused anywhere in a URL, ignored in an order request.
+CARD_PARAMS = frozenset({"cardnumber", "cvc2", "cvc", "cvv", "cvv2", "csc2", "expiremonth",
+                         "expireyear", "meannumber", "pan"})
+
+_GENERAL = re.compile(r"[<>\"='/\\();#]")       # every parameter not listed below
+_TEXT = re.compile(r"[<>=\\]")                   # Address, OrderComment
+_URL = re.compile(r"<|>|%3c|%3e", re.IGNORECASE)  # URL parameters
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Params:
+    """Request parameters by name, case-insensitive; the first source that has a name wins."""
+
+    def __init__(self, *sources: Mapping[str, str] | Iterable[tuple[str, str]]):
+        self._values: dict[str, str] = {}
+        for source in sources:
+            items = source.items(multi=True) if hasattr(source, "getlist") else (
+                source.items() if hasattr(source, "items") else source)
+            for name, value in items:
+                key = str(name).strip().lower()
+                if key not in self._values:
+                    self._values[key] = "" if value is None else str(value)
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name.lower())
+
+    def names(self) -> set[str]:
+        return set(self._values)
+
+    def card_data(self) -> list[str]:
+        return sorted(n for n in self._values if n in CARD_PARAMS)
+
+
+def clean_general(value: str | None) -> str | None:
+    return None if value is None else _CONTROL.sub("", _GENERAL.sub("", value)).strip()
+
+
+def clean_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return _TEXT.sub("", value.replace("\r\n", "\n")).replace("\x00", "").strip()
+
+
+def clean_url(name: str, value: str | None) -> str | None:
+    """A return URL as Assist cleans it, and only if it is an absolute http(s) URL: anything
+    else (``javascript:``, a relative path) would be a hole, so it is refused (154)."""
+    if value is None or not value.strip():
+        return None
+    url = _URL.sub("", value.strip()).replace('&&"', '&"')
+    parts = urlsplit(url)
+    if (len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https") or not parts.netloc
+            or _CONTROL.search(url) or " " in url):
+        raise ValidationError(f"{name} must be an absolute http(s) URL of at most {URL_MAX} "
+                              f"characters", Second.URL)
+    return url
+
+
+def _client_ip(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValidationError(f"ClientIP {value!r} is not an IP address", 116) from None
+
+
+def _customer(params: Params) -> Customer:
+    values = {}
+    for wire, (attr, longest, code) in CUSTOMER_PARAMS.items():
+        raw = params.get(wire)
+        value = clean_text(raw) if wire == "Address" else clean_general(raw)
+        if value and len(value) > longest:
+            raise ValidationError(f"{wire} is longer than {longest} characters", code)
+        values[attr] = value or None
+    return Customer(**values)
+
+
+def authorization_request(params: Params, *, client_ip: str | None = None
+                          ) -> AuthorizationRequest:
+    """The request as the use case takes it.  ``client_ip`` is the buyer's address when the
+    buyer's browser itself brought the request (``ClientIP`` wins when sent)."""
+    flags = {name: params.get(name) for name in MEANS_FLAGS if params.get(name) is not None}
+    return AuthorizationRequest(
+        merchant_id=params.get("Merchant_ID"),
+        order_number=params.get("OrderNumber"),
+        order_amount=params.get("OrderAmount"),
+        order_currency=params.get("OrderCurrency"),
+        delay=params.get("Delay"),
+        language=params.get("Language"),
+        comment=clean_text(params.get("OrderComment")) or None,
+        customer=_customer(params),
+        client_ip=_client_ip(params.get("ClientIP")) or client_ip,
+        url_return=clean_url("URL_RETURN", params.get("URL_RETURN")),
+        url_return_ok=clean_url("URL_RETURN_OK", params.get("URL_RETURN_OK")),
+        url_return_no=clean_url("URL_RETURN_NO", params.get("URL_RETURN_NO")),
+        means_flags=flags,
+        max_points=params.get("OrderMaxPoints"),
+        customer_number=params.get("CustomerNumber"),
+        disable_3ds=params.get("Disable3DS"),
+        prepayment=params.get("Prepayment"),
+        checkvalue=params.get("Checkvalue"),
+    )
+
+
+def language(value: str | None, default: str = "RU") -> str:
+    """``RU`` or ``EN`` for the pages (an unknown value falls back to ``default``)."""
+    text = (value or "").strip().upper()
+    return text if text in ("RU", "EN") else default

@@ -1,0 +1,311 @@
+"""The hosted payment pages, ``/pay/*`` (seed steps 1-3, SPEC §3-§4, reference §1).
+
+* ``/pay/order.cfm`` (GET or POST): Assist's authorization request.  A valid one creates the
+  order and sends the buyer (303) to the order's pages; a refused one gets a page that names
+  the problem with Assist's ``firstcode``/``secondcode`` and creates nothing.
+* ``/pay/payrequest.cfm`` (POST, form or JSON): the same request answered in JSON with the
+  URL of the order's pages (reference §1.7).
+* ``/pay/pay.cfm?CFSID=…``: the order's pages: summary, choice of payment means, card form,
+  waiting for the bank, result, and the way back to the shop (reference §1.3).  Forms post
+  back to ``/pay/pay.cfm`` with the session id and a CSRF token in the body.
+
+Card data travels only in the body of the card form's POST, goes to ``pay_by_card`` and is
+gone: it is never put in a URL, a log line or the database (the masked number is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from functools import partial
+
+from flask import (Blueprint, Flask, current_app, g, jsonify, redirect, render_template,
+                   request, url_for)
+
+from ..domain.cards import card_errors, parse_card
+from ..domain.errors import AssistError, NotFound, OperationProhibited
+from ..services.checkout import Checkout
+from ..services.payment import OrderTimedOut
+from . import texts
+from .authrequest import Params, authorization_request, language
+from .page_session import PageSessions
+from .returns import origin, with_order
+from .security import secure_headers
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pay", __name__, url_prefix="/pay", template_folder="templates",
+               static_folder="static")
+
+#: Payment means this gateway can take on its pages.
+SUPPORTED_MEANS = ("card",)
+CARD_FIELDS = ("CardNumber", "ExpireMonth", "ExpireYear", "Cardholder", "CVC2")
+SESSIONS = "assist_ws.page_sessions"
+
+
+def register(app: Flask, container) -> None:
+    """Mount the payment pages (and, when the settings ask for it, the demo shop)."""
+    app.extensions[SESSIONS] = PageSessions(container.settings.secret())
+    app.register_blueprint(bp)
+    if getattr(container.settings, "demo_shop", False):
+        from .demo_shop import bp as shop
+        app.register_blueprint(shop)
+
+
+def _container():
+    return current_app.config["CONTAINER"]
+
+
+def _sessions() -> PageSessions:
+    return current_app.extensions[SESSIONS]
+
+
+# -- every response ------------------------------------------------------------------------
+@bp.before_request
+def _no_card_data_in_urls():
+    found = Params(request.args).card_data()
+    if found:
+        # Refused whatever else the request says; the names only go to the log.
+        log.warning("refused a request with card data in its URL (%s)", ", ".join(found))
+        return _message(language(request.args.get("Language")), "card_in_url", 400)
+    return None
+
+
+@bp.errorhandler(500)
+def _internal_error(error):
+    # The traceback goes to the log (it never holds card data: CardData hides it); the buyer
+    # gets a page that says no money was taken, in the page's language where known.
+    lang = language(request.values.get("lang") or request.values.get("Language"))
+    return _message(lang, "server_error", 500)
+
+
+@bp.after_request
+def _headers(response):
+    secure_headers(response.headers, form_targets=g.get("shop_origins", ()),
+                   frame_ancestors=g.get("shop_origins", ()), https=request.is_secure,
+                   cache=request.endpoint == "pay.static")
+    return response
+
+
+# -- the authorization request -------------------------------------------------------------
+@bp.route("/order.cfm", methods=["GET", "POST"])
+def order_cfm():
+    if request.method == "HEAD":  # a link checker or prefetcher: no order for it
+        return "", 204
+    params = Params(request.form, request.args)
+    lang = language(params.get("Language"))
+    try:
+        view = _container().create_order(
+            authorization_request(params, client_ip=request.remote_addr))
+    except AssistError as exc:
+        log.info("authorization request refused: %s/%s %s", exc.firstcode, exc.secondcode,
+                 exc.message)
+        return _error(exc, lang, 400)
+    log.info("order %s created: merchant %s, order number %s, %s %s", view.bill_number,
+             view.merchant_id, view.order_number, view.amount, view.currency)
+    return redirect(_page_url(_sessions().new(view.bill_number)), 303)
+
+
+@bp.post("/payrequest.cfm")
+def payrequest_cfm():
+    body: dict = {}
+    if request.is_json:
+        try:  # numbers kept as sent: "10.30" must stay "10.30" for the Checkvalue
+            loaded = json.loads(request.get_data(as_text=True) or "{}",
+                                parse_float=str, parse_int=str)
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            return jsonify(orderstate="Decline", url="", expirationtime="", firstcode=4,
+                           secondcode=215, message="the body is not a JSON object")
+        body = loaded
+    params = Params(body, request.form, request.args)
+    try:
+        view = _container().create_order(authorization_request(params))
+        checkout = _container().open_checkout(view.bill_number)
+    except AssistError as exc:
+        return jsonify(orderstate="Decline", url="", expirationtime="",
+                       firstcode=exc.firstcode, secondcode=exc.secondcode, message=exc.message)
+    url = _absolute(_page_url(_sessions().new(view.bill_number)))
+    return jsonify(url=url, expirationtime=checkout.deadline.strftime("%d.%m.%Y %H:%M:%S"),
+                   orderstate=view.state, billnumber=view.bill_number,
+                   ordernumber=view.order_number, firstcode=0, secondcode=0)
+
+
+# -- the order's pages ---------------------------------------------------------------------
+@bp.get("/pay.cfm")
+def page():
+    sid = request.args.get("CFSID", "")
+    checkout = _open(sid)
+    if checkout is None:
+        return _message(language(request.args.get("lang")), "session_invalid", 404)
+    asked = language(request.args.get("lang"), "") or None  # kept in the page's links
+    lang = asked or checkout.order.language
+    if checkout.can_pay:
+        chosen = request.args.get("means") or (
+            checkout.means[0] if len(checkout.means) == 1 else None)
+        if chosen not in checkout.means:
+            return _means_page(sid, checkout, lang)
+        if chosen not in SUPPORTED_MEANS:
+            return _means_page(sid, checkout, lang, error="means_unavailable", status=422)
+        return _card_page(sid, checkout, lang)
+    if checkout.waiting:
+        return _render("processing.html", sid, checkout, lang,
+                       refresh=_page_url(sid, asked, go="1"))
+    target = checkout.return_url()
+    if request.args.get("go") == "1" and target and not checkout.timed_out:
+        return _to_shop(checkout, target)
+    return _render("result.html", sid, checkout, lang, target=target and _with_order(
+        checkout, target))
+
+
+@bp.post("/pay.cfm")
+def submit():
+    sid = request.form.get("CFSID", "")
+    step = request.form.get("step", "")
+    lang = language(request.form.get("lang"), "") or None
+    bill = _sessions().bill_number(sid)
+    if bill is None:
+        return _message(lang or "RU", "session_invalid", 404)
+    if step not in ("means", "card") or not _sessions().csrf_ok(sid, step,
+                                                                 request.form.get("csrf")) \
+            or request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
+                                                                            "none"):
+        log.warning("order %s: form refused (step %r, bad CSRF token or cross-site)", bill,
+                    step[:16])
+        return _message(lang or "RU", "csrf", 403)
+    if step == "card":
+        return _pay(sid, bill, lang)
+    checkout = _open(sid)
+    if checkout is None:
+        return _message(lang or "RU", "session_invalid", 404)
+    if not checkout.can_pay:  # paid, paying, timed out: a refresh or a second click
+        return redirect(_page_url(sid, lang, go="1"), 303)
+    page_lang = lang or checkout.order.language
+    chosen = request.form.get("means", "")
+    if chosen not in checkout.means:
+        return _means_page(sid, checkout, page_lang, error="means_choose", status=422)
+    if chosen not in SUPPORTED_MEANS:
+        return _means_page(sid, checkout, page_lang, error="means_unavailable", status=422)
+    return redirect(_page_url(sid, lang, means=chosen), 303)
+
+
+def _pay(sid: str, bill: str, lang: str | None):
+    """The card form's POST.  ``pay_by_card`` itself refuses what may not be paid (paid
+    already, paying right now, timed out, closed) and makes one authorization however often
+    the form comes; the order is read again only to show a page."""
+    form = request.form
+    values = [form.get(name, "") for name in CARD_FIELDS]
+    container = _container()
+    errors = card_errors(*values, container.clock.now())
+    if errors:
+        checkout = _open(sid)
+        if checkout is None:
+            return _message(lang or "RU", "session_invalid", 404)
+        if not checkout.can_pay:
+            return redirect(_page_url(sid, lang, go="1"), 303)
+        return _card_page(sid, checkout, lang or checkout.order.language, errors=errors,
+                          status=422)
+    card = parse_card(*values, container.clock.now())
+    try:
+        result = container.pay_by_card(bill, card, client_ip=request.remote_addr)
+    except NotFound:
+        return _message(lang or "RU", "session_invalid", 404)
+    except OrderTimedOut:  # the page says so, and offers the way back
+        return redirect(_page_url(sid, lang), 303)
+    except OperationProhibited:  # closed meanwhile, or not a card order: the page decides
+        return redirect(_page_url(sid, lang, go="1"), 303)
+    except AssistError as exc:  # paid by another attempt, no center, no rate
+        log.info("order %s: payment refused: %s/%s %s", bill, exc.firstcode, exc.secondcode,
+                 exc.message)
+        checkout = _open(sid)
+        return _error(exc, lang or (checkout.order.language if checkout else "RU"), 409,
+                      checkout=checkout)
+    log.info("order %s: pay operation %s %s %s%s", bill, result.operation.bill_number,
+             result.operation.state, result.operation.response_code or "",
+             " (repeated request)" if result.repeated else "")
+    target = container.return_url_after(result)
+    if target:
+        return redirect(with_order(target, bill, result.order.order_number), 303)
+    return redirect(_page_url(sid, lang), 303)
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _open(sid: str) -> Checkout | None:
+    bill = _sessions().bill_number(sid)
+    if bill is None:
+        return None
+    try:
+        checkout = _container().open_checkout(bill)
+    except NotFound:
+        return None
+    g.shop_origins = tuple(o for o in (origin(checkout.return_ok), origin(checkout.return_no))
+                           if o)
+    return checkout
+
+
+def _page_url(sid: str, lang: str | None = None, **extra: str) -> str:
+    args = {"CFSID": sid, **{k: v for k, v in extra.items() if v}}
+    if lang:
+        args["lang"] = lang
+    return url_for("pay.page", **args)
+
+
+def _absolute(path: str) -> str:
+    base = (getattr(_container().settings, "public_url", "") or request.host_url).rstrip("/")
+    return base + path
+
+
+def _with_order(checkout: Checkout, target: str) -> str:
+    return with_order(target, checkout.order.bill_number, checkout.order.order_number)
+
+
+def _to_shop(checkout: Checkout, target: str):
+    return redirect(_with_order(checkout, target), 303)
+
+
+def _context(lang: str) -> dict:
+    return {"lang": lang, "T": partial(texts.t, lang),
+            "money": lambda amount, currency: texts.money(amount, currency, lang),
+            "means_label": partial(texts.means_label, lang), "when": texts.when,
+            "plain": lambda value: format(value.normalize(), "f")}
+
+
+def _render(template: str, sid: str, checkout: Checkout, lang: str, status: int = 200, **kw):
+    other = "EN" if lang == "RU" else "RU"
+    return render_template(
+        f"pay/{template}", co=checkout, sid=sid, csrf=partial(_sessions().csrf, sid),
+        action=url_for("pay.page"), switch_url=_page_url(sid, other, means=request.args.get(
+            "means", "")), **_context(lang), **kw), status
+
+
+def _means_page(sid, checkout, lang, error: str | None = None, status: int = 200):
+    return _render("means.html", sid, checkout, lang, status, error=error,
+                   supported=SUPPORTED_MEANS)
+
+
+def _card_page(sid, checkout, lang, errors=(), status: int = 200):
+    form = request.form if request.method == "POST" else {}
+    return _render(
+        "card.html", sid, checkout, lang, status,
+        errors={e.field: texts.field_message(lang, e) for e in errors},
+        # What the buyer typed comes back, except the card number and the CVC.
+        kept={"ExpireMonth": form.get("ExpireMonth", ""), "ExpireYear": form.get(
+            "ExpireYear", ""), "Cardholder": form.get("Cardholder", "")},
+        many_means=len(checkout.means) > 1)
+
+
+def _error(exc: AssistError, lang: str, status: int, checkout: Checkout | None = None):
+    return render_template("pay/error.html", explanation=texts.explain(lang, exc), error=exc,
+                           co=checkout, **_context(lang)), status
+
+
+def _message(lang: str, key: str, status: int):
+    return render_template("pay/error.html", explanation=texts.t(lang, key), error=None,
+                           co=None, **_context(lang)), status
+
+
+@bp.app_template_filter("deadline")
+def _deadline(moment: datetime) -> str:
+    return moment.strftime("%H:%M")

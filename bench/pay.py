@@ -1,0 +1,325 @@
+"""``scripts/bench pay``: complete card payments per second through the hosted pages.
+
+One payment = ``POST /pay/order.cfm`` (signed authorization request) -> ``GET`` the card form
+(its CSRF token) -> ``POST`` the card (authorization at the emulator over SOAP, four database
+transactions) -> the 303 back to the shop's ``URL_RETURN_OK``.  The gateway runs under gunicorn
+as ``assist-ws serve`` runs it; the emulator in its own process; the client in a second
+process with several threads.  The same run measures the bare Spyne echo service
+(``bench/echo.py``) under the same gunicorn settings, for scale.  Goal: payments per second
+>= 0.15 x the echo's requests per second.
+
+Options: ``--seconds N`` per measurement (default 15), ``--rounds N`` alternating echo and
+payment measurements (default 3; the median ratio counts), ``--clients N`` concurrent clients
+(default 4), ``--workers N`` gunicorn workers (default 2), ``--sqlite`` to use SQLite even when
+PostgreSQL answers (``ASSIST_BENCH_POSTGRES_URL``, default
+``postgresql://postgres@127.0.0.1:5432/postgres``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+
+from bench.common import Gunicorn, free_port, percentiles
+
+MERCHANT = 100001
+SECRET = "bench-secret"
+PG_URL = os.environ.get("ASSIST_BENCH_POSTGRES_URL",
+                        "postgresql://postgres@127.0.0.1:5432/postgres")
+
+ECHO_BODY = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:ws="http://www.paysecure.ru/ws/"><soapenv:Body><ws:echo>'
+    '<ws:ordernumber>100</ws:ordernumber><ws:merchant_id>100001</ws:merchant_id>'
+    '<ws:login>bench_user</ws:login><ws:password>BenchPass123</ws:password>'
+    '</ws:echo></soapenv:Body></soapenv:Envelope>')
+
+
+# -- the client (its own process) ---------------------------------------------------------
+def _checkvalue(fields: dict) -> str:
+    from assist_ws.domain.checkvalue import checkvalue
+    return checkvalue(SECRET, ";".join(fields[k] for k in (
+        "Merchant_ID", "OrderNumber", "OrderAmount", "OrderCurrency")))
+
+
+def _one_payment(http: requests.Session, base: str) -> None:
+    fields = {"Merchant_ID": str(MERCHANT), "OrderNumber": "B-" + uuid.uuid4().hex[:12],
+              "OrderAmount": "100.00", "OrderCurrency": "RUB",
+              "URL_RETURN_OK": "http://shop.invalid/ok", "URL_RETURN_NO": "http://shop.invalid/no"}
+    fields["Checkvalue"] = _checkvalue(fields)
+    created = http.post(base + "/pay/order.cfm", data=fields, allow_redirects=False, timeout=30)
+    if created.status_code != 303:
+        raise RuntimeError(f"order.cfm answered {created.status_code}")
+    form = http.get(base + created.headers["Location"], timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    sid = re.search(r'name="CFSID" value="([^"]+)"', form.text).group(1)
+    paid = http.post(base + "/pay/pay.cfm", allow_redirects=False, timeout=30, data={
+        "CFSID": sid, "step": "card", "csrf": csrf, "CardNumber": "4111111111111111",
+        "ExpireMonth": "12", "ExpireYear": "2030", "Cardholder": "BENCH USER", "CVC2": "123"})
+    if paid.status_code != 303 or not paid.headers["Location"].startswith(
+            "http://shop.invalid/ok?billnumber="):
+        raise RuntimeError(f"payment answered {paid.status_code} {paid.headers.get('Location')}")
+
+
+def _one_echo(http: requests.Session, base: str) -> None:
+    resp = http.post(base + "/", data=ECHO_BODY, timeout=30, headers={
+        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"echo"'})
+    if resp.status_code != 200 or b"5775486650107611" not in resp.content:
+        raise RuntimeError(f"echo answered {resp.status_code}")
+
+
+def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, out) -> None:
+    """Run ``clients`` threads doing ``kind`` for ``warmup + seconds``; report what finished
+    inside the measured window."""
+    step = _one_payment if kind == "pay" else _one_echo
+    start = time.monotonic()
+    window = (start + warmup, start + warmup + seconds)
+    lock = threading.Lock()
+    done: list[float] = []
+    errors: list[str] = []
+
+    total = [0]
+
+    def counted():
+        http = requests.Session()
+        while time.monotonic() < window[1]:
+            t0 = time.monotonic()
+            try:
+                step(http, base)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                with lock:
+                    errors.append(repr(exc)[:200])
+                continue
+            t1 = time.monotonic()
+            with lock:
+                total[0] += 1
+                if window[0] <= t1 <= window[1]:
+                    done.append(t1 - t0)
+
+    cpu0 = time.process_time()
+    threads = [threading.Thread(target=counted) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put({"count": len(done), "latencies": done, "errors": errors[:5],
+             "error_count": len(errors), "total": total[0],
+             "client_cpu": time.process_time() - cpu0})
+
+
+def measure(kind: str, base: str, clients: int, seconds: float, warmup: float = 2.0,
+            servers: dict | None = None) -> dict:
+    """Run the client process; ``servers`` (name -> callable giving pids) are charged the CPU
+    they spent meanwhile, per completed operation."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    before = {name: _cpu(pids()) for name, pids in (servers or {}).items()}
+    proc = ctx.Process(target=_drive, args=(kind, base, clients, seconds, warmup, out))
+    proc.start()
+    result = out.get(timeout=seconds + warmup + 120)
+    proc.join()
+    result["rate"] = result["count"] / seconds
+    ops = max(result["total"], 1)
+    result["cpu_ms"] = {}
+    for name, pids in (servers or {}).items():
+        after = _cpu(pids(), before[name])
+        spent = sum(after[p] - before[name].get(p, 0.0) for p in after)
+        result["cpu_ms"][name] = 1000 * spent / ops
+    result["cpu_ms"]["client"] = 1000 * result["client_cpu"] / ops
+    return result
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pids: list[int], known: dict[int, float] | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) of each process; those seen before keep their count if
+    they have gone since."""
+    found = dict(known or {})
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / _HZ
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def _cpu_sum(found: dict[int, float]) -> float:
+    return sum(found.values())
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [pid] + [int(p) for p in out.split()]
+
+
+def _pg_backends(database: str | None) -> list[int]:
+    if not database:
+        return []
+    import psycopg
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))]
+
+
+# -- the servers --------------------------------------------------------------------------
+def _database(tmp: str, sqlite: bool) -> tuple[str, str | None]:
+    if not sqlite:
+        try:
+            import psycopg
+            from sqlalchemy.engine import make_url
+            name = "assist_bench_" + uuid.uuid4().hex[:8]
+            with psycopg.connect(PG_URL, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return make_url(PG_URL).set(database=name).render_as_string(
+                hide_password=False), name
+        except Exception as exc:  # noqa: BLE001 - fall back, and say so
+            print(f"PostgreSQL not available ({type(exc).__name__}); using SQLite")
+    return f"sqlite:///{tmp}/assist.db", None
+
+
+def _drop(name: str | None) -> None:
+    if name:
+        import psycopg
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _seed(url: str, emulator_url: str) -> None:
+    from assist_ws.bootstrap import build
+    from assist_ws.config import Settings
+    from assist_ws.db.migrate import upgrade
+    from assist_ws.services import admin
+    upgrade(url)
+    container = build(Settings(database_url=url, secret_key="bench"))
+    for name, cur, partial, days in admin.DEMO_CENTERS:
+        admin.add_center(container.uow, name, f"{emulator_url}/{name}?wsdl", cur,
+                         partial_reversal=partial, hold_days=days)
+    admin.save_merchant(container.uow, MERCHANT, admin.MerchantSettings(
+        name="Bench shop", currencies=("RUB",), secret_word=SECRET, check_order_code=True,
+        processing=(("RUB", "emulator-rub"),)), create=True)
+    container.close()
+
+
+def _count_approved(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from assist_ws.bootstrap import build
+    from assist_ws.config import Settings
+    from assist_ws.domain.model import Order
+    container = build(Settings(database_url=url, secret_key="bench"))
+    with container.uow.reader() as uow:
+        n = uow.session.scalar(select(func.count()).select_from(Order).where(
+            Order.state == "Approved"))
+    container.close()
+    return n
+
+
+def _median_cpu(results: list[dict]) -> dict[str, float]:
+    names = results[0]["cpu_ms"].keys()
+    return {n: sorted(r["cpu_ms"][n] for r in results)[len(results) // 2] for n in names}
+
+
+def _show(name: str, result: dict, unit: str) -> None:
+    p50, p95, p99 = (x * 1000 for x in percentiles(result["latencies"], 50, 95, 99))
+    print(f"  {name:<26} {result['rate']:8.1f} {unit}/s   latency p50 {p50:6.1f} ms  "
+          f"p95 {p95:6.1f} ms  p99 {p99:6.1f} ms   errors {result['error_count']}")
+    for e in result["errors"]:
+        print(f"      {e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="scripts/bench pay", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sqlite", action="store_true")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="assist-bench-pay-")
+    url, pg_name = _database(tmp, args.sqlite)
+    port = free_port()
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "assist_ws.cli", "emulator", "--port", str(port), "--data",
+         f"{tmp}/emulator.db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    emulator_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(emulator_url + "/ledger?summary=1", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.2)
+        _seed(url, emulator_url)
+        backend = "PostgreSQL" if pg_name else "SQLite"
+        print(f"pay: {args.clients} clients in a second process, gunicorn {args.workers} sync "
+              f"workers, {backend}, emulator in its own process, {args.rounds} rounds of "
+              f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f}")
+        env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
+               "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
+        # Both servers stay up; the measurements alternate, so that a machine whose load
+        # changes meanwhile weighs on both alike.
+        with Gunicorn("bench.echo:app", workers=args.workers) as echo, \
+                Gunicorn("assist_ws.wsgi:app", workers=args.workers, env=env,
+                         health_path="/health") as gateway:
+            rounds = []
+            echo_servers = {"server": lambda: _children(echo.proc.pid)}
+            pay_servers = {"gateway": lambda: _children(gateway.proc.pid),
+                           "emulator": lambda: [emulator.pid],
+                           "database": lambda: _pg_backends(pg_name)}
+            for n in range(args.rounds):
+                echo_result = measure("echo", echo.url, args.clients, args.seconds,
+                                      servers=echo_servers)
+                pay_result = measure("pay", gateway.url, args.clients, args.seconds,
+                                     servers=pay_servers)
+                rounds.append((echo_result, pay_result))
+                print(f"round {n + 1}:")
+                _show("bare Spyne echo", echo_result, "req")
+                _show("complete payments", pay_result, "pay")
+            rss = gateway.rss_mb()
+        ratios = sorted(p["rate"] / e["rate"] for e, p in rounds if e["rate"])
+        ratio = ratios[len(ratios) // 2] if ratios else 0.0
+        print(f"  ratio payments / echo (median of {len(ratios)} rounds) {ratio:.3f}   "
+              f"(goal >= 0.15: {'met' if ratio >= 0.15 else 'NOT met'})")
+        # Where the CPU goes, per operation (the median round): independent of how busy the
+        # machine is, and what the ratio would be on an idle machine where CPU is the limit.
+        e_cpu = _median_cpu([e for e, _ in rounds])
+        p_cpu = _median_cpu([p for _, p in rounds])
+        print("  CPU per echo request:  " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                     e_cpu.items())
+              + f" (total {sum(e_cpu.values()):.1f} ms)")
+        print("  CPU per payment:       " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                     p_cpu.items())
+              + f" (total {sum(p_cpu.values()):.1f} ms)")
+        if sum(p_cpu.values()):
+            print(f"  CPU-bound ratio estimate (echo CPU / payment CPU) "
+                  f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}")
+        approved = _count_approved(url)
+        ledger = requests.get(emulator_url + "/ledger?summary=1", timeout=10).json()
+        held = ledger["centers"]["emulator-rub"]["held"]
+        print(f"  gateway memory (master + workers) {rss:.0f} MB; orders Approved {approved}, "
+              f"held at the emulator {held} RUB")
+    finally:
+        os.killpg(emulator.pid, 15)
+        emulator.wait(10)
+        _drop(pg_name)
