@@ -24,6 +24,12 @@ def create_app(container: Container) -> Flask:
         return (f"<!doctype html><title>assist-ws</title><h1>assist-ws {__version__}</h1>"
                 "<p>Payment gateway speaking the Assist merchant protocol.</p>")
 
+    # The merchant web services: POST formats (Flask) and SOAP + WSDLs, one path each.
+    from .soap.dispatch import MerchantServices
+    from .web.merchant import merchant_blueprint
+    app.register_blueprint(merchant_blueprint(container.merchant_api))
+    app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api)
+
     return app
 
 

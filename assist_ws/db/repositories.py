@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..domain.model import (CurrencyRate, Merchant, MerchantUser, Operation, OperationState,
                             OperationType, Order, ProcessingCenter, Transaction, TransactionState,
                             TransactionType)
 from ..domain.states import OrderState
+from ..domain.records import OperationLine, OperationRecord, OrderRecord, Window
 from .tables import operations, orders, transactions
+from .types import UtcDateTime
 
 
 class _Repo:
@@ -40,6 +42,12 @@ class UserRepository(_Repo):
 
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
+
+    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
+        return self.session.scalar(
+            select(MerchantUser).where(MerchantUser.merchant_id == merchant_id,
+                                       MerchantUser.login == login)
+            .with_for_update().execution_options(populate_existing=True))
 
 
 class CenterRepository(_Repo):
@@ -131,3 +139,71 @@ class OrderRepository(_Repo):
     def transaction(self, request_id: str) -> Transaction | None:
         return self.session.scalar(select(Transaction).where(
             transactions.c.request_id == request_id))
+
+    # -- read models for the merchant's queries (Core selects: no identity map) ----------
+    def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
+                                with_operations: bool = False) -> list[OrderRecord]:
+        stmt = (select(orders.c.id, *_ORDER_COLUMNS)
+                .where(orders.c.merchant_id == merchant_id, orders.c.order_number == order_number,
+                       orders.c.created_at >= window.start, orders.c.created_at < window.end)
+                .order_by(orders.c.created_at, orders.c.id))
+        rows = self.session.execute(stmt).all()
+        ops: dict[int, list] = {}
+        if with_operations and rows:
+            ids = [r[0] for r in rows]
+            for row in self.session.execute(
+                    select(operations.c.order_id, *_OPERATION_COLUMNS)
+                    .where(operations.c.order_id.in_(ids))
+                    .order_by(operations.c.order_id, operations.c.number)):
+                ops.setdefault(row[0], []).append(row[1:])
+        out = []
+        for row in rows:
+            bill = row[1]
+            out.append(OrderRecord(*row[1:], operations=tuple(
+                _operation_record(bill, op) for op in ops.get(row[0], ()))))
+        return out
+
+    def operation_lines(self, merchant_id: int, window: Window,
+                        after: tuple[datetime, int] | None, limit: int, *,
+                        success: bool | None = None) -> list[OperationLine]:
+        stmt = (select(*_ORDER_COLUMNS, operations.c.id, *_OPERATION_COLUMNS)
+                .join_from(operations, orders, operations.c.order_id == orders.c.id)
+                .where(orders.c.merchant_id == merchant_id,
+                       operations.c.created_at >= window.start,
+                       operations.c.created_at < window.end))
+        if after is not None:
+            stmt = stmt.where(tuple_(operations.c.created_at, operations.c.id) > tuple_(
+                bindparam("after_t", after[0], type_=UtcDateTime()),
+                bindparam("after_id", after[1], type_=Integer())))
+        if success is True:
+            stmt = stmt.where(operations.c.state == OperationState.SUCCESS.value)
+        elif success is False:
+            stmt = stmt.where(operations.c.state != OperationState.SUCCESS.value)
+        stmt = stmt.order_by(operations.c.created_at, operations.c.id).limit(limit)
+        lines = []
+        for row in self.session.execute(stmt):
+            order = OrderRecord(*row[:_N_ORDER])
+            op_id = row[_N_ORDER]
+            op = _operation_record(order.bill_number, row[_N_ORDER + 1:])
+            lines.append(OperationLine(order, op, (op.created_at, op_id)))
+        return lines
+
+
+# Columns of the read models, in the order of their dataclasses' fields.
+_ORDER_COLUMNS = (orders.c.bill_number, orders.c.merchant_id, orders.c.order_number,
+                  orders.c.amount, orders.c.currency, orders.c.state, orders.c.test_mode,
+                  orders.c.comment, orders.c.lastname, orders.c.firstname, orders.c.middlename,
+                  orders.c.email, orders.c.created_at, orders.c.updated_at)
+_OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state,
+                      operations.c.amount, operations.c.currency, operations.c.rate,
+                      operations.c.means, operations.c.means_type, operations.c.means_number,
+                      operations.c.cardholder, operations.c.card_expiry,
+                      operations.c.response_code, operations.c.approval_code,
+                      operations.c.message, operations.c.processing_name,
+                      operations.c.client_ip, operations.c.created_at,
+                      operations.c.finished_at)
+_N_ORDER = len(_ORDER_COLUMNS)
+
+
+def _operation_record(bill: str, row) -> OperationRecord:
+    return OperationRecord(f"{bill}.{row[0]}", *row)

@@ -14,6 +14,7 @@ from typing import Protocol, Sequence
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .money import Money
+from .records import OperationLine, OrderRecord, Window
 
 
 class Clock(Protocol):
@@ -97,6 +98,9 @@ class UserRepository(Protocol):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
     def add(self, user: MerchantUser) -> None: ...
 
+    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
+        """The user with its row locked for the rest of the transaction."""
+
 
 class CenterRepository(Protocol):
     def get(self, name: str) -> ProcessingCenter | None: ...
@@ -131,6 +135,18 @@ class OrderRepository(Protocol):
                                older_than: datetime) -> list[Order]:
         """Orders having a transaction in state sent/unknown, last sent before
         ``older_than``, and due for another try, locked, skipping locked rows."""
+
+    def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
+                                with_operations: bool = False) -> list[OrderRecord]:
+        """The merchant's orders with this order number created in ``window``, oldest
+        first, as read models (with their operations, if asked)."""
+
+    def operation_lines(self, merchant_id: int, window: Window,
+                        after: tuple[datetime, int] | None, limit: int, *,
+                        success: bool | None = None) -> list[OperationLine]:
+        """At most ``limit`` operations of the merchant created in ``window``, in the stable
+        order (creation time, id), starting after the key ``after``; ``success`` True/False
+        keeps only successful/unsuccessful ones."""
 
 
 class UnitOfWork(Protocol):
