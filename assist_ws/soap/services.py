@@ -251,3 +251,8 @@ def wsdl_document(path: str, location: str) -> bytes:
     template = _template(BY_PATH[path])
     return template.replace(_PLACEHOLDER.encode(),
                             escape(location, {'"': "&quot;"}).encode("utf-8"))
+
+
+def committed_name(path: str) -> str:
+    """The file under ``wsdl/`` holding the committed copy: ``orderstate.wsdl`` …"""
+    return path.rsplit("/", 1)[-1] + ".wsdl"
