@@ -11,8 +11,8 @@ from ..domain.model import (CurrencyRate, Merchant, MerchantUser, Operation, Ope
                             OperationType, Order, ProcessingCenter, Transaction, TransactionState,
                             TransactionType)
 from ..domain.states import OrderState
-from ..domain.records import OperationLine, OperationRecord, OrderRecord, Window
-from .tables import operations, orders, transactions
+from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from .tables import merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
 
 
@@ -48,6 +48,13 @@ class UserRepository(_Repo):
             select(MerchantUser).where(MerchantUser.merchant_id == merchant_id,
                                        MerchantUser.login == login)
             .with_for_update().execution_options(populate_existing=True))
+
+    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
+        row = self.session.connection().execute(_LOGIN, {"m": merchant_id, "l": login}).first()
+        if row is None:
+            return None
+        return LoginRecord(merchant_id, login, row[0], tuple(row[1] or ()), bool(row[2]),
+                           row[3] or 0, row[4], bool(row[5]), row[6])
 
 
 class CenterRepository(_Repo):
@@ -143,15 +150,12 @@ class OrderRepository(_Repo):
     # -- read models for the merchant's queries (Core selects: no identity map) ----------
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
-        stmt = (select(orders.c.id, *_ORDER_COLUMNS)
-                .where(orders.c.merchant_id == merchant_id, orders.c.order_number == order_number,
-                       orders.c.created_at >= window.start, orders.c.created_at < window.end)
-                .order_by(orders.c.created_at, orders.c.id))
-        rows = self.session.execute(stmt).all()
+        rows = self.session.connection().execute(_BY_NUMBER, {
+            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end}).all()
         ops: dict[int, list] = {}
         if with_operations and rows:
             ids = [r[0] for r in rows]
-            for row in self.session.execute(
+            for row in self.session.connection().execute(
                     select(operations.c.order_id, *_OPERATION_COLUMNS)
                     .where(operations.c.order_id.in_(ids))
                     .order_by(operations.c.order_id, operations.c.number)):
@@ -181,7 +185,7 @@ class OrderRepository(_Repo):
             stmt = stmt.where(operations.c.state != OperationState.SUCCESS.value)
         stmt = stmt.order_by(operations.c.created_at, operations.c.id).limit(limit)
         lines = []
-        for row in self.session.execute(stmt):
+        for row in self.session.connection().execute(stmt):
             order = OrderRecord(*row[:_N_ORDER])
             op_id = row[_N_ORDER]
             op = _operation_record(order.bill_number, row[_N_ORDER + 1:])
@@ -203,6 +207,19 @@ _OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state
                       operations.c.client_ip, operations.c.created_at,
                       operations.c.finished_at)
 _N_ORDER = len(_ORDER_COLUMNS)
+_BY_NUMBER = (select(orders.c.id, *_ORDER_COLUMNS)
+              .where(orders.c.merchant_id == bindparam("m"),
+                     orders.c.order_number == bindparam("n"),
+                     orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+                     orders.c.created_at < bindparam("e", type_=UtcDateTime()))
+              .order_by(orders.c.created_at, orders.c.id))
+_LOGIN = (select(merchant_users.c.password_hash, merchant_users.c.rights,
+                 merchant_users.c.active, merchant_users.c.failed_logins,
+                 merchant_users.c.locked_until, merchants.c.active, merchants.c.secret_word)
+          .join_from(merchant_users, merchants,
+                     merchant_users.c.merchant_id == merchants.c.merchant_id)
+          .where(merchant_users.c.merchant_id == bindparam("m"),
+                 merchant_users.c.login == bindparam("l")))
 
 
 def _operation_record(bill: str, row) -> OperationRecord:

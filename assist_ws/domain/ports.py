@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .money import Money
-from .records import OperationLine, OrderRecord, Window
+from .records import LoginRecord, OperationLine, OrderRecord, Window
 
 
 class Clock(Protocol):
@@ -100,6 +100,9 @@ class UserRepository(Protocol):
 
     def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
         """The user with its row locked for the rest of the transaction."""
+
+    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
+        """The user and its merchant's state, read in one cheap query."""
 
 
 class CenterRepository(Protocol):

@@ -71,3 +71,18 @@ class Window:
 
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """What authenticating a merchant user needs: the user row and its merchant's state."""
+
+    merchant_id: int
+    login: str
+    password_hash: str
+    rights: tuple[str, ...]
+    active: bool
+    failed_logins: int
+    locked_until: datetime | None
+    merchant_active: bool
+    secret_word: str | None

@@ -33,6 +33,7 @@ from ..domain.errors import AuthenticationError, PermissionDenied, Second, missi
 from ..domain.model import Right
 from ..domain.passwords import hash_password, verify_password
 from ..domain.ports import Clock, UnitOfWork
+from ..domain.records import LoginRecord
 from .orders import parse_merchant_id
 
 SLOW_AFTER = 5
@@ -119,15 +120,8 @@ def _refused(login: str, until: datetime) -> AuthenticationError:
         f"{until.strftime('%d.%m.%Y %H:%M:%S')} UTC", Second.RATE)
 
 
-def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Credentials,
-                 right: Right) -> Principal:
-    """The merchant user these credentials name, if the password is right, the login is not
-    locked, and the user has ``right`` (``admin`` has every right).
-
-    Refusals: 3/100, 3/101, 3/102 a part is missing; 7/141 wrong merchant, login or password
-    (one answer for all three, so nothing can be learned from it); 7/3 locked after repeated
-    failures; 8/350 the user lacks the right.
-    """
+def parse_credentials(creds: Credentials) -> tuple[int, str, str]:
+    """(merchant id, login, password), or 3/100, 3/101, 3/102 for a missing part."""
     merchant_id = parse_merchant_id(creds.merchant_id)
     login = (creds.login or "").strip()
     password = creds.password or ""
@@ -135,37 +129,50 @@ def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Cred
         raise missing("Login", Second.LOGIN)
     if not password:
         raise missing("Password", Second.PASSWORD)
-    now = clock.now()
+    return merchant_id, login, password
+
+
+def read_login(reader: UnitOfWork, merchant_id: int, login: str) -> LoginRecord | None:
+    """The user row behind a login, read in an open (read-only) unit of work, so a service
+    can read it in the same database transaction as its own query."""
+    return reader.users.login_record(merchant_id, login) if len(login) <= 64 else None
+
+
+def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Credentials,
+                 right: Right) -> Principal:
+    """The merchant user these credentials name, if the password is right, the login is not
+    locked, and the user has ``right`` (see ``check``)."""
+    merchant_id, login, password = parse_credentials(creds)
     with uow.reader() as reader:
-        user = reader.users.get(merchant_id, login) if len(login) <= 64 else None
-        merchant = reader.merchants.get(merchant_id) if user is not None else None
-        if user is not None:
-            stored, failures = user.password_hash, user.failed_logins or 0
-            rights = frozenset(user.rights)
-            active = user.active and merchant is not None and merchant.active
-            locked_until = user.locked_until
-            secret_word = merchant.secret_word if merchant is not None else None
-    if user is None or not active:
+        record = read_login(reader, merchant_id, login)
+    return check(uow, clock, cache, merchant_id, login, password, record, right)
+
+
+def check(uow: UnitOfWork, clock: Clock, cache: SuccessCache, merchant_id: int, login: str,
+          password: str, record: LoginRecord | None, right: Right) -> Principal:
+    """Refusals: 7/141 wrong merchant, login or password (one answer for all three, so
+    nothing can be learned from it); 7/3 refused for a while after repeated failures; 8/350
+    the user lacks ``right`` (``admin`` has every right)."""
+    now = clock.now()
+    if record is None or not record.active or not record.merchant_active:
         verify_password(password, _DUMMY_HASH)  # the same time as a real check
         raise AuthenticationError("wrong Merchant_ID, Login or Password", Second.LOGIN_PASSWORD)
-    if locked_until is not None and locked_until > now:
-        raise _refused(login, locked_until)
-    if cache.hit(merchant_id, login, password, stored):
-        ok = True
-    else:
-        ok = verify_password(password, stored)
+    if record.locked_until is not None and record.locked_until > now:
+        raise _refused(login, record.locked_until)
+    stored = record.password_hash
+    ok = cache.hit(merchant_id, login, password, stored) or verify_password(password, stored)
     if not ok:
         until = _record_failure(uow, merchant_id, login, stored, now)
         if until is not None:
             raise _refused(login, until)
         raise AuthenticationError("wrong Merchant_ID, Login or Password", Second.LOGIN_PASSWORD)
     cache.remember(merchant_id, login, password, stored)
-    if failures or locked_until is not None:
+    if record.failed_logins or record.locked_until is not None:
         _reset_failures(uow, merchant_id, login)
-    if Right.ADMIN.value not in rights and right.value not in rights:
+    if Right.ADMIN.value not in record.rights and right.value not in record.rights:
         raise PermissionDenied(f"user {login} does not have the right '{right.value}' this "
                                f"service needs", Second.WEB_SERVICE)
-    return Principal(merchant_id, login, rights, secret_word)
+    return Principal(merchant_id, login, frozenset(record.rights), record.secret_word)
 
 
 def _record_failure(uow: UnitOfWork, merchant_id: int, login: str, stored: str,

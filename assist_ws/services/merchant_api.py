@@ -22,6 +22,7 @@ from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import OperationLine, Window
 from . import cancel as cancel_uc
 from . import confirm as confirm_uc
+from . import auth
 from .auth import Credentials, Principal, SuccessCache, authenticate
 from .results import OperationView
 
@@ -198,7 +199,7 @@ class MerchantApi:
         """The payment attempts (billnumbers) of an order number in a window of order
         creation times (default: the last 3 days), oldest first; with their operations for
         the order result.  None found is 10/201."""
-        principal = self._auth(creds, Right.MONITOR)
+        merchant_id, login, password = auth.parse_credentials(creds)
         number = _text(order_number)
         if number is None:
             raise missing("Ordernumber", Second.ORDERNUMBER)
@@ -207,9 +208,15 @@ class MerchantApi:
         parse_language(language)
         now = self.clock.now()
         window = parse_window(window_parts, now, ORDER_QUERY_SPAN)
+        # One short read transaction for the login and the query (the hot path of an ERP
+        # polling for states); nothing is shown before the password is checked.
         with self.uow.reader() as reader:
+            record = auth.read_login(reader, merchant_id, login)
             found = reader.orders.records_by_order_number(
-                principal.merchant_id, number, window, with_operations=with_operations)
+                merchant_id, number, window, with_operations=with_operations) \
+                if record is not None else []
+        principal = auth.check(self.uow, self.clock, self.cache, merchant_id, login, password,
+                               record, Right.MONITOR)
         if not found:
             raise NotFound(f"no order {number} created between "
                            f"{window.start:%d.%m.%Y %H:%M} and {window.end:%d.%m.%Y %H:%M} UTC",
