@@ -30,7 +30,7 @@ from .results import OperationView
 ORDER_QUERY_SPAN = timedelta(days=3)
 RESULTS_SPAN = timedelta(hours=3)
 #: Rows read from the database at a time while results by date stream.
-PAGE_SIZE = 2000
+PAGE_SIZE = 5000
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{10,100}")
 _PARTS = ("year", "month", "day", "hour", "min")
 

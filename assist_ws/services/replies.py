@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.model import OperationState
-from ..domain.money import Money
+from ..domain.money import EXPONENTS, Money
 from ..domain.records import OperationLine
 
 #: Assist's ``meantype_id`` for the brands whose number is known (notification examples).
@@ -130,13 +130,23 @@ RESULT_LINE_FIELDS = (
     "email")
 
 
+def _wire_amount(amount, currency: str) -> str:
+    """``Money(amount, currency).wire`` without building Money (a million times over)."""
+    return format(amount, _AMOUNT_FORMATS.get(currency) or f".{EXPONENTS[currency]}f")
+
+
+_AMOUNT_FORMATS = {cur: f".{exp}f" for cur, exp in EXPONENTS.items()}
+
+
 def result_line(line: OperationLine) -> tuple:
-    """A results-by-date row as a tuple in ``RESULT_LINE_FIELDS`` order (cheap: it runs a
-    million times for a big window)."""
+    """A results-by-date row as a tuple in ``RESULT_LINE_FIELDS`` order.  Cheap, as it runs a
+    million times for a big window: amounts are already wire text here, and times keep
+    their microseconds (every edge writes them to the second)."""
     order, op = line.order, line.operation
-    return (order.order_number, op.bill_number, int(bool(order.test_mode)),
-            _t(order.created_at), _order_money(order), order.currency, order.state, op.type,
-            op.state, _op_money(op), op.currency, op.rate, op.means_type, op.means_number,
-            op.cardholder, op.approval_code, _response_code(op), op.message,
-            op.processing_name, _t(op.created_at), op.client_ip, order.firstname,
+    return (order.order_number, op.bill_number, 1 if order.test_mode else 0, order.created_at,
+            _wire_amount(order.amount, order.currency), order.currency, order.state, op.type,
+            op.state, _wire_amount(op.amount, op.currency), op.currency, op.rate,
+            op.means_type, op.means_number, op.cardholder, op.approval_code,
+            op.response_code or ("AS300" if op.state in _OPEN else None), op.message,
+            op.processing_name, op.created_at, op.client_ip, order.firstname,
             order.lastname, order.middlename, order.email)

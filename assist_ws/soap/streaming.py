@@ -32,7 +32,7 @@ def soap_text(value) -> str:
     if isinstance(value, Money):
         return value.wire
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="seconds")
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)

@@ -161,19 +161,34 @@ def csv_error(firstcode: int, secondcode: int, message: str, options: CsvOptions
 
 
 # -- streamed results by date ------------------------------------------------------------------
+def _long(d: datetime) -> str:
+    return (f"{d.day:02d}.{d.month:02d}.{d.year:04d} {d.hour:02d}:{d.minute:02d}:"
+            f"{d.second:02d}")
+
+
+#: Text of a value by its type, for the streamed rows (one dict lookup per value).
+_STREAM_TEXT = {str: str, int: str, datetime: _long, type(None): lambda v: "",
+                Decimal: lambda v: format(v, "f"), bool: lambda v: "1" if v else "0",
+                Money: lambda v: v.wire}
+
+
 def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
                 options: CsvOptions, chunk: int = 64 * 1024) -> Iterator[bytes]:
     """Rows (tuples of reply values in ``names`` order) as a streamed reply."""
     buf: list[str] = []
     size = 0
+    conv = _STREAM_TEXT
     if fmt == "1":
         if options.header:
             buf.append(options.line(names))
-        field, delim = options.field, options.delimiter
+        delim, width = options.delimiter, len(names) - 1
         for row in rows:
-            line = delim.join(field(text(v)) for v in row) + "\r\n"
-            buf.append(line)
-            size += len(line)
+            line = delim.join([v if type(v) is str else ("" if v is None else conv[type(v)](v))
+                               for v in row])
+            if '"' in line or "\r" in line or "\n" in line or line.count(delim) != width:
+                line = options.line(text(v) for v in row)[:-2]  # a value needs quoting
+            buf.append(line + "\r\n")
+            size += len(line) + 2
             if size >= chunk:
                 yield "".join(buf).encode("utf-8")
                 buf, size = [], 0
@@ -184,7 +199,11 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
         for row in rows:
             parts = ["<operation>"]
             for i, v in enumerate(row):
-                parts.append(opens[i] + escape(text(v)) + closes[i])
+                if type(v) is str:
+                    t = escape(v) if ("&" in v or "<" in v or ">" in v) else v
+                else:
+                    t = "" if v is None else conv[type(v)](v)
+                parts.append(opens[i] + t + closes[i])
             parts.append("</operation>")
             line = "".join(parts)
             buf.append(line)
@@ -196,9 +215,10 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
     else:
         buf.append('{"firstcode":0,"secondcode":0,"operation":[')
         first = True
+        dumps = json.dumps
         for row in rows:
-            line = ("" if first else ",") + json.dumps(
-                dict(zip(names, (text(v) for v in row))), ensure_ascii=False,
+            line = ("" if first else ",") + dumps(
+                dict(zip(names, [conv[type(v)](v) for v in row])), ensure_ascii=False,
                 separators=(",", ":"))
             first = False
             buf.append(line)
