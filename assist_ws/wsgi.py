@@ -26,9 +26,10 @@ def create_app(container: Container) -> Flask:
 
     # The merchant web services: POST formats (Flask) and SOAP + WSDLs, one path each.
     from .soap.dispatch import MerchantServices
-    from .web.merchant import merchant_blueprint
+    from .web.merchant import merchant_blueprint, post_handler
     app.register_blueprint(merchant_blueprint(container.merchant_api))
-    app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api)
+    app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api,
+                                    post_handler(container.merchant_api))
 
     return app
 

@@ -37,6 +37,12 @@ class SqlAlchemyUnitOfWork:
         self._local = threading.local()
         self._reader: SqlAlchemyUnitOfWork | None = None
 
+    def queries(self) -> "_Queries":
+        """A read-only unit of work for the read models (``login_record``,
+        ``records_by_order_number``, ``operation_lines``) on a bare connection: no ORM
+        session, for the hot paths of the merchant's queries."""
+        return _Queries(self.engine)
+
     def reader(self) -> "SqlAlchemyUnitOfWork":
         """A unit of work for queries only (on SQLite it does not take the write lock)."""
         if self.readonly:
@@ -83,3 +89,35 @@ class SqlAlchemyUnitOfWork:
 
     def flush(self) -> None:
         self._open.session.flush()
+
+
+class _BareSession:
+    """What the read-model methods of the repositories use of a session: its connection."""
+
+    def __init__(self, connection):
+        self._connection = connection
+
+    def connection(self, **_):
+        return self._connection
+
+
+class _Queries:
+    """One read-only database transaction on a bare connection, with the repositories'
+    read-model methods (see ``SqlAlchemyUnitOfWork.queries``)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __enter__(self) -> "_Queries":
+        self._conn = self.engine.connect().execution_options(**{READONLY: True})
+        self._conn.begin()
+        bare = _BareSession(self._conn)
+        self.users = UserRepository(bare)
+        self.orders = OrderRepository(bare)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._conn.rollback()
+        finally:
+            self._conn.close()

@@ -165,3 +165,11 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
     def flush(self) -> None: ...
 
+    def reader(self) -> "UnitOfWork":
+        """A unit of work for reading only."""
+
+    def queries(self) -> "UnitOfWork":
+        """A read-only unit of work offering only the read models (``users.login_record``,
+        ``orders.records_by_order_number``, ``orders.operation_lines``), cheaper than
+        ``reader()``."""
+

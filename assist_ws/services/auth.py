@@ -143,7 +143,7 @@ def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Cred
     """The merchant user these credentials name, if the password is right, the login is not
     locked, and the user has ``right`` (see ``check``)."""
     merchant_id, login, password = parse_credentials(creds)
-    with uow.reader() as reader:
+    with uow.queries() as reader:
         record = read_login(reader, merchant_id, login)
     return check(uow, clock, cache, merchant_id, login, password, record, right)
 
@@ -160,13 +160,14 @@ def check(uow: UnitOfWork, clock: Clock, cache: SuccessCache, merchant_id: int, 
     if record.locked_until is not None and record.locked_until > now:
         raise _refused(login, record.locked_until)
     stored = record.password_hash
-    ok = cache.hit(merchant_id, login, password, stored) or verify_password(password, stored)
-    if not ok:
-        until = _record_failure(uow, merchant_id, login, stored, now)
-        if until is not None:
-            raise _refused(login, until)
-        raise AuthenticationError("wrong Merchant_ID, Login or Password", Second.LOGIN_PASSWORD)
-    cache.remember(merchant_id, login, password, stored)
+    if not cache.hit(merchant_id, login, password, stored):
+        if not verify_password(password, stored):
+            until = _record_failure(uow, merchant_id, login, stored, now)
+            if until is not None:
+                raise _refused(login, until)
+            raise AuthenticationError("wrong Merchant_ID, Login or Password",
+                                      Second.LOGIN_PASSWORD)
+        cache.remember(merchant_id, login, password, stored)
     if record.failed_logins or record.locked_until is not None:
         _reset_failures(uow, merchant_id, login)
     if Right.ADMIN.value not in record.rights and right.value not in record.rights:

@@ -59,7 +59,7 @@ class ResultStream:
     def __iter__(self) -> Iterator[OperationLine]:
         after = None
         while True:
-            with self._uow.reader() as reader:
+            with self._uow.queries() as reader:
                 page = reader.orders.operation_lines(self.principal.merchant_id, self.window,
                                                      after, self.page_size,
                                                      success=self.success)
@@ -210,7 +210,7 @@ class MerchantApi:
         window = parse_window(window_parts, now, ORDER_QUERY_SPAN)
         # One short read transaction for the login and the query (the hot path of an ERP
         # polling for states); nothing is shown before the password is checked.
-        with self.uow.reader() as reader:
+        with self.uow.queries() as reader:
             record = auth.read_login(reader, merchant_id, login)
             found = reader.orders.records_by_order_number(
                 merchant_id, number, window, with_operations=with_operations) \

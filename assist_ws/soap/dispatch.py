@@ -37,6 +37,7 @@ _DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']"
 _SAFE = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
                         dtd_validation=False, huge_tree=False, remove_comments=True)
 _XML = "text/xml; charset=utf-8"
+_FORMAT = re.compile(rb"(?:^|&)format=([^&]*)", re.I)
 
 
 def xml_problem(body: bytes) -> str | None:
@@ -67,8 +68,10 @@ def _fault(start_response, firstcode: int, secondcode: int, message: str) -> lis
 class MerchantServices:
     """WSGI middleware in front of the Flask app (see the module doc)."""
 
-    def __init__(self, inner: Callable, api: MerchantApi):
-        self.inner = inner
+    def __init__(self, inner: Callable, api: MerchantApi, post: Callable | None = None):
+        """``post(path, body, is_json, query_string)`` answers the other POSTs (a WSGI
+        callable); without it they go on to ``inner``."""
+        self.inner, self.post = inner, post
         self.apps = {path: WsgiApplication(make_application(spec, api),
                                            max_content_length=MAX_BODY)
                      for path, spec in BY_PATH.items()}
@@ -104,16 +107,22 @@ class MerchantServices:
                 return _fault(start_response, 19, 102, PASSWORD_IN_URL)
             return self._soap(base, environ, body, start_response)
         ctype = (environ.get("CONTENT_TYPE") or "").lower()
-        if ctype.startswith("application/x-www-form-urlencoded") or not ctype:
-            form = {k.lower(): v for k, v in parse_qsl(body.decode("utf-8", "replace"),
-                                                       keep_blank_values=True)}
-            fmt = (form.get("format") or "").strip() or BY_PATH[base].default_format
+        is_form = ctype.startswith("application/x-www-form-urlencoded") or not ctype
+        if is_form:
+            fmt = _FORMAT.search(body)
+            fmt = (fmt.group(1).decode("latin-1").strip() if fmt else "") or \
+                BY_PATH[base].default_format
             if fmt == "4":
                 if password_in_query(environ.get("QUERY_STRING", "")):
                     return _fault(start_response, 19, 102, PASSWORD_IN_URL)
+                form = {k.lower(): v for k, v in parse_qsl(body.decode("utf-8", "replace"),
+                                                           keep_blank_values=True)}
                 envelope = self._envelope(base, form)
                 env = dict(environ, CONTENT_TYPE=_XML, CONTENT_LENGTH=str(len(envelope)))
                 return self._soap(base, env, envelope, start_response)
+        if self.post is not None and (is_form or ctype.startswith("application/json")):
+            reply = self.post(base, body, not is_form, environ.get("QUERY_STRING", ""))
+            return reply(environ, start_response)
         return self.inner(environ, start_response)
 
     @staticmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
 
@@ -50,19 +51,23 @@ class _Params:
 
 
 def _params() -> tuple[_Params, bool]:
-    """(parameters, whether the body was JSON)."""
+    """(parameters, whether the body was JSON) of the Flask request."""
     if request.mimetype == "application/json":
-        try:
-            doc = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError:
-            raise AssistError("the JSON body cannot be parsed", Second.NONE, firstcode=4)
-        if not isinstance(doc, dict):
-            raise AssistError("the JSON body must be an object", Second.NONE, firstcode=4)
-        return _Params(doc), True
+        return _json_params(request.get_data(cache=False)), True
     values = request.form.to_dict() if request.method == "POST" else {}
     for key, value in request.args.items():
         values.setdefault(key, value)
     return _Params(values), False
+
+
+def _json_params(body: bytes) -> _Params:
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        raise AssistError("the JSON body cannot be parsed", Second.NONE, firstcode=4)
+    if not isinstance(doc, dict):
+        raise AssistError("the JSON body must be an object", Second.NONE, firstcode=4)
+    return _Params(doc)
 
 
 def _format(params: _Params, is_json: bool, default: str) -> str:
@@ -118,23 +123,46 @@ def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
     return _reply(fmt, formats.csv_reply(rows, csv))
 
 
+def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]],
+           query_string: str) -> Response:
+    """The reply to a request for the service at ``path`` (without ``.cfm``), whatever
+    becomes of it: a refusal is a reply in the asked format too."""
+    key, default = SERVICES[path]
+    fmt, csv = "3", formats.CsvOptions()
+    try:
+        params, is_json = load()
+        fmt = _format(params, is_json, default)
+        if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
+            fmt = "5"
+        if fmt == "1":
+            csv = _csv_options(params)
+        refuse_password_in_query(query_string)
+        return _SERVICES[key](api, params, fmt, csv)
+    except AssistError as exc:
+        return _error(fmt, exc, csv)
+
+
+def post_handler(api: MerchantApi) -> Callable:
+    """For ``soap.dispatch``: a POST's reply straight from its body, without a Flask
+    request (the hot path of an ERP polling for states)."""
+
+    def handle(path: str, body: bytes, is_json: bool, query_string: str):
+        if is_json:
+            load = lambda: (_json_params(body), True)  # noqa: E731
+        else:
+            load = lambda: (_Params(dict(parse_qsl(  # noqa: E731
+                body.decode("utf-8", "replace"), keep_blank_values=True))), False)
+        return answer(api, path, load, query_string)
+
+    return handle
+
+
 def merchant_blueprint(api: MerchantApi) -> Blueprint:
+    """The same services as Flask routes (GET and POST)."""
     bp = Blueprint("merchant_services", __name__)
 
     def handle(path: str) -> Response:
-        key, default = SERVICES[path]
-        fmt, csv = "3", formats.CsvOptions()
-        try:
-            params, is_json = _params()
-            fmt = _format(params, is_json, default)
-            if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
-                fmt = "5"
-            if fmt == "1":
-                csv = _csv_options(params)
-            refuse_password_in_query(request.query_string.decode("latin-1"))
-            return _SERVICES[key](api, params, fmt, csv)
-        except AssistError as exc:
-            return _error(fmt, exc, csv)
+        return answer(api, path, _params, request.query_string.decode("latin-1"))
 
     for path in SERVICES:
         bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",

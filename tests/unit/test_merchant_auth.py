@@ -27,6 +27,8 @@ class Uow(FakeUnitOfWork):
     def reader(self):
         return self
 
+    queries = reader
+
     def _bind(self):
         super()._bind()
         self.users.get_locked = self.users.get
