@@ -102,22 +102,55 @@ class _BareSession:
 
 
 class _Queries:
-    """One read-only database transaction on a bare connection, with the repositories'
-    read-model methods (see ``SqlAlchemyUnitOfWork.queries``)."""
+    """One read-only unit of work on a bare connection, with the repositories' read-model
+    methods (see ``SqlAlchemyUnitOfWork.queries``).
+
+    On SQLite it is one deferred transaction (one snapshot, no write lock).  On PostgreSQL
+    every query runs in autocommit (no BEGIN/ROLLBACK round trips), and a process's main
+    thread -- a gunicorn sync worker -- keeps its connection between requests, which saves
+    the pool's checkout ping: one round trip per query is all.  A kept connection that fails
+    is dropped, and the next request takes a new one."""
+
+    _kept = threading.local()
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    def _connect(self):
+        sqlite = self.engine.dialect.name == "sqlite"
+        keep = not sqlite and threading.current_thread() is threading.main_thread()
+        kept = getattr(self._kept, "connections", None)
+        if keep and kept is not None:
+            conn = kept.get(id(self.engine))
+            if conn is not None and not conn.closed and not conn.invalidated:
+                return conn, True
+        conn = self.engine.connect()
+        if sqlite:
+            conn = conn.execution_options(**{READONLY: True})
+            conn.begin()  # BEGIN (deferred)
+        else:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if keep:
+            if kept is None:
+                kept = self._kept.connections = {}
+            kept[id(self.engine)] = conn
+        return conn, keep
+
     def __enter__(self) -> "_Queries":
-        self._conn = self.engine.connect().execution_options(**{READONLY: True})
-        self._conn.begin()
+        self._conn, self._keep = self._connect()
         bare = _BareSession(self._conn)
         self.users = UserRepository(bare)
         self.orders = OrderRepository(bare)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        conn = self._conn
+        if self._keep and exc_type is None:
+            conn.rollback()  # ends SQLAlchemy's bookkeeping; nothing is sent in autocommit
+            return
+        if self._keep:
+            self._kept.connections.pop(id(self.engine), None)
         try:
-            self._conn.rollback()
+            conn.rollback()
         finally:
-            self._conn.close()
+            conn.close()
