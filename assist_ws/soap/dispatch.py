@@ -27,7 +27,8 @@ from spyne.server.wsgi import WsgiApplication
 from ..services.merchant_api import PASSWORD_IN_URL, MerchantApi, password_in_query
 from . import streaming
 from .faults import SOAP_ENV, fault_envelope
-from .services import BY_PATH, STREAM_KEY, make_application, request_fields, wsdl_document
+from .services import (BY_PATH, REPLY_KEY, STREAM_KEY, make_application, request_fields,
+                       wsdl_document)
 from .wire import NS
 
 #: The largest request body accepted (SOAP or form): these are small requests.
@@ -183,7 +184,7 @@ class MerchantServices:
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
-        env[STREAM_KEY] = None
+        env[STREAM_KEY] = env[REPLY_KEY] = None
         captured: list = []
 
         def capture(status, headers, exc_info=None):
@@ -197,11 +198,13 @@ class MerchantServices:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        stream = env.get(STREAM_KEY)
+        stream, reply = env.get(STREAM_KEY), env.get(REPLY_KEY)
         status, headers = captured
         if stream is not None and status.startswith("200"):
             start_response("200 OK", [("Content-Type", _XML)])
             return streaming.soap_results(stream)
+        if reply is not None and status.startswith("200"):
+            return _respond(start_response, "200 OK", streaming.soap_reply(*reply), _XML)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(payload))))
         start_response(status, headers)

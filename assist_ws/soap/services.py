@@ -2,10 +2,12 @@
 per Assist path, and their WSDLs.
 
 Each ``@rpc`` method does three things: wire values to use-case arguments, one call of
-``MerchantApi``, the answer to wire types (``services.replies`` decides the fields).  The
-``MerchantApi`` is found on the application (``ctx.app.api``).  Results by date are streamed
-by ``dispatch`` (Spyne builds whole documents in memory): the method leaves the stream in
-the WSGI environ under ``STREAM_KEY``.
+``MerchantApi``, the answer to wire fields (``services.replies`` decides them).  The
+``MerchantApi`` is found on the application (``ctx.app.api``).  Spyne parses and checks
+requests, dispatches them, answers faults and describes everything in the WSDL; the replies
+are written by ``streaming`` (several times faster than Spyne's element trees, and streamed
+for results by date): the method leaves its reply in the WSGI environ under ``REPLY_KEY``
+(``STREAM_KEY`` for results by date) and ``dispatch`` writes it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -22,7 +23,6 @@ from lxml import etree
 from spyne import ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
 
-from ..domain.money import Money
 from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import MerchantApi
@@ -33,6 +33,9 @@ from .wire import (NS, WINDOW, AssistFault, BillNumber, CancelReason, ClientIp,
                    OrderStateResult, Password, ResultByDateResult, Success, WSCancelOrder)
 
 STREAM_KEY = "assist_ws.soap.stream"
+#: Where an operation leaves its reply for ``dispatch`` to write (see ``streaming``):
+#: (response element name, content).
+REPLY_KEY = "assist_ws.soap.reply"
 
 # Spyne runs a full ``gc.collect()`` after a request at most once a second (to close file
 # attachments, which these services do not take).  In a gateway process that is ~100 ms of
@@ -58,15 +61,9 @@ def _window(values: dict[str, Any]) -> dict[str, Any]:
     return {name: values.get(name) for name, _t in WINDOW}
 
 
-def _wire(value):
-    """Reply values to what Spyne serializes: Money to its Decimal, dicts to objects."""
-    if isinstance(value, Money):
-        return value.amount
-    if isinstance(value, dict):
-        return SimpleNamespace(**{k: _wire(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [_wire(v) for v in value]
-    return value
+def _reply(ctx, response: str, content: dict) -> None:
+    """Leave the reply for ``dispatch`` to write; Spyne answers an empty one, discarded."""
+    ctx.transport.req_env[REPLY_KEY] = (response, content)
 
 
 _W = [t for _n, t in WINDOW]
@@ -83,9 +80,9 @@ class OrderStateService(ServiceBase):
         """The payment attempts of an order number: billnumber, amount, state."""
         answer = _api(ctx).order_state(_creds(merchant_id, login, password), ordernumber,
                                        _window(locals()))
-        return OrderStateResult(order=[
-            _wire(replies.order_state(o, cv, answer.packet_date))
-            for o, cv in zip(answer.orders, answer.checkvalues)])
+        _reply(ctx, "orderstateResponse", {"orderstate": {"order": [
+            replies.order_state(o, cv, answer.packet_date)
+            for o, cv in zip(answer.orders, answer.checkvalues)]}})
 
 
 class OrderResultService(ServiceBase):
@@ -99,9 +96,9 @@ class OrderResultService(ServiceBase):
         """The payment attempts of an order number with their operations."""
         answer = _api(ctx).order_result(_creds(merchant_id, login, password), ordernumber,
                                         _window(locals()), language=language)
-        return OrderResultResult(order=[
-            _wire(replies.order_result(o, cv, answer.packet_date))
-            for o, cv in zip(answer.orders, answer.checkvalues)])
+        _reply(ctx, "orderresultResponse", {"orderresult": {"order": [
+            replies.order_result(o, cv, answer.packet_date)
+            for o, cv in zip(answer.orders, answer.checkvalues)]}})
 
 
 class ChargeService(ServiceBase):
@@ -116,12 +113,12 @@ class ChargeService(ServiceBase):
         answer = _api(ctx).confirm(_creds(merchant_id, login, password), billnumber,
                                    _amount(amount), currency, auto_deposit=autodeposit,
                                    client_ip=clientip, language=language)
-        return _operation_orders(answer)
+        _operation_orders(ctx, "chargeResponse", answer)
 
 
-def _operation_orders(answer) -> OperationOrders:
-    return OperationOrders(order=[_wire(replies.operation_order(
-        answer.orders[0], answer.operation, answer.checkvalues[0], answer.packet_date))])
+def _operation_orders(ctx, response: str, answer) -> None:
+    _reply(ctx, response, {"orders": {"order": [replies.operation_order(
+        answer.orders[0], answer.operation, answer.checkvalues[0], answer.packet_date)]}})
 
 
 _CANCEL_ARGS = (BillNumber, MerchantId, Login, Password, OptionalAmount, OptionalCurrency,
@@ -140,7 +137,7 @@ class CancelService(ServiceBase):
                                   _amount(amount), currency, reason=cancelreason,
                                   external_id=externalrefundid, client_ip=clientip,
                                   language=language)
-        return _operation_orders(answer)
+        _operation_orders(ctx, "cancelResponse", answer)
 
 
 class WSCancelService(ServiceBase):
@@ -156,8 +153,8 @@ class WSCancelService(ServiceBase):
                                   _amount(amount), currency, reason=cancelreason,
                                   external_id=externalrefundid, client_ip=clientip,
                                   language=language)
-        return _wire(replies.wscancel_order(answer.orders[0], answer.operation,
-                                            answer.checkvalues[0], answer.packet_date))
+        _reply(ctx, "WSCancelResponseParams", {"order": replies.wscancel_order(
+            answer.orders[0], answer.operation, answer.checkvalues[0], answer.packet_date)})
 
 
 class ResultByDateService(ServiceBase):
@@ -171,7 +168,6 @@ class ResultByDateService(ServiceBase):
         stream = _api(ctx).results_by_date(_creds(merchant_id, login, password),
                                            _window(locals()), success=success)
         ctx.transport.req_env[STREAM_KEY] = stream
-        return ResultByDateResult(operation=[])
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
-"""Results by date as a streamed SOAP reply: the envelope is written row by row, in chunks,
-while the rows are read page by page, so a window of a million operations answers in bounded
-memory.  The XML is exactly what the ``resultbydate`` WSDL declares (``ResultByDateResult``
-with ``operation`` children) and what Spyne would write for it."""
+"""SOAP replies written directly, as Spyne would write them for the declared wire types.
+
+Spyne builds an element tree of the whole reply and walks its type declarations for every
+value; for the services' replies (flat fields in declared order, ``services.replies``) a
+writer is several times faster.  ``soap_reply`` writes any reply from its field
+dictionaries; ``soap_results`` streams results by date row by row, in chunks, while the rows
+are read page by page, so a window of a million operations answers in bounded memory.  Tests
+validate both against the WSDLs' schemas and read them with two SOAP stacks."""
 
 from __future__ import annotations
 
@@ -36,6 +40,36 @@ def soap_text(value) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
+
+
+def _element(name: str, value, parts: list[str]) -> None:
+    if value is None:
+        return
+    if isinstance(value, dict):
+        parts.append(f"<tns:{name}>")
+        for key, item in value.items():
+            _element(key, item, parts)
+        parts.append(f"</tns:{name}>")
+    elif isinstance(value, list):
+        for item in value:
+            _element(name, item, parts)
+    else:
+        parts.append(f"<tns:{name}>{soap_text(value)}</tns:{name}>")
+
+
+def soap_reply(response: str, content: dict) -> bytes:
+    """The envelope of a reply: ``<tns:{response}>`` holding ``content`` (element name ->
+    dict of fields, list of such dicts, or a value; ``None`` is left out)."""
+    parts = [_HEAD_ENVELOPE, f"<tns:{response}>"]
+    for key, item in content.items():
+        _element(key, item, parts)
+    parts.append(f"</tns:{response}>{_TAIL_ENVELOPE}")
+    return "".join(parts).encode("utf-8")
+
+
+_HEAD_ENVELOPE = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope "
+                  f"xmlns:soap11env=\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body>")
+_TAIL_ENVELOPE = "</soap11env:Body></soap11env:Envelope>"
 
 
 def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:

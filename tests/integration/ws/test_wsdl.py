@@ -138,3 +138,34 @@ def test_replies_and_faults_validate_against_the_wsdl(gw, server):
                       headers={"Content-Type": "text/xml"}, timeout=30)
     detail = etree.fromstring(r.content).find(f".//{{{NS}}}AssistFault")
     schema.validate(etree.tostring(detail).decode())
+
+
+def test_every_soap_reply_validates_against_its_wsdl(gw, server, zeep_clients):
+    """The replies are written by our own writer: each is exactly what its WSDL declares."""
+    number, bill = paid_order(gw, "29.00", delay=True)
+    auth = (f"<ws:merchant_id>{MERCHANT}</ws:merchant_id><ws:login>erp_user</ws:login>"
+            f"<ws:password>{PASSWORD}</ws:password>")
+    calls = [
+        ("orderstate", f"<ws:orderstate><ws:ordernumber>{number}</ws:ordernumber>{auth}"
+                       f"</ws:orderstate>"),
+        ("charge", f"<ws:charge><ws:billnumber>{bill}</ws:billnumber>{auth}<ws:amount>20.00"
+                   f"</ws:amount><ws:currency>RUB</ws:currency></ws:charge>"),
+        ("orderresult", f"<ws:orderresult><ws:ordernumber>{number}</ws:ordernumber>{auth}"
+                        f"</ws:orderresult>"),
+        ("cancel", f"<ws:cancel><ws:billnumber>{bill}</ws:billnumber>{auth}<ws:amount>5.00"
+                   f"</ws:amount><ws:currency>RUB</ws:currency></ws:cancel>"),
+        ("wscancel", f"<ws:WSCancelRequestParams><ws:billnumber>{bill}</ws:billnumber>{auth}"
+                     f"<ws:externalrefundid>ext-{bill}</ws:externalrefundid>"
+                     f"</ws:WSCancelRequestParams>"),
+    ]
+    for name, inner in calls:
+        schema = _schema(requests.get(server.wsdl(name), timeout=10).content)
+        envelope = (f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}" xmlns:ws="{NS}">'
+                    f"<soapenv:Body>{inner}</soapenv:Body></soapenv:Envelope>")
+        r = requests.post(server.cfm(name), data=envelope.encode(),
+                          headers={"Content-Type": "text/xml"}, timeout=30)
+        assert r.status_code == 200, (name, r.text)
+        reply = etree.fromstring(r.content).find(f"{{{SOAP_ENV}}}Body")[0]
+        schema.validate(etree.tostring(reply).decode())
+        request = etree.fromstring(envelope).find(f"{{{SOAP_ENV}}}Body")[0]
+        schema.validate(etree.tostring(request).decode())   # and so was the request
