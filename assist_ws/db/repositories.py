@@ -148,6 +148,20 @@ class OrderRepository(_Repo):
             transactions.c.request_id == request_id))
 
     # -- read models for the merchant's queries (Core selects: no identity map) ----------
+    def login_and_records(self, merchant_id: int, login: str, order_number: str,
+                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
+        """``UserRepository.login_record`` and ``records_by_order_number`` (without
+        operations) in one query: the hot path of an ERP polling for order states."""
+        rows = self.session.connection().execute(_LOGIN_AND_ORDERS, {
+            "m": merchant_id, "l": login, "n": order_number, "s": window.start,
+            "e": window.end}).all()
+        if not rows:
+            return None, []
+        r = rows[0]
+        record = LoginRecord(merchant_id, login, r[0], tuple(r[1] or ()), bool(r[2]),
+                             r[3] or 0, r[4], bool(r[5]), r[6])
+        return record, [OrderRecord(*row[7:]) for row in rows if row[7] is not None]
+
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
         rows = self.session.connection().execute(_BY_NUMBER, {
@@ -220,6 +234,17 @@ _BY_NUMBER = (select(orders.c.id, *_ORDER_COLUMNS)
                      orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
                      orders.c.created_at < bindparam("e", type_=UtcDateTime()))
               .order_by(orders.c.created_at, orders.c.id))
+_LOGIN_AND_ORDERS = (
+    select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
+           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
+           merchants.c.secret_word, *_ORDER_COLUMNS)
+    .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
+    .outerjoin(orders, and_(orders.c.merchant_id == merchant_users.c.merchant_id,
+                            orders.c.order_number == bindparam("n"),
+                            orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+                            orders.c.created_at < bindparam("e", type_=UtcDateTime())))
+    .where(merchant_users.c.merchant_id == bindparam("m"), merchant_users.c.login == bindparam("l"))
+    .order_by(orders.c.created_at, orders.c.id))
 _LOGIN = (select(merchant_users.c.password_hash, merchant_users.c.rights,
                  merchant_users.c.active, merchant_users.c.failed_logins,
                  merchant_users.c.locked_until, merchants.c.active, merchants.c.secret_word)

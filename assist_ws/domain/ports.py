@@ -139,6 +139,10 @@ class OrderRepository(Protocol):
         """Orders having a transaction in state sent/unknown, last sent before
         ``older_than``, and due for another try, locked, skipping locked rows."""
 
+    def login_and_records(self, merchant_id: int, login: str, order_number: str,
+                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
+        """``users.login_record`` and ``records_by_order_number`` in one query."""
+
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
         """The merchant's orders with this order number created in ``window``, oldest

@@ -211,10 +211,14 @@ class MerchantApi:
         # One short read transaction for the login and the query (the hot path of an ERP
         # polling for states); nothing is shown before the password is checked.
         with self.uow.queries() as reader:
-            record = auth.read_login(reader, merchant_id, login)
-            found = reader.orders.records_by_order_number(
-                merchant_id, number, window, with_operations=with_operations) \
-                if record is not None else []
+            if with_operations or len(login) > 64:
+                record = auth.read_login(reader, merchant_id, login)
+                found = reader.orders.records_by_order_number(
+                    merchant_id, number, window, with_operations=True) \
+                    if record is not None else []
+            else:
+                record, found = reader.orders.login_and_records(merchant_id, login, number,
+                                                                window)
         principal = auth.check(self.uow, self.clock, self.cache, merchant_id, login, password,
                                record, Right.MONITOR)
         if not found:
