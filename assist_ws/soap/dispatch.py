@@ -2,7 +2,8 @@
 
 For each Assist path (``/orderstate/orderstate.cfm`` …):
 
-* ``GET …/<name>.wsdl`` — the service's WSDL, its address set to the request's host;
+* ``GET …/<name>.wsdl`` (or ``…/<name>.cfm?wsdl``) — the service's WSDL, its address set to
+  the request's host;
 * a SOAP 1.1 envelope (an XML content type, a ``SOAPAction`` header, or a body starting with
   ``<``) — checked first (UTF-8 only, no DTD, no entities: refused with a fault before any
   parser sees it), then answered by the service's Spyne application;
@@ -89,6 +90,11 @@ class MerchantServices:
                 return _respond(start_response, "405 Method Not Allowed", b"GET the WSDL\n",
                                 "text/plain; charset=utf-8")
             body = wsdl_document(base, self._location(environ, base))
+            out = _respond(start_response, "200 OK", body, _XML)
+            return [b""] if method == "HEAD" else out
+        if ext == "cfm" and method in ("GET", "HEAD") and \
+                (environ.get("QUERY_STRING") or "").lower() in ("wsdl", "wsdl="):
+            body = wsdl_document(base, self._location(environ, base))  # the ?wsdl habit
             out = _respond(start_response, "200 OK", body, _XML)
             return [b""] if method == "HEAD" else out
         if ext != "cfm" or method != "POST":

@@ -51,6 +51,8 @@ def test_served_wsdl_equals_the_committed_one(client, path):
     assert f'location="http://gateway.example:8443{path}.cfm"'.encode() in body
     normalized = body.replace(b"http://gateway.example:8443", b"http://127.0.0.1:8080")
     assert normalized == committed, f"run scripts/regen-wsdl and commit wsdl/{path}"
+    also = client.get(path + ".cfm?wsdl", base_url="http://gateway.example:8443")
+    assert also.status_code == 200 and also.data == body
 
 
 @pytest.mark.parametrize("path", PATHS)
