@@ -85,6 +85,15 @@ class Container:
     def demo_shop_request(self, item, currency, **kw):
         return demo_shop.authorization_request(self.uow, item, currency, **kw)
 
+    @functools.cached_property
+    def merchant_api(self):
+        """The merchant web services (order state/result, confirm, cancel, results by
+        date), with a success cache of verified credentials for this process."""
+        from .services.auth import SuccessCache
+        from .services.merchant_api import MerchantApi
+        return MerchantApi(self.uow, self.gateway, self.clock,
+                           SuccessCache(ttl=self.settings.auth_cache_seconds))
+
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None,
           gateway: ProcessingGateway | None = None) -> Container:

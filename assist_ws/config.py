@@ -37,6 +37,8 @@ class Settings:
     #: gunicorn workers for ``assist-ws serve``.
     web_workers: int = 2
     log_level: str = "INFO"
+    #: Seconds a verified web-service login is remembered (0: check the password every time).
+    auth_cache_seconds: float = 60.0
     var_dir: str = "var"
     #: The gateway's address as buyers and shops reach it (``https://pay.example.com``), for
     #: the payment page URLs of ``payrequest.cfm``; empty: taken from each request.

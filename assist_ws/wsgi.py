@@ -26,6 +26,13 @@ def create_app(container: Container) -> Flask:
                 "<p>Payment gateway speaking the Assist merchant protocol.</p>")
 
     payment_pages.register(app, container)  # /pay/* (and /demo-shop when enabled)
+    # The merchant web services: POST formats (Flask) and SOAP + WSDLs, one path each.
+    from .soap.dispatch import MerchantServices
+    from .web.merchant import merchant_blueprint, post_handler
+    app.register_blueprint(merchant_blueprint(container.merchant_api))
+    app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api,
+                                    post_handler(container.merchant_api))
+
     return app
 
 

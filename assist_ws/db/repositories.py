@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, null, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.model import (CurrencyRate, Merchant, MerchantUser, Operation, OperationState,
                             OperationType, Order, ProcessingCenter, Transaction, TransactionState,
                             TransactionType)
 from ..domain.states import OrderState
-from .tables import operations, orders, transactions
+from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from .tables import merchant_users, merchants, operations, orders, transactions
+from .types import UtcDateTime
 
 
 class _Repo:
@@ -40,6 +42,19 @@ class UserRepository(_Repo):
 
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
+
+    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
+        return self.session.scalar(
+            select(MerchantUser).where(MerchantUser.merchant_id == merchant_id,
+                                       MerchantUser.login == login)
+            .with_for_update().execution_options(populate_existing=True))
+
+    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
+        row = self.session.connection().execute(_LOGIN, {"m": merchant_id, "l": login}).first()
+        if row is None:
+            return None
+        return LoginRecord(merchant_id, login, row[0], tuple(row[1] or ()), bool(row[2]),
+                           row[3] or 0, row[4], bool(row[5]), row[6])
 
 
 class CenterRepository(_Repo):
@@ -147,3 +162,113 @@ class OrderRepository(_Repo):
     def transaction(self, request_id: str) -> Transaction | None:
         return self.session.scalar(select(Transaction).where(
             transactions.c.request_id == request_id))
+
+    # -- read models for the merchant's queries (Core selects: no identity map) ----------
+    def login_and_records(self, merchant_id: int, login: str, order_number: str,
+                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
+        """``UserRepository.login_record`` and ``records_by_order_number`` (without
+        operations) in one query: the hot path of an ERP polling for order states."""
+        rows = self.session.connection().execute(_LOGIN_AND_ORDERS, {
+            "m": merchant_id, "l": login, "n": order_number, "s": window.start,
+            "e": window.end}).all()
+        if not rows:
+            return None, []
+        r = rows[0]
+        record = LoginRecord(merchant_id, login, r[0], tuple(r[1] or ()), bool(r[2]),
+                             r[3] or 0, r[4], bool(r[5]), r[6])
+        return record, [OrderRecord(*row[7:]) for row in rows if row[7] is not None]
+
+    def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
+                                with_operations: bool = False) -> list[OrderRecord]:
+        rows = self.session.connection().execute(_BY_NUMBER, {
+            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end}).all()
+        ops: dict[int, list] = {}
+        if with_operations and rows:
+            ids = [r[0] for r in rows]
+            for row in self.session.connection().execute(
+                    select(operations.c.order_id, *_OPERATION_COLUMNS)
+                    .where(operations.c.order_id.in_(ids))
+                    .order_by(operations.c.order_id, operations.c.number)):
+                ops.setdefault(row[0], []).append(row[1:])
+        out = []
+        for row in rows:
+            bill = row[1]
+            out.append(OrderRecord(*row[1:], operations=tuple(
+                _operation_record(bill, op) for op in ops.get(row[0], ()))))
+        return out
+
+    def operation_lines(self, merchant_id: int, window: Window,
+                        after: tuple[datetime, int] | None, limit: int, *,
+                        success: bool | None = None) -> list[OperationLine]:
+        stmt = (select(*_LINE_ORDER_COLUMNS, operations.c.id, *_LINE_OPERATION_COLUMNS)
+                .join_from(operations, orders, operations.c.order_id == orders.c.id)
+                .where(orders.c.merchant_id == merchant_id,
+                       operations.c.created_at >= window.start,
+                       operations.c.created_at < window.end))
+        if after is not None:
+            # (created_at, id) > after, spelled so that an index on created_at alone can
+            # start the scan at the page boundary (a row-value comparison cannot).
+            t = bindparam("after_t", after[0], type_=UtcDateTime())
+            stmt = stmt.where(operations.c.created_at >= t, or_(
+                operations.c.created_at > t,
+                operations.c.id > bindparam("after_id", after[1], type_=Integer())))
+        if success is True:
+            stmt = stmt.where(operations.c.state == OperationState.SUCCESS.value)
+        elif success is False:
+            stmt = stmt.where(operations.c.state != OperationState.SUCCESS.value)
+        stmt = stmt.order_by(operations.c.created_at, operations.c.id).limit(limit)
+        lines = []
+        for row in self.session.connection().execute(stmt).all():
+            order = OrderRecord(*row[:_N_ORDER])
+            op_id = row[_N_ORDER]
+            op = _operation_record(order.bill_number, row[_N_ORDER + 1:])
+            lines.append(OperationLine(order, op, (op.created_at, op_id)))
+        return lines
+
+
+# Columns of the read models, in the order of their dataclasses' fields.
+_ORDER_COLUMNS = (orders.c.bill_number, orders.c.merchant_id, orders.c.order_number,
+                  orders.c.amount, orders.c.currency, orders.c.state, orders.c.test_mode,
+                  orders.c.comment, orders.c.lastname, orders.c.firstname, orders.c.middlename,
+                  orders.c.email, orders.c.created_at, orders.c.updated_at)
+_OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state,
+                      operations.c.amount, operations.c.currency, operations.c.rate,
+                      operations.c.means, operations.c.means_type, operations.c.means_number,
+                      operations.c.cardholder, operations.c.card_expiry,
+                      operations.c.response_code, operations.c.approval_code,
+                      operations.c.message, operations.c.processing_name,
+                      operations.c.client_ip, operations.c.created_at,
+                      operations.c.finished_at)
+_N_ORDER = len(_ORDER_COLUMNS)
+# Results by date do not show when an order was last changed or an operation finished:
+# those columns are left out of their (million-row) query.
+_LINE_ORDER_COLUMNS = _ORDER_COLUMNS[:-1] + (null().label("updated_at"),)
+_LINE_OPERATION_COLUMNS = _OPERATION_COLUMNS[:-1] + (null().label("finished_at"),)
+_BY_NUMBER = (select(orders.c.id, *_ORDER_COLUMNS)
+              .where(orders.c.merchant_id == bindparam("m"),
+                     orders.c.order_number == bindparam("n"),
+                     orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+                     orders.c.created_at < bindparam("e", type_=UtcDateTime()))
+              .order_by(orders.c.created_at, orders.c.id))
+_LOGIN_AND_ORDERS = (
+    select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
+           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
+           merchants.c.secret_word, *_ORDER_COLUMNS)
+    .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
+    .outerjoin(orders, and_(orders.c.merchant_id == merchant_users.c.merchant_id,
+                            orders.c.order_number == bindparam("n"),
+                            orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+                            orders.c.created_at < bindparam("e", type_=UtcDateTime())))
+    .where(merchant_users.c.merchant_id == bindparam("m"), merchant_users.c.login == bindparam("l"))
+    .order_by(orders.c.created_at, orders.c.id))
+_LOGIN = (select(merchant_users.c.password_hash, merchant_users.c.rights,
+                 merchant_users.c.active, merchant_users.c.failed_logins,
+                 merchant_users.c.locked_until, merchants.c.active, merchants.c.secret_word)
+          .join_from(merchant_users, merchants,
+                     merchant_users.c.merchant_id == merchants.c.merchant_id)
+          .where(merchant_users.c.merchant_id == bindparam("m"),
+                 merchant_users.c.login == bindparam("l")))
+
+
+def _operation_record(bill: str, row) -> OperationRecord:
+    return OperationRecord(f"{bill}.{row[0]}", *row)

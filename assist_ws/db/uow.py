@@ -44,6 +44,12 @@ class SqlAlchemyUnitOfWork:
         self._local = threading.local()
         self._reader: SqlAlchemyUnitOfWork | None = None
 
+    def queries(self) -> "_Queries":
+        """A read-only unit of work for the read models (``login_record``,
+        ``records_by_order_number``, ``operation_lines``) on a bare connection: no ORM
+        session, for the hot paths of the merchant's queries."""
+        return _Queries(self.engine)
+
     def reader(self) -> "SqlAlchemyUnitOfWork":
         """A unit of work for queries only (on SQLite it does not take the write lock)."""
         if self.readonly:
@@ -96,3 +102,68 @@ class SqlAlchemyUnitOfWork:
 
     def flush(self) -> None:
         self._open.session.flush()
+
+
+class _BareSession:
+    """What the read-model methods of the repositories use of a session: its connection."""
+
+    def __init__(self, connection):
+        self._connection = connection
+
+    def connection(self, **_):
+        return self._connection
+
+
+class _Queries:
+    """One read-only unit of work on a bare connection, with the repositories' read-model
+    methods (see ``SqlAlchemyUnitOfWork.queries``).
+
+    On SQLite it is one deferred transaction (one snapshot, no write lock).  On PostgreSQL
+    every query runs in autocommit (no BEGIN/ROLLBACK round trips), and a process's main
+    thread -- a gunicorn sync worker -- keeps its connection between requests, which saves
+    the pool's checkout ping: one round trip per query is all.  A kept connection that fails
+    is dropped, and the next request takes a new one."""
+
+    _kept = threading.local()
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def _connect(self):
+        sqlite = self.engine.dialect.name == "sqlite"
+        keep = not sqlite and threading.current_thread() is threading.main_thread()
+        kept = getattr(self._kept, "connections", None)
+        if keep and kept is not None:
+            conn = kept.get(id(self.engine))
+            if conn is not None and not conn.closed and not conn.invalidated:
+                return conn, True
+        conn = self.engine.connect()
+        if sqlite:
+            conn = conn.execution_options(**{READONLY: True})
+            conn.begin()  # BEGIN (deferred)
+        else:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if keep:
+            if kept is None:
+                kept = self._kept.connections = {}
+            kept[id(self.engine)] = conn
+        return conn, keep
+
+    def __enter__(self) -> "_Queries":
+        self._conn, self._keep = self._connect()
+        bare = _BareSession(self._conn)
+        self.users = UserRepository(bare)
+        self.orders = OrderRepository(bare)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        conn = self._conn
+        if self._keep and exc_type is None:
+            conn.rollback()  # ends SQLAlchemy's bookkeeping; nothing is sent in autocommit
+            return
+        if self._keep:
+            self._kept.connections.pop(id(self.engine), None)
+        try:
+            conn.rollback()
+        finally:
+            conn.close()

@@ -60,6 +60,8 @@ class Second:
     PAYMENT = 306
     CONFIRM = 307
     CANCEL = 308
+    WEB_SERVICE = 350
+    SUCCESS_FILTER = 131
 
 
 class AssistError(Exception):

@@ -16,6 +16,7 @@ from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .notifications import DeliveryAttempt, Notification
 from .money import Money
+from .records import LoginRecord, OperationLine, OrderRecord, Window
 
 
 class Clock(Protocol):
@@ -99,6 +100,12 @@ class UserRepository(Protocol):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
     def add(self, user: MerchantUser) -> None: ...
 
+    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
+        """The user with its row locked for the rest of the transaction."""
+
+    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
+        """The user and its merchant's state, read in one cheap query."""
+
 
 class CenterRepository(Protocol):
     def get(self, name: str) -> ProcessingCenter | None: ...
@@ -141,6 +148,22 @@ class OrderRepository(Protocol):
     def loaded(self) -> list[Order]:
         """The orders this unit of work has loaded or added (to collect their results)."""
 
+    def login_and_records(self, merchant_id: int, login: str, order_number: str,
+                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
+        """``users.login_record`` and ``records_by_order_number`` in one query."""
+
+    def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
+                                with_operations: bool = False) -> list[OrderRecord]:
+        """The merchant's orders with this order number created in ``window``, oldest
+        first, as read models (with their operations, if asked)."""
+
+    def operation_lines(self, merchant_id: int, window: Window,
+                        after: tuple[datetime, int] | None, limit: int, *,
+                        success: bool | None = None) -> list[OperationLine]:
+        """At most ``limit`` operations of the merchant created in ``window``, in the stable
+        order (creation time, id), starting after the key ``after``; ``success`` True/False
+        keeps only successful/unsuccessful ones."""
+
 
 class NotificationRepository(Protocol):
     """The outbox of result notifications and their delivery journal."""
@@ -182,4 +205,12 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def flush(self) -> None: ...
+
+    def reader(self) -> "UnitOfWork":
+        """A unit of work for reading only."""
+
+    def queries(self) -> "UnitOfWork":
+        """A read-only unit of work offering only the read models (``users.login_record``,
+        ``orders.records_by_order_number``, ``orders.operation_lines``), cheaper than
+        ``reader()``."""
 

@@ -1,0 +1,95 @@
+"""SOAP replies written directly, as Spyne would write them for the declared wire types.
+
+Spyne builds an element tree of the whole reply and walks its type declarations for every
+value; for the services' replies (flat fields in declared order, ``services.replies``) a
+writer is several times faster.  ``soap_reply`` writes any reply from its field
+dictionaries; ``soap_results`` streams results by date row by row, in chunks, while the rows
+are read page by page, so a window of a million operations answers in bounded memory.  Tests
+validate both against the WSDLs' schemas and read them with two SOAP stacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Iterator
+from xml.sax.saxutils import escape
+
+from ..domain.money import Money
+from ..domain.records import OperationLine
+from ..services.replies import RESULT_LINE_FIELDS, result_line
+from .faults import SOAP_ENV
+from .wire import NS
+
+CHUNK = 64 * 1024
+_HEAD = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope xmlns:soap11env="
+         f"\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body><tns:resultbydateResponse>"
+         f"<tns:resultbydate>").encode()
+_TAIL = b"</tns:resultbydate></tns:resultbydateResponse></soap11env:Body></soap11env:Envelope>"
+_OPEN = tuple(f"<tns:{name}>" for name in RESULT_LINE_FIELDS)
+_CLOSE = tuple(f"</tns:{name}>" for name in RESULT_LINE_FIELDS)
+
+
+def soap_text(value) -> str:
+    """A reply value as SOAP text (the same forms Spyne writes)."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, Money):
+        return value.wire
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _element(name: str, value, parts: list[str]) -> None:
+    if value is None:
+        return
+    if isinstance(value, dict):
+        parts.append(f"<tns:{name}>")
+        for key, item in value.items():
+            _element(key, item, parts)
+        parts.append(f"</tns:{name}>")
+    elif isinstance(value, list):
+        for item in value:
+            _element(name, item, parts)
+    else:
+        parts.append(f"<tns:{name}>{soap_text(value)}</tns:{name}>")
+
+
+def soap_reply(response: str, content: dict) -> bytes:
+    """The envelope of a reply: ``<tns:{response}>`` holding ``content`` (element name ->
+    dict of fields, list of such dicts, or a value; ``None`` is left out)."""
+    parts = [_HEAD_ENVELOPE, f"<tns:{response}>"]
+    for key, item in content.items():
+        _element(key, item, parts)
+    parts.append(f"</tns:{response}>{_TAIL_ENVELOPE}")
+    return "".join(parts).encode("utf-8")
+
+
+_HEAD_ENVELOPE = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope "
+                  f"xmlns:soap11env=\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body>")
+_TAIL_ENVELOPE = "</soap11env:Body></soap11env:Envelope>"
+
+
+def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:
+    yield _HEAD
+    parts: list[str] = []
+    size = 0
+    fields = range(len(RESULT_LINE_FIELDS))
+    for line in lines:
+        row = result_line(line)
+        parts.append("<tns:operation>")
+        for i in fields:
+            value = row[i]
+            if value is not None:
+                text = soap_text(value)
+                parts.append(_OPEN[i] + text + _CLOSE[i])
+                size += len(text) + 30
+        parts.append("</tns:operation>")
+        if size >= CHUNK:
+            yield "".join(parts).encode("utf-8")
+            parts, size = [], 0
+    if parts:
+        yield "".join(parts).encode("utf-8")
+    yield _TAIL

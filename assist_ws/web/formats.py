@@ -1,0 +1,231 @@
+"""Assist's POST reply formats: ``Format`` 1 CSV, 3 XML, 5 JSON (4, SOAP, is answered by the
+SOAP face itself; see ``soap.dispatch``).
+
+Every reply starts from the field dictionaries of ``services.replies``; here the values
+become Assist's text: amounts with the currency's digits (``4.00``), times
+``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order result ``DD.MM.YYYY
+HH:MM``), absent values empty.  Errors keep HTTP 200 and carry ``firstcode``/``secondcode``
+and a ``message``.
+
+* XML: ``<result firstcode="0" secondcode="0" count="N">`` around the rows (``<order>``;
+  charge and cancel wrap theirs in ``<orders>``; results by date has ``<operation>`` rows
+  and, being streamed, no ``count``).
+* JSON: ``{"firstcode": 0, "secondcode": 0, "count": N, "order": [...]}`` with the same
+  nesting (charge/cancel ``"orders"``, results by date ``"operation"``); every field is a
+  string.
+* CSV: a header line of field names (unless ``Header=0``) and one line per row, fields
+  joined by ``Delimiter`` (default ``;``), quoted where needed, lines ending CRLF.  Order
+  result and wscancel flatten each operation into a row with its order's fields (the
+  operation's extended billnumber is the column ``operationbillnumber``).  An error is the
+  header ``firstcode;secondcode;message`` and one line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Iterator
+from xml.sax.saxutils import escape, quoteattr
+
+from ..domain.money import Money
+
+XML_DECL = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"
+CONTENT_TYPES = {"1": "text/csv; charset=utf-8", "3": "text/xml; charset=utf-8",
+                 "5": "application/json; charset=utf-8"}
+LONG = "%d.%m.%Y %H:%M:%S"
+SHORT = "%d.%m.%Y %H:%M"
+
+
+def text(value: Any, name: str = "", short_packetdate: bool = False) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Money):
+        return value.wire
+    if isinstance(value, datetime):
+        return value.strftime(SHORT if short_packetdate and name == "packetdate" else LONG)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
+    """Nested dicts are kept, lists of dicts kept, scalars to text."""
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        if isinstance(v, dict):
+            out[k] = flat(v, short)
+        elif isinstance(v, list):
+            out[k] = [flat(x, short) for x in v]
+        else:
+            out[k] = text(v, k, short)
+    return out
+
+
+# -- XML ---------------------------------------------------------------------------------------
+def _xml_fields(fields: dict[str, Any], parts: list[str]) -> None:
+    for k, v in fields.items():
+        if isinstance(v, dict):
+            parts.append(f"<{k}>")
+            _xml_fields(v, parts)
+            parts.append(f"</{k}>")
+        elif isinstance(v, list):
+            for item in v:
+                parts.append(f"<{k}>")
+                _xml_fields(item, parts)
+                parts.append(f"</{k}>")
+        else:
+            parts.append(f"<{k}>{escape(v)}</{k}>")
+
+
+def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None) -> bytes:
+    parts = [XML_DECL, f'<result firstcode="0" secondcode="0" count="{len(rows)}">']
+    if wrapper:
+        parts.append(f"<{wrapper}>")
+    for row in rows:
+        parts.append(f"<{row_name}>")
+        _xml_fields(row, parts)
+        parts.append(f"</{row_name}>")
+    if wrapper:
+        parts.append(f"</{wrapper}>")
+    parts.append("</result>")
+    return "".join(parts).encode("utf-8")
+
+
+def xml_error(firstcode: int, secondcode: int, message: str) -> bytes:
+    return (f'{XML_DECL}<result firstcode="{firstcode}" secondcode="{secondcode}" count="0" '
+            f'message={quoteattr(message)}></result>').encode("utf-8")
+
+
+# -- JSON --------------------------------------------------------------------------------------
+def json_reply(rows: list[dict], row_name: str) -> bytes:
+    doc = {"firstcode": 0, "secondcode": 0, "count": len(rows), row_name: rows}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_error(firstcode: int, secondcode: int, message: str) -> bytes:
+    doc = {"firstcode": firstcode, "secondcode": secondcode, "message": message, "count": 0}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+class CsvOptions:
+    def __init__(self, delimiter: str = ";", header: bool = True):
+        self.delimiter, self.header = delimiter, header
+        self._special = (delimiter, '"', "\r", "\n")
+
+    def field(self, value: str) -> str:
+        if any(ch in value for ch in self._special):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    def line(self, values: Iterable[str]) -> str:
+        return self.delimiter.join(self.field(v) for v in values) + "\r\n"
+
+
+def csv_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Nested rows flattened: a row's own fields and those of its nested dicts (customer),
+    then one line per element of its list (operations; the operation's billnumber becomes
+    ``operationbillnumber``).  The header is every column met, in order."""
+    flat_lines: list[dict[str, str]] = []
+    for row in rows:
+        own: dict[str, str] = {}
+        items: list[dict] = []
+        for k, v in row.items():
+            if isinstance(v, dict):
+                own.update(v)
+            elif isinstance(v, list):
+                items = [{("operation" + kk if kk == "billnumber" else kk): vv
+                          for kk, vv in item.items()} for item in v]
+            else:
+                own[k] = v
+        flat_lines += [dict(own, **item) for item in items] or [own]
+    names = list(dict.fromkeys(k for line in flat_lines for k in line))
+    return names, [[line.get(n, "") for n in names] for line in flat_lines]
+
+
+def csv_reply(rows: list[dict], options: CsvOptions) -> bytes:
+    names, lines = csv_rows(rows)
+    out = [options.line(names)] if options.header and names else []
+    out += [options.line(values) for values in lines]
+    return "".join(out).encode("utf-8")
+
+
+def csv_error(firstcode: int, secondcode: int, message: str, options: CsvOptions) -> bytes:
+    return (options.line(["firstcode", "secondcode", "message"])
+            + options.line([str(firstcode), str(secondcode), message])).encode("utf-8")
+
+
+# -- streamed results by date ------------------------------------------------------------------
+def _long(d: datetime) -> str:
+    return (f"{d.day:02d}.{d.month:02d}.{d.year:04d} {d.hour:02d}:{d.minute:02d}:"
+            f"{d.second:02d}")
+
+
+#: Text of a value by its type, for the streamed rows (one dict lookup per value).
+_STREAM_TEXT = {str: str, int: str, datetime: _long, type(None): lambda v: "",
+                Decimal: lambda v: format(v, "f"), bool: lambda v: "1" if v else "0",
+                Money: lambda v: v.wire}
+
+
+def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
+                options: CsvOptions, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """Rows (tuples of reply values in ``names`` order) as a streamed reply."""
+    buf: list[str] = []
+    size = 0
+    conv = _STREAM_TEXT
+    if fmt == "1":
+        if options.header:
+            buf.append(options.line(names))
+        delim, width = options.delimiter, len(names) - 1
+        for row in rows:
+            line = delim.join([v if type(v) is str else ("" if v is None else conv[type(v)](v))
+                               for v in row])
+            if '"' in line or "\r" in line or "\n" in line or line.count(delim) != width:
+                line = options.line(text(v) for v in row)[:-2]  # a value needs quoting
+            buf.append(line + "\r\n")
+            size += len(line) + 2
+            if size >= chunk:
+                yield "".join(buf).encode("utf-8")
+                buf, size = [], 0
+    elif fmt == "3":
+        buf.append(XML_DECL + '<result firstcode="0" secondcode="0">')
+        opens = [f"<{n}>" for n in names]
+        closes = [f"</{n}>" for n in names]
+        for row in rows:
+            parts = ["<operation>"]
+            for i, v in enumerate(row):
+                if type(v) is str:
+                    t = escape(v) if ("&" in v or "<" in v or ">" in v) else v
+                else:
+                    t = "" if v is None else conv[type(v)](v)
+                parts.append(opens[i] + t + closes[i])
+            parts.append("</operation>")
+            line = "".join(parts)
+            buf.append(line)
+            size += len(line)
+            if size >= chunk:
+                yield "".join(buf).encode("utf-8")
+                buf, size = [], 0
+        buf.append("</result>")
+    else:
+        buf.append('{"firstcode":0,"secondcode":0,"operation":[')
+        first = True
+        dumps = json.dumps
+        for row in rows:
+            line = ("" if first else ",") + dumps(
+                dict(zip(names, [conv[type(v)](v) for v in row])), ensure_ascii=False,
+                separators=(",", ":"))
+            first = False
+            buf.append(line)
+            size += len(line)
+            if size >= chunk:
+                yield "".join(buf).encode("utf-8")
+                buf, size = [], 0
+        buf.append("]}")
+    if buf:
+        yield "".join(buf).encode("utf-8")

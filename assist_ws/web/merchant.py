@@ -1,0 +1,218 @@
+"""The merchant web services as Assist's form POSTs (and JSON bodies), answering in ``Format``
+1 CSV, 3 XML or 5 JSON (``web.formats``).  SOAP requests and ``Format=4`` never reach here:
+``soap.dispatch`` hands them to the SOAP face.
+
+Field names are case-insensitive (``Merchant_ID``, ``merchant_id``); a JSON body (an object
+of the same names) is answered in JSON.  Refusals keep HTTP 200 and carry Assist's
+``firstcode``/``secondcode`` and a message, in the asked format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, request
+
+from ..domain.errors import AssistError, Second
+from ..services import replies
+from ..services.auth import Credentials
+from ..services.merchant_api import Answer, MerchantApi, refuse_password_in_query
+from . import formats
+
+#: Path (without ``.cfm``) -> (service key, the Format a POST gets by default).
+SERVICES = {
+    "/orderstate/orderstate": ("orderstate", "4"),
+    "/orderresult/orderresult": ("orderresult", "4"),
+    "/charge/charge": ("charge", "1"),
+    "/cancel/cancel": ("cancel", "4"),
+    "/cancel/wscancel": ("wscancel", "4"),
+    "/resultbydate/resultbydate": ("resultbydate", "1"),
+}
+_WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "hour", "min")]
+
+
+class _Params:
+    """The request's parameters, names in lower case."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = {str(k).lower(): v for k, v in values.items()}
+
+    def get(self, name: str):
+        value = self.values.get(name)
+        return None if value is None else str(value)
+
+    def creds(self) -> Credentials:
+        return Credentials(self.get("merchant_id"), self.get("login"), self.get("password"))
+
+    def window(self) -> dict[str, Any]:
+        return {name: self.get(name) for name in _WINDOW}
+
+
+def _params() -> tuple[_Params, bool]:
+    """(parameters, whether the body was JSON) of the Flask request."""
+    if request.mimetype == "application/json":
+        return _json_params(request.get_data(cache=False)), True
+    values = request.form.to_dict() if request.method == "POST" else {}
+    for key, value in request.args.items():
+        values.setdefault(key, value)
+    return _Params(values), False
+
+
+def _json_params(body: bytes) -> _Params:
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        raise AssistError("the JSON body cannot be parsed", Second.NONE, firstcode=4)
+    if not isinstance(doc, dict):
+        raise AssistError("the JSON body must be an object", Second.NONE, firstcode=4)
+    return _Params(doc)
+
+
+def _format(params: _Params, is_json: bool, default: str) -> str:
+    if is_json:
+        return "5"
+    fmt = (params.get("format") or "").strip() or default
+    if fmt not in ("1", "3", "4", "5"):
+        raise AssistError(f"Format {fmt!r} is not supported: use 1 (CSV), 3 (XML), 4 (SOAP) or "
+                          f"5 (JSON)", Second.FORMAT, firstcode=5)
+    return fmt
+
+
+def _csv_options(params: _Params) -> formats.CsvOptions:
+    delimiter = params.get("delimiter")
+    if delimiter is None or delimiter == "":
+        delimiter = ";"
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise AssistError("Delimiter is one character, not a quote or a line break", 135,
+                          firstcode=5)
+    header = (params.get("header") or "1").strip()
+    if header not in ("0", "1"):
+        raise AssistError("Header must be 0 or 1", 133, firstcode=5)
+    return formats.CsvOptions(delimiter, header == "1")
+
+
+def _reply(fmt: str, body, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=formats.CONTENT_TYPES[fmt])
+
+
+def _error(fmt: str, exc: AssistError, csv: formats.CsvOptions | None = None) -> Response:
+    if fmt == "5":
+        return _reply("5", formats.json_error(exc.firstcode, exc.secondcode, exc.message))
+    if fmt == "1":
+        return _reply("1", formats.csv_error(exc.firstcode, exc.secondcode, exc.message,
+                                             csv or formats.CsvOptions()))
+    return _reply("3", formats.xml_error(exc.firstcode, exc.secondcode, exc.message))
+
+
+def _rows(answer: Answer, build: Callable, short: bool) -> list[dict]:
+    if answer.operation is not None:
+        return [formats.flat(build(answer.orders[0], answer.operation, answer.checkvalues[0],
+                                   answer.packet_date), short)]
+    return [formats.flat(build(o, cv, answer.packet_date), short)
+            for o, cv in zip(answer.orders, answer.checkvalues)]
+
+
+def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
+            wrapper: str | None = None) -> Response:
+    if fmt == "3":
+        return _reply(fmt, formats.xml_reply(rows, row_name, wrapper))
+    if fmt == "5":
+        return _reply(fmt, formats.json_reply(rows, wrapper or row_name))
+    return _reply(fmt, formats.csv_reply(rows, csv))
+
+
+def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]],
+           query_string: str) -> Response:
+    """The reply to a request for the service at ``path`` (without ``.cfm``), whatever
+    becomes of it: a refusal is a reply in the asked format too."""
+    key, default = SERVICES[path]
+    fmt, csv = "3", formats.CsvOptions()
+    try:
+        params, is_json = load()
+        fmt = _format(params, is_json, default)
+        if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
+            fmt = "5"
+        if fmt == "1":
+            csv = _csv_options(params)
+        refuse_password_in_query(query_string)
+        return _SERVICES[key](api, params, fmt, csv)
+    except AssistError as exc:
+        return _error(fmt, exc, csv)
+
+
+def post_handler(api: MerchantApi) -> Callable:
+    """For ``soap.dispatch``: a POST's reply straight from its body, without a Flask
+    request (the hot path of an ERP polling for states)."""
+
+    def handle(path: str, body: bytes, is_json: bool, query_string: str):
+        if is_json:
+            load = lambda: (_json_params(body), True)  # noqa: E731
+        else:
+            load = lambda: (_Params(dict(parse_qsl(  # noqa: E731
+                body.decode("utf-8", "replace"), keep_blank_values=True))), False)
+        return answer(api, path, load, query_string)
+
+    return handle
+
+
+def merchant_blueprint(api: MerchantApi) -> Blueprint:
+    """The same services as Flask routes (GET and POST)."""
+    bp = Blueprint("merchant_services", __name__)
+
+    def handle(path: str) -> Response:
+        return answer(api, path, _params, request.query_string.decode("latin-1"))
+
+    for path in SERVICES:
+        bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",
+                        (lambda p: lambda: handle(p))(path), methods=["GET", "POST"])
+    return bp
+
+
+# -- the services ------------------------------------------------------------------------------
+def _orderstate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    answer = api.order_state(p.creds(), p.get("ordernumber"), p.window())
+    return _render(fmt, _rows(answer, replies.order_state, True), "order", csv)
+
+
+def _orderresult(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    answer = api.order_result(p.creds(), p.get("ordernumber"), p.window(),
+                              language=p.get("language"))
+    return _render(fmt, _rows(answer, replies.order_result, True), "order", csv)
+
+
+def _charge(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    answer = api.confirm(p.creds(), p.get("billnumber"), p.get("amount"), p.get("currency"),
+                         auto_deposit=p.get("autodeposit"), client_ip=p.get("clientip"),
+                         language=p.get("language"))
+    return _render(fmt, _rows(answer, replies.operation_order, False), "order", csv, "orders")
+
+
+def _cancel_answer(api: MerchantApi, p: _Params) -> Answer:
+    return api.cancel(p.creds(), p.get("billnumber"), p.get("amount"), p.get("currency"),
+                      reason=p.get("cancelreason"), external_id=p.get("externalrefundid"),
+                      client_ip=p.get("clientip"), language=p.get("language"))
+
+
+def _cancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    answer = _cancel_answer(api, p)
+    return _render(fmt, _rows(answer, replies.operation_order, False), "order", csv, "orders")
+
+
+def _wscancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    answer = _cancel_answer(api, p)
+    return _render(fmt, _rows(answer, replies.wscancel_order, False), "order", csv)
+
+
+def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    stream = api.results_by_date(p.creds(), p.window(), success=p.get("success"))
+    rows = (replies.result_line(line) for line in stream)
+    body = formats.stream_rows(fmt, replies.RESULT_LINE_FIELDS, rows, csv)
+    return Response(body, content_type=formats.CONTENT_TYPES[fmt])
+
+
+_SERVICES: dict[str, Callable[..., Response]] = {
+    "orderstate": _orderstate, "orderresult": _orderresult, "charge": _charge,
+    "cancel": _cancel, "wscancel": _wscancel, "resultbydate": _resultbydate,
+}
