@@ -2,10 +2,11 @@
 per Assist path, and their WSDLs.
 
 Each ``@rpc`` method does three things: wire values to use-case arguments, one call of
-``MerchantApi``, the answer to wire fields (``services.replies`` decides them).  The
-``MerchantApi`` is found on the application (``ctx.app.api``).  Spyne parses and checks
-requests, dispatches them, answers faults and describes everything in the WSDL; the replies
-are written by ``streaming`` (several times faster than Spyne's element trees, and streamed
+``MerchantApi`` (for the notification services, of ``services.merchant_notifications`` with
+it), the answer to wire fields (``services.replies`` decides them; for notifications,
+``merchant_notifications``).  The ``MerchantApi`` is found on the application
+(``ctx.app.api``).  Spyne parses and checks requests, dispatches them, answers faults and
+describes everything in the WSDL; the replies are written by ``streaming`` (several times faster than Spyne's element trees, and streamed
 for results by date): the method leaves its reply in the WSGI environ under ``REPLY_KEY``
 (``STREAM_KEY`` for results by date) and ``dispatch`` writes it.
 """
