@@ -6,9 +6,10 @@ Each ``@rpc`` method does three things: wire values to use-case arguments, one c
 it), the answer to wire fields (``services.replies`` decides them; for notifications,
 ``merchant_notifications``).  The ``MerchantApi`` is found on the application
 (``ctx.app.api``).  Spyne parses and checks requests, dispatches them, answers faults and
-describes everything in the WSDL; the replies are written by ``streaming`` (several times faster than Spyne's element trees, and streamed
-for results by date): the method leaves its reply in the WSGI environ under ``REPLY_KEY``
-(``STREAM_KEY`` for results by date) and ``dispatch`` writes it.
+describes everything in the WSDL; the replies are written by ``streaming`` (several times
+faster than Spyne's element trees, and streamed for results by date): the method leaves its
+reply in the WSGI environ under ``REPLY_KEY`` (``STREAM_KEY`` for results by date) and
+``dispatch`` writes it.
 """
 
 from __future__ import annotations
