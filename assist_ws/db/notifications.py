@@ -89,3 +89,15 @@ class NotificationRepository:
             select(DeliveryAttempt)
             .where(notification_attempts.c.notification_id == notification.id)
             .order_by(notification_attempts.c.number, notification_attempts.c.id)))
+
+    def last_attempts(self, found: Sequence[Notification]) -> dict[int, DeliveryAttempt]:
+        ids = [n.id for n in found if n.attempts]
+        latest: dict[int, DeliveryAttempt] = {}
+        for start in range(0, len(ids), 500):
+            newest = (select(func.max(notification_attempts.c.id))
+                      .where(notification_attempts.c.notification_id.in_(ids[start:start + 500]))
+                      .group_by(notification_attempts.c.notification_id))
+            for attempt in self.session.scalars(
+                    select(DeliveryAttempt).where(notification_attempts.c.id.in_(newest))):
+                latest[attempt.notification_id] = attempt
+        return latest

@@ -191,6 +191,10 @@ class NotificationRepository(Protocol):
 
     def attempts(self, notification: Notification) -> list[DeliveryAttempt]: ...
 
+    def last_attempts(self, notifications: Sequence[Notification]) -> dict[int, DeliveryAttempt]:
+        """The latest journal line of each of these notifications that has been tried, by
+        the notification's row id."""
+
 
 class UnitOfWork(Protocol):
     merchants: MerchantRepository

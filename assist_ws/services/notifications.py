@@ -360,13 +360,17 @@ class NotificationView:
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     last_error: str | None
+    #: The state of the result's operation as the notification tells it (None: a result
+    #: without an operation, e.g. the buyer's timeout).
+    operation_state: str | None = None
 
     @classmethod
     def of(cls, n: Notification) -> "NotificationView":
+        ops = (n.content or {}).get("operations") or [{}]
         return cls(n.notification_id, n.merchant_id, n.bill_number, n.order_number,
                    n.sequence, n.kind, n.success, n.operation_number, n.operation_type,
                    n.order_state, n.state, n.attempts, n.replays, n.created_at,
-                   n.next_attempt_at, n.delivered_at, n.last_error)
+                   n.next_attempt_at, n.delivered_at, n.last_error, ops[0].get("state"))
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 per Assist path, and their WSDLs.
 
 Each ``@rpc`` method does three things: wire values to use-case arguments, one call of
-``MerchantApi``, the answer to wire fields (``services.replies`` decides them).  The
-``MerchantApi`` is found on the application (``ctx.app.api``).  Spyne parses and checks
-requests, dispatches them, answers faults and describes everything in the WSDL; the replies
-are written by ``streaming`` (several times faster than Spyne's element trees, and streamed
-for results by date): the method leaves its reply in the WSGI environ under ``REPLY_KEY``
-(``STREAM_KEY`` for results by date) and ``dispatch`` writes it.
+``MerchantApi`` (for the notification services, of ``services.merchant_notifications`` with
+it), the answer to wire fields (``services.replies`` decides them; for notifications,
+``merchant_notifications``).  The ``MerchantApi`` is found on the application
+(``ctx.app.api``).  Spyne parses and checks requests, dispatches them, answers faults and
+describes everything in the WSDL; the replies are written by ``streaming`` (several times
+faster than Spyne's element trees, and streamed for results by date): the method leaves its
+reply in the WSGI environ under ``REPLY_KEY`` (``STREAM_KEY`` for results by date) and
+``dispatch`` writes it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lxml import etree
 from spyne import ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
 
+from ..services import merchant_notifications as notices
 from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import MerchantApi
@@ -31,6 +34,7 @@ from .wire import (NS, WINDOW, AssistFault, BillNumber, CancelReason, ClientIp,
                    ExternalRefundId, Language, Login, M, MerchantId, OperationOrders,
                    OptionalAmount, OptionalCurrency, OptionalFlag, OrderNumber, OrderResultResult,
                    OrderStateResult, Password, ResultByDateResult, Success, WSCancelOrder)
+from .wire import OptionalBillNumber, OptionalOrderNumber, ReplayResult, UndeliveredResult
 
 STREAM_KEY = "assist_ws.soap.stream"
 #: Where an operation leaves its reply for ``dispatch`` to write (see ``streaming``):
@@ -170,6 +174,37 @@ class ResultByDateService(ServiceBase):
         ctx.transport.req_env[STREAM_KEY] = stream
 
 
+class ReplayService(ServiceBase):
+    __service_name__ = "ReplayService"
+
+    @rpc(MerchantId, Login, Password, OptionalBillNumber, OptionalOrderNumber, *_W,
+         _returns=ReplayResult.customize(**M), _out_variable_name="replay", **_T)
+    def replay(ctx, merchant_id, login, password, billnumber, ordernumber, startyear,
+               startmonth, startday, starthour, startmin, endyear, endmonth, endday, endhour,
+               endmin):
+        """Send again, unchanged and with the same ids, the result notifications of a
+        billnumber, of an order number, or made in a window."""
+        lines = notices.replay(_api(ctx), _creds(merchant_id, login, password), billnumber,
+                               ordernumber, _window(locals()))
+        _reply(ctx, "replayResponse", {"replay": {"notification": [
+            notices.replay_row(line) for line in lines]}})
+
+
+class UndeliveredService(ServiceBase):
+    __service_name__ = "UndeliveredService"
+
+    @rpc(MerchantId, Login, Password, *_W,
+         _returns=UndeliveredResult.customize(**M), _out_variable_name="undelivered", **_T)
+    def undelivered(ctx, merchant_id, login, password, startyear, startmonth, startday,
+                    starthour, startmin, endyear, endmonth, endday, endhour, endmin):
+        """The result notifications made in a window (default: the last 3 days) and not
+        delivered: pending, rejected or expired, with their tries."""
+        lines = notices.undelivered(_api(ctx), _creds(merchant_id, login, password),
+                                    _window(locals()))
+        _reply(ctx, "undeliveredResponse", {"undelivered": {"notification": [
+            notices.undelivered_row(line) for line in lines]}})
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One merchant web service: its path (without ``.cfm``), Spyne service, application
@@ -191,6 +226,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("/cancel/wscancel", WSCancelService, "WSCancel", "4", "WSCancelRequestParams"),
     ServiceSpec("/resultbydate/resultbydate", ResultByDateService, "ResultByDate", "1",
                 "resultbydate"),
+    ServiceSpec("/notification/replay", ReplayService, "NotificationReplay", "1", "replay"),
+    ServiceSpec("/notification/undelivered", UndeliveredService, "UndeliveredNotifications",
+                "1", "undelivered"),
 )
 BY_PATH = {s.path: s for s in SERVICES}
 

@@ -219,3 +219,46 @@ class ResultOperation(_Model):
 class ResultByDateResult(_Model):
     __type_name__ = "ResultByDateResult"
     _type_info = [("operation", ResultOperation.customize(**MANY))]
+
+
+# -- notification replay and undelivered notifications -----------------------------------------
+OptionalBillNumber = optional(BillNumber)
+OptionalOrderNumber = optional(OrderNumber)
+OptionalOperationStateName = optional(OperationStateName)
+NotificationStateName = Unicode(values=["pending", "delivered", "rejected", "expired"],
+                                type_name="NotificationStateName", **_NS, **M)
+
+_NOTIFICATION = [
+    ("notificationid", Text), ("notificationseq", Int), ("billnumber", Text),
+    ("ordernumber", Text), ("operationbillnumber", OptionalText), ("operationtype", Int),
+    ("operationstate", OptionalOperationStateName), ("orderstate", OrderStateName),
+    ("createdate", Time), ("state", NotificationStateName),
+]
+
+
+class ReplayNotification(_Model):
+    """A notification queued again: its id and sequence (the same as when first sent), the
+    order and operation it tells about, when it was made, and its state (``pending``)."""
+
+    __type_name__ = "ReplayNotification"
+    _type_info = list(_NOTIFICATION)
+
+
+class ReplayResult(_Model):
+    __type_name__ = "ReplayResult"
+    _type_info = [("notification", ReplayNotification.customize(**MANY))]
+
+
+class UndeliveredNotification(_Model):
+    """A notification not delivered (yet), with its tries so far and the next one."""
+
+    __type_name__ = "UndeliveredNotification"
+    _type_info = _NOTIFICATION + [
+        ("attempts", Int), ("lasttrydate", OptionalTime), ("lasthttpstatus", OptionalInt),
+        ("nexttrydate", OptionalTime), ("lasterror", OptionalText),
+    ]
+
+
+class UndeliveredResult(_Model):
+    __type_name__ = "UndeliveredResult"
+    _type_info = [("notification", UndeliveredNotification.customize(**MANY))]

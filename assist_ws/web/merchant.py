@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from ..domain.errors import AssistError, Second
+from ..services import merchant_notifications as notices
 from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import Answer, MerchantApi, refuse_password_in_query
@@ -29,6 +30,8 @@ SERVICES = {
     "/cancel/cancel": ("cancel", "4"),
     "/cancel/wscancel": ("wscancel", "4"),
     "/resultbydate/resultbydate": ("resultbydate", "1"),
+    "/notification/replay": ("replay", "1"),
+    "/notification/undelivered": ("undelivered", "1"),
 }
 _WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "hour", "min")]
 
@@ -212,7 +215,31 @@ def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
     return Response(body, content_type=formats.CONTENT_TYPES[fmt])
 
 
+def _notifications(fmt: str, rows: list[dict], names: tuple[str, ...], csv) -> Response:
+    """A list of notifications; in CSV the header is there even when the list is empty."""
+    rows = [formats.flat(row, False) for row in rows]
+    if fmt != "1":
+        return _render(fmt, rows, "notification", csv)
+    lines = [csv.line(names)] if csv.header else []
+    lines += [csv.line(row[name] for name in names) for row in rows]
+    return _reply(fmt, "".join(lines).encode("utf-8"))
+
+
+def _replay(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    lines = notices.replay(api, p.creds(), p.get("billnumber"), p.get("ordernumber"),
+                           p.window())
+    return _notifications(fmt, [notices.replay_row(line) for line in lines],
+                          notices.REPLAY_FIELDS, csv)
+
+
+def _undelivered(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
+    lines = notices.undelivered(api, p.creds(), p.window())
+    return _notifications(fmt, [notices.undelivered_row(line) for line in lines],
+                          notices.UNDELIVERED_FIELDS, csv)
+
+
 _SERVICES: dict[str, Callable[..., Response]] = {
     "orderstate": _orderstate, "orderresult": _orderresult, "charge": _charge,
     "cancel": _cancel, "wscancel": _wscancel, "resultbydate": _resultbydate,
+    "replay": _replay, "undelivered": _undelivered,
 }

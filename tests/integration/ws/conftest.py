@@ -4,19 +4,26 @@ need, and clients generated from the served WSDLs."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import threading
 import uuid
 import warnings
+from dataclasses import dataclass
 
 import pytest
 from werkzeug.serving import make_server
 
 from assist_ws.domain.cards import parse_card
 from assist_ws.domain.model import Right
+from assist_ws.jobs.notifications import run_once
+from assist_ws.notify import HttpNotificationSender
 from assist_ws.services import admin
+from assist_ws.services.notifications import NotifySettings
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.wsgi import create_app
 
+from ...merchant_endpoint import MerchantEndpoint
 from ..conftest import MERCHANT, RUB_ONLY
 
 PASSWORD = "Passw0rd1"                       # erp_user of MERCHANT: every right
@@ -28,7 +35,8 @@ USERS = {
 }
 PATHS = {"orderstate": "/orderstate/orderstate", "orderresult": "/orderresult/orderresult",
          "charge": "/charge/charge", "cancel": "/cancel/cancel",
-         "wscancel": "/cancel/wscancel", "resultbydate": "/resultbydate/resultbydate"}
+         "wscancel": "/cancel/wscancel", "resultbydate": "/resultbydate/resultbydate",
+         "replay": "/notification/replay", "undelivered": "/notification/undelivered"}
 
 
 class Server:
@@ -88,3 +96,58 @@ def paid_order(gw, amount="100.00", *, delay=False, card="4111111111111111", num
     gw.pay_by_card(order.bill_number, parse_card(card, "12", "2030", "TEST HOLDER", "123",
                                                  gw.clock.now()))
     return number, order.bill_number
+
+
+# -- merchants whose results are notified (the notification services) ----------------------
+NOTIFY_SECRET = "notify-s3cret"
+#: login -> (password, rights, merchant "a" or "b")
+NOTIFY_USERS = {"notify_erp": ("Notify1234", [Right.MONITOR], "a"),
+                "notify_confirm": ("Confirm123", [Right.CONFIRM], "a"),
+                "other_notify": ("Other12345", [Right.MONITOR], "b")}
+
+
+@dataclass
+class Shops:
+    """Two merchants notified at ``endpoint``, ``a`` and ``b``, with the users of
+    ``NOTIFY_USERS``, and ``deliver()``: one pass of the notification worker, allowed to
+    reach the endpoint's port."""
+
+    a: int
+    b: int
+    endpoint: MerchantEndpoint
+    worker: object
+
+    def creds(self, login: str = "notify_erp") -> dict:
+        password, _rights, merchant = NOTIFY_USERS[login]
+        return {"merchant_id": self.a if merchant == "a" else self.b, "login": login,
+                "password": password}
+
+    def deliver(self) -> int:
+        return run_once(self.worker)
+
+
+@pytest.fixture
+def shops(gw):
+    endpoint = MerchantEndpoint().start()
+    worker = dataclasses.replace(
+        gw, notifier=HttpNotificationSender(connect_timeout=1, timeout=3, allowed_ports=None),
+        notify_policy=dataclasses.replace(gw.notify_policy, allowed_ports=None))
+    ids = []
+    for name in ("Notified shop A", "Notified shop B"):
+        mid = random.randint(300000, 2_000_000_000)
+        admin.save_merchant(gw.uow, mid, admin.MerchantSettings(
+            name=name, currencies=("RUB",), two_stage=True, secret_word=NOTIFY_SECRET,
+            processing=(("RUB", "emulator-rub"),),
+            notify=NotifySettings(url=endpoint.url(), results="pay,confirm,cancel")),
+            create=True, notify_ports=None)
+        ids.append(mid)
+    for login, (password, rights, merchant) in NOTIFY_USERS.items():
+        admin.add_user(gw.uow, ids[0 if merchant == "a" else 1], login, password, rights,
+                       replace=True)
+    yield Shops(ids[0], ids[1], endpoint, worker)
+    endpoint.stop()
+    with gw.uow as uow:  # nothing of the test stays for another test's worker to send
+        for mid in ids:
+            for n in uow.notifications.find(mid, states=["pending"], limit=100000):
+                n.give_up(gw.clock.now(), "end of test")
+        uow.commit()
