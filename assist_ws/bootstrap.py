@@ -15,7 +15,8 @@ from .db.engine import make_engine
 from .db.uow import SqlAlchemyUnitOfWork
 from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .processing import Timeouts, ZeepProcessingGateway
-from .services import cancel, confirm, payment, resolve, settle
+from .services import cancel, confirm, holds, payment, resolve, settle
+from .services import timeouts as abandoned
 
 
 @dataclass
@@ -40,13 +41,37 @@ class Container:
                                      bill_number, amount, **kw)
 
     def settle(self, **kw):
-        kw.setdefault("batch_size", self.settings.settle_batch_size)
-        return settle.settle(self.uow, self.gateway, self.clock, **kw)
+        return settle.settle(self.uow, self.gateway, self.clock, **self._settling(kw))
 
     def resolve(self, **kw):
         from datetime import timedelta
         kw.setdefault("grace", timedelta(seconds=self.settings.resolve_grace))
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
         return resolve.resolve_unknown(self.uow, self.gateway, self.clock, **kw)
+
+    # The worker's jobs (assist_ws/jobs) and their commands.
+    def _settling(self, kw: dict) -> dict:
+        from datetime import timedelta
+        kw.setdefault("batch_size", self.settings.settle_batch_size)
+        kw.setdefault("concurrency", self.settings.settle_concurrency)
+        kw.setdefault("lease", timedelta(seconds=self.settings.settle_lease))
+        return kw
+
+    def settle_at_cutoff(self, **kw):
+        return settle.settle_at_cutoff(self.uow, self.gateway, self.clock, **self._settling(kw))
+
+    def count_due(self, **kw):
+        return settle.count_due(self.uow, self.clock, **kw)
+
+    def expire_holds(self, **kw):
+        return holds.expire_holds(self.uow, self.gateway, self.clock, **kw)
+
+    def close_abandoned(self, **kw):
+        return abandoned.close_abandoned(self.uow, self.clock, **kw)
+
+    def unresolved(self, **kw):
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
+        return resolve.unresolved(self.uow, **kw)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -61,7 +86,14 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
                         batch_read=settings.settlement_timeout)
     return Container(settings=settings, engine=engine, uow=SqlAlchemyUnitOfWork(engine),
                      gateway=gateway or ZeepProcessingGateway(timeouts),
-                     clock=clock or SystemClock())
+                     clock=clock or _clock(settings))
+
+
+def _clock(settings: Settings) -> Clock:
+    if settings.clock_offset_file:
+        from .clocks import OffsetFileClock
+        return OffsetFileClock(settings.clock_offset_file)
+    return SystemClock()
 
 
 @functools.lru_cache(maxsize=1)

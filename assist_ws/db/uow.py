@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .engine import READONLY
 from .repositories import (CenterRepository, MerchantRepository, OrderRepository,
                            RateRepository, UserRepository)
+from .settlements import SettlementRepository
 from .tables import start_mappers
 
 
@@ -26,6 +27,7 @@ class _Open:
         self.centers = CenterRepository(session)
         self.rates = RateRepository(session)
         self.orders = OrderRepository(session)
+        self.settlements = SettlementRepository(session)
 
 
 class SqlAlchemyUnitOfWork:
@@ -53,7 +55,8 @@ class SqlAlchemyUnitOfWork:
         return current
 
     def __getattr__(self, name: str):
-        if name in ("session", "merchants", "users", "centers", "rates", "orders"):
+        if name in ("session", "merchants", "users", "centers", "rates", "orders",
+                    "settlements"):
             return getattr(self._open, name)
         raise AttributeError(name)
 
