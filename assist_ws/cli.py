@@ -14,6 +14,7 @@ import click
 from .config import Settings
 from .domain.errors import AssistError
 from .domain.model import Right
+from .domain.money import Money
 from .jobs.worker import job_names
 from .services import admin
 
@@ -278,8 +279,8 @@ def settle_cmd(center) -> None:
                f"{summary.unknown} unknown")
     for cur, value in sorted(summary.amounts.items()):
         released = summary.released.get(cur)
-        click.echo(f"  {cur}: {value} settled" + (f", {released} of holds released"
-                                                  if released else ""))
+        click.echo(f"  {cur}: {Money(value, cur).wire} settled"
+                   + (f", {Money(released, cur).wire} of holds released" if released else ""))
     if summary.retried:
         click.echo(f"{summary.retried} batches got no answer from the center; the worker "
                    f"sends them again", err=True)
@@ -305,13 +306,13 @@ def unresolved_cmd(check) -> None:
         click.echo(f"nothing unresolved (limit: {limit} tries)")
         return
     for t in found.transactions:
-        amount = f"{t.amount} {t.currency}" if t.amount is not None else t.currency
+        amount = str(Money(t.amount, t.currency)) if t.amount is not None else t.currency
         click.echo(f"{t.bill_number}.{t.operation_number}\t{t.type}\t{t.state}\t{t.center}\t"
                    f"{amount}\t{t.attempts} tries\tsent {_when(t.sent_at)}\t"
                    f"next {_when(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
     for b in found.batches:
         click.echo(f"batch {b.batch_id}\tsettlement\t{b.state}\t{b.center}\t"
-                   f"{b.items} items, {b.amount} {b.currency}\t{b.attempts} tries\t"
+                   f"{b.items} items, {Money(b.amount, b.currency)}\t{b.attempts} tries\t"
                    f"sent {_when(b.created_at)}\tnext {_when(b.lease_until)}\t"
                    f"{b.message or ''}")
     click.echo(f"{len(found.transactions)} transactions and {len(found.batches)} settlement "

@@ -26,24 +26,26 @@ from ..domain.money import Money
 from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementBatch,
                                  SettlementItem)
 from .tables import SETTLEABLE_STATES, operations, orders, settlement_batches, transactions
-from .types import Amount, UtcDateTime
+from .types import UtcDateTime
 
 #: Parameters per ``IN (...)`` list (SQLite's old limit was 999).
 _CHUNK = 500
-#: The financial transactions of a batch in one statement on PostgreSQL: one array per
-#: column, unnested into rows; an entry recorded by an earlier send of the batch stays as
-#: it is.
-_PG_COLUMNS = {"operation_id": Integer, "request_id": String, "state": String,
-               "center": String, "amount": Amount, "currency": String,
-               "authorization_request_id": String, "batch_id": String,
-               "response_code": String, "message": String, "attempts": Integer,
-               "next_attempt_at": UtcDateTime, "created_at": UtcDateTime,
-               "sent_at": UtcDateTime, "finished_at": UtcDateTime}
+#: Financial transactions of a batch on PostgreSQL: one statement per kind of answer, the
+#: per-row values as arrays unnested into rows (a thousand rows of parameters would cost
+#: more to send and parse than to insert); an entry recorded by an earlier send of the batch
+#: stays as it is.
 _INSERT_PG = text(
-    "INSERT INTO transactions (type, {cols}) SELECT 'financial', {cols} FROM unnest({params}) "
-    "AS u({cols}) ON CONFLICT (request_id) DO NOTHING".format(
-        cols=", ".join(_PG_COLUMNS), params=", ".join(f":{c}" for c in _PG_COLUMNS))
-).bindparams(*(bindparam(c, type_=ARRAY(t())) for c, t in _PG_COLUMNS.items()))
+    "INSERT INTO transactions (operation_id, request_id, amount, authorization_request_id, "
+    "type, state, center, currency, batch_id, response_code, message, attempts, "
+    "next_attempt_at, created_at, sent_at, finished_at) "
+    "SELECT u.op, u.rid, CAST(u.amount AS numeric), u.aid, 'financial', :state, :center, "
+    ":currency, :batch, :code, :message, :attempts, :next_at, :created, :created, :finished "
+    "FROM unnest(:ops, :rids, :amounts, :aids) AS u(op, rid, amount, aid) "
+    "ON CONFLICT (request_id) DO NOTHING"
+).bindparams(bindparam("ops", type_=ARRAY(Integer)), bindparam("rids", type_=ARRAY(String)),
+             bindparam("amounts", type_=ARRAY(String)), bindparam("aids", type_=ARRAY(String)),
+             bindparam("next_at", type_=UtcDateTime()), bindparam("created", type_=UtcDateTime()),
+             bindparam("finished", type_=UtcDateTime()))
 #: The partial index predicate, spelled with literals so PostgreSQL can match the index even
 #: with a generic (prepared) plan.
 _DUE_STATES = text("orders.state IN ({})".format(", ".join(f"'{s}'" for s in SETTLEABLE_STATES)))
@@ -147,26 +149,36 @@ class SettlementRepository:
     def record(self, batch: SettlementBatch, results: Sequence[ItemResult],
                now: datetime) -> None:
         entries = {e.request_id: e for e in batch.entries}
-        rows = []
+        groups: dict[tuple, list] = defaultdict(list)
         for r in results:
             e = entries[r.request_id]
-            rows.append({
-                "operation_id": e.operation_id, "request_id": e.request_id,
-                "type": TransactionType.FINANCIAL.value, "state": r.state,
-                "center": batch.center, "amount": e.amount.amount,
-                "currency": e.amount.currency,
-                "authorization_request_id": e.authorization_request_id,
-                "batch_id": batch.batch_id, "response_code": r.response_code,
-                "message": r.message[:256] if r.message else None,
-                "attempts": batch.attempts, "next_attempt_at": r.next_attempt_at,
-                "created_at": batch.created_at, "sent_at": batch.created_at,
-                "finished_at": now if r.state in _FINAL else None})
-        if rows:
+            groups[(r.state, r.response_code, r.message, r.next_attempt_at,
+                    e.amount.currency)].append(e)
+        for (state, code, message, next_at, currency), group in groups.items():
+            common = {"state": state, "center": batch.center, "currency": currency,
+                      "batch": batch.batch_id, "code": code,
+                      "message": message[:256] if message else None,
+                      "attempts": batch.attempts, "next_at": next_at,
+                      "created": batch.created_at,
+                      "finished": now if state in _FINAL else None}
             if self.pg:
-                self.session.execute(_INSERT_PG, {
-                    key: [row[key] for row in rows] for key in _PG_COLUMNS})
-            else:  # an entry recorded by an earlier send of the batch stays as it is
-                self.session.execute(insert(transactions).prefix_with("OR IGNORE"), rows)
+                self.session.execute(_INSERT_PG, dict(
+                    common, ops=[e.operation_id for e in group],
+                    rids=[e.request_id for e in group],
+                    amounts=[format(e.amount.amount, "f") for e in group],
+                    aids=[e.authorization_request_id for e in group]))
+                continue
+            # SQLite: an entry recorded by an earlier send of the batch stays as it is.
+            self.session.execute(insert(transactions).prefix_with("OR IGNORE"), [{
+                "operation_id": e.operation_id, "request_id": e.request_id,
+                "type": TransactionType.FINANCIAL.value, "state": state,
+                "center": batch.center, "amount": e.amount.amount, "currency": currency,
+                "authorization_request_id": e.authorization_request_id,
+                "batch_id": batch.batch_id, "response_code": code,
+                "message": common["message"], "attempts": batch.attempts,
+                "next_attempt_at": next_at, "created_at": batch.created_at,
+                "sent_at": batch.created_at, "finished_at": common["finished"]}
+                for e in group])
         self.save(batch)
 
     def save(self, batch: SettlementBatch) -> None:

@@ -73,6 +73,7 @@ class Worker:
             if done[name]:
                 log.info("job %s: %d in %.1fs", name, done[name], time.monotonic() - started)
         self.rounds += 1
+        log.debug("round done: %s", done)
         return done
 
     def run(self, *, once: bool = False) -> None:

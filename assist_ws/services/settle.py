@@ -232,12 +232,11 @@ def _send(uow, gateway: ProcessingGateway, clock: Clock, center: ProcessingCente
         if reply.outcome is Outcome.SUCCESS:
             summary.settled += 1
             summary.count(summary.amounts, item.amount)
-            message = reply.message or "settled"
             if due is not None and due.released.is_positive():
                 summary.count(summary.released, due.released)
-                message = f"{message}; the rest of the hold ({due.released}) released"
             results.append(ItemResult(item.request_id, TransactionState.SUCCESS.value,
-                                      reply.response_code or "AS000", message))
+                                      reply.response_code or "AS000",
+                                      reply.message or "settled"))
         elif reply.outcome in (Outcome.DECLINED, Outcome.NOT_FOUND):
             summary.declined += 1
             results.append(ItemResult(item.request_id, TransactionState.DECLINED.value,

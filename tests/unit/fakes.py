@@ -240,7 +240,8 @@ class FakeGateway:
 
     def settle(self, center, batch_id, items):
         """``replies["settle_batch"]`` scripts a failure of the whole batch."""
-        self.calls.append(("settle", batch_id, [i.amount for i in items]))
+        self.calls.append(("settle", batch_id, [i.amount for i in items],
+                           [i.request_id for i in items]))
         failure = (self.replies.get("settle_batch") or [None]).pop(0) \
             if self.replies.get("settle_batch") else None
         if failure is not None:
