@@ -246,3 +246,19 @@ def test_money_in_settlement_stays_decimal(env):
     assert summary.amounts["RUB"] == Decimal("0.30") and isinstance(summary.amounts["RUB"],
                                                                     Decimal)
     assert Money(summary.amounts["RUB"], "RUB") == rub("0.30")
+
+
+def test_offset_file_clock_follows_its_file(tmp_path):
+    from assist_ws.clocks import OffsetFileClock
+    path = str(tmp_path / "offset")
+    clock = OffsetFileClock(path)
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)  # no file: no offset
+    OffsetFileClock.write(path, timedelta(days=8))
+    assert timedelta(days=8) - timedelta(seconds=5) < clock.now() - datetime.now(UTC) \
+        < timedelta(days=8, seconds=5)
+    OffsetFileClock.write(path, timedelta(minutes=-30))
+    assert clock.offset() == timedelta(minutes=-30)
+    with open(path, "w") as fh:
+        fh.write("soon")
+    with pytest.raises(ValueError, match="not a number of seconds"):
+        clock.now()
