@@ -26,7 +26,6 @@ from decimal import Decimal
 
 import requests
 
-from assist_ws.config import Settings
 from assist_ws.db.engine import make_engine
 from assist_ws.db.migrate import upgrade
 from assist_ws.services import admin
@@ -38,6 +37,16 @@ PG_URL = os.environ.get("ASSIST_BENCH_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/postgres")
 MERCHANT = 100001
 CENTER = "emulator-rub"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def _peak_mb(pid: int) -> float | None:
@@ -75,7 +84,6 @@ def main() -> None:
         upgrade(url)
         engine = make_engine(url)
         from assist_ws.db.uow import SqlAlchemyUnitOfWork
-        from assist_ws.domain.ports import SystemClock
         uow = SqlAlchemyUnitOfWork(engine)
         for cname, cur, partial, days in admin.DEMO_CENTERS:
             admin.add_center(uow, cname, f"http://127.0.0.1:{port}/{cname}?wsdl", cur,
@@ -115,13 +123,17 @@ def main() -> None:
                                      "--job", "settle"], env=env)
                    for _ in range(args.workers)]
         peaks = [0.0] * len(workers)
+        cpu = [0.0] * len(workers)
+        emulator_cpu = _cpu_seconds(emulator.pid)
         while any(w.poll() is None for w in workers):
             for i, w in enumerate(workers):
                 peak = _peak_mb(w.pid) if w.poll() is None else None
                 if peak:
                     peaks[i] = max(peaks[i], peak)
+                    cpu[i] = _cpu_seconds(w.pid)
             time.sleep(0.1)
         elapsed = time.monotonic() - started
+        emulator_cpu = _cpu_seconds(emulator.pid) - emulator_cpu
         if any(w.returncode for w in workers):
             sys.exit(f"a worker failed: {[w.returncode for w in workers]}")
 
@@ -139,6 +151,10 @@ def main() -> None:
         print(f"settled {fin[0]:,} operations ({fin[1]:,} payments) in {elapsed:.1f}s with "
               f"{args.workers} worker(s): {fin[0] / elapsed:,.0f} operations/s")
         print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}")
+        print(f"CPU seconds: worker(s) {sum(cpu):.1f}, emulator {emulator_cpu:.1f} "
+              f"(per 1,000 operations: {1000 * sum(cpu) / args.operations * 1000:.0f} ms, "
+              f"{1000 * emulator_cpu / args.operations * 1000:.0f} ms); load average now "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"emulator ledger: settled {settled} of {expected} RUB, still held "
               f"{summary['held']}")
         if settled != expected or fin[0] != args.operations or fin[1] != args.operations:

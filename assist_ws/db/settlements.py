@@ -97,14 +97,17 @@ class SettlementRepository:
         stmt = select(func.count()).select_from(orders).where(self._due(center, due_before))
         return int(self.session.scalar(stmt) or 0)
 
-    def claim_due(self, center: str, due_before: datetime, limit: int,
+    def claim_due(self, center: str, due_before: datetime, limit: int, batch_id: str,
                   after: int = 0) -> list[DuePayment]:
-        # ``after`` (the last order id this claimer took) keeps a long run from walking the
-        # orders it has already settled again and again.
-        stmt = (select(orders.c.id).where(self._due(center, due_before), orders.c.id > after)
-                .order_by(orders.c.id).limit(limit)
-                .with_for_update(of=orders, skip_locked=True))
-        ids = list(self.session.scalars(stmt))
+        # Locking and marking in one statement writes each order row once.  ``after`` (the
+        # last order this claimer took) keeps a long run from walking the orders it has
+        # settled again and again.
+        due = (select(orders.c.id).where(self._due(center, due_before), orders.c.id > after)
+               .order_by(orders.c.id).limit(limit)
+               .with_for_update(of=orders, skip_locked=True))
+        claim = (update(orders).where(orders.c.id.in_(due.scalar_subquery()))
+                 .values(settlement_batch_id=batch_id).returning(orders.c.id))
+        ids = sorted(self.session.scalars(claim))
         if not ids:
             return []
         # Read the operations in a new statement: under READ COMMITTED it sees whatever was
@@ -120,15 +123,18 @@ class SettlementRepository:
                  .where(member))
             for row in self.session.execute(q):
                 rows[row[0]].append(row)
-        return [due for order_id in ids if (due := _due_payment(order_id, rows[order_id]))]
+        dues = [due for order_id in ids if (due := _due_payment(order_id, rows[order_id]))]
+        if len(dues) < len(ids):  # not due after all: not in this batch
+            taken = {due.order_id for due in dues}
+            for member in self._member(orders.c.id, [i for i in ids if i not in taken],
+                                       Integer):
+                self.session.execute(update(orders).where(member)
+                                     .values(settlement_batch_id=None))
+        return dues
 
     # -- batches --------------------------------------------------------------------------
-    def add_batch(self, batch: SettlementBatch, order_ids: Sequence[int],
-                  now: datetime) -> None:
+    def add_batch(self, batch: SettlementBatch, now: datetime) -> None:
         self.session.execute(insert(settlement_batches).values(_batch_row(batch)))
-        for member in self._member(orders.c.id, order_ids, Integer):
-            self.session.execute(update(orders).where(member)
-                                 .values(settlement_batch_id=batch.batch_id))
 
     def claim_stale(self, now: datetime, lease_until: datetime,
                     center: str | None = None) -> SettlementBatch | None:
@@ -148,6 +154,11 @@ class SettlementRepository:
 
     def record(self, batch: SettlementBatch, results: Sequence[ItemResult],
                now: datetime) -> None:
+        if self.pg:
+            # Answers may be lost in a crash without harm: the batch is still ``sent`` then,
+            # and is sent again with the same ids, which the center answers as before.  (The
+            # claim, which must be on disk before anything is sent, commits synchronously.)
+            self.session.execute(text("SET LOCAL synchronous_commit = off"))
         entries = {e.request_id: e for e in batch.entries}
         groups: dict[tuple, list] = defaultdict(list)
         for r in results:

@@ -178,19 +178,18 @@ class OpenTransactionView:
 class SettlementRepository(Protocol):
     """Settlement in bulk: claims lock order rows and skip those other workers hold."""
 
-    def claim_due(self, center: str, due_before: datetime, limit: int,
+    def claim_due(self, center: str, due_before: datetime, limit: int, batch_id: str,
                   after: int = 0) -> list[DuePayment]:
-        """Lock and return up to ``limit`` card payments at ``center`` due for settlement
-        (one-stage approved or confirmed at or before ``due_before``, no settlement yet, no
-        transaction of the order waiting for an answer), in order of their orders' ids
-        beyond ``after``, skipping rows others hold."""
+        """Lock up to ``limit`` card payments at ``center`` due for settlement (one-stage
+        approved or confirmed at or before ``due_before``, not in a batch yet, no transaction
+        of the order waiting for an answer), in order of their orders' ids beyond
+        ``after``, skipping rows others hold; mark their orders with ``batch_id`` (so that no
+        other claim takes them and a cancel waits for the answer) and return them."""
 
     def count_due(self, center: str, due_before: datetime) -> int: ...
 
-    def add_batch(self, batch: SettlementBatch, order_ids: Sequence[int],
-                  now: datetime) -> None:
-        """Record ``batch`` with its entries as sent, and mark its orders as in settlement
-        (so that no other claim takes them and a cancel waits for the answer)."""
+    def add_batch(self, batch: SettlementBatch, now: datetime) -> None:
+        """Record ``batch`` with its entries as sent."""
 
     def claim_stale(self, now: datetime, lease_until: datetime,
                     center: str | None = None) -> SettlementBatch | None:

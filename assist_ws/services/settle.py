@@ -155,18 +155,20 @@ def _settle_batch(uow, gateway, clock, center_name: str, batch_size: int,
                   due_before: datetime | None, cutoff_at: datetime | None, lease: timedelta,
                   after: int) -> tuple[SettlementSummary, int]:
     now = clock.now()
+    batch_id = secrets.token_hex(12)
     with uow:
         center = load_center(uow, center_name)
-        dues = uow.settlements.claim_due(center_name, due_before or now, batch_size, after)
+        dues = uow.settlements.claim_due(center_name, due_before or now, batch_size, batch_id,
+                                         after)
         if not dues:
             return SettlementSummary(), after
         entries = [SettlementItem(new_request_id(), due.authorization_request_id, due.owed,
                                   due.operation_id) for due in dues]
         batch = SettlementBatch(
-            batch_id=secrets.token_hex(12), center=center_name, currency=dues[0].currency,
+            batch_id=batch_id, center=center_name, currency=dues[0].currency,
             created_at=now, lease_until=now + lease, cutoff_at=cutoff_at, items=len(entries),
             amount=sum((e.amount.amount for e in entries), Decimal(0)), entries=entries)
-        uow.settlements.add_batch(batch, [due.order_id for due in dues], now)
+        uow.settlements.add_batch(batch, now)
         uow.commit()
     summary = _send(uow, gateway, clock, center, batch,
                     {e.request_id: due for e, due in zip(entries, dues)})

@@ -124,14 +124,14 @@ class FakeSettlements:
     def count_due(self, center, due_before):
         return sum(1 for _ in self._due(center, due_before))
 
-    def claim_due(self, center, due_before, limit, after=0):
-        return [due for _, due in self._due(center, due_before)][:limit]
+    def claim_due(self, center, due_before, limit, batch_id, after=0):
+        found = list(self._due(center, due_before))[:limit]
+        for order, _ in found:
+            order.settlement_batch_id = batch_id
+        return [due for _, due in found]
 
-    def add_batch(self, batch, order_ids, now):
+    def add_batch(self, batch, now):
         self.batches[batch.batch_id] = copy.deepcopy(batch)
-        for o in self.orders.values():
-            if _key(o) in order_ids:
-                o.settlement_batch_id = batch.batch_id
 
     def claim_stale(self, now, lease_until, center=None):
         for b in sorted(self.batches.values(), key=lambda b: b.created_at):

@@ -16,9 +16,24 @@ from assist_ws.jobs.worker import JOBS, Worker
 from assist_ws.services import cancel, confirm, holds, resolve, settle, timeouts
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
-from .test_use_cases import MID, env, paid, rub  # noqa: F401 - the env fixture
+from assist_ws.domain.model import Merchant, ProcessingCenter
+
+from .fakes import FakeGateway, FakeUnitOfWork, MovableClock
+from .test_use_cases import MID, paid, rub
 
 UTC = timezone.utc
+
+
+@pytest.fixture
+def env():
+    """A RUB center (7-day holds, cut-off 21:00) and a two-stage merchant, on fakes."""
+    uow, gw, clock = FakeUnitOfWork(), FakeGateway(), MovableClock()
+    with uow:
+        uow.centers.add(ProcessingCenter("rub", "http://x/rub?wsdl", "RUB", True, 7))
+        uow.merchants.add(Merchant(MID, "Shop", "RUB", ["RUB"], two_stage=True,
+                                   processing={"RUB": "rub"}))
+        uow.commit()
+    return uow, gw, clock
 
 
 def at(clock, hour, minute=0, days=0):
