@@ -67,7 +67,9 @@ class Container:
         return holds.expire_holds(self.uow, self.gateway, self.clock, **kw)
 
     def close_abandoned(self, **kw):
-        return abandoned.close_abandoned(self.uow, self.clock, **kw)
+        from datetime import timedelta
+        kw.setdefault("grace", timedelta(seconds=self.settings.resolve_grace))
+        return abandoned.close_abandoned(self.uow, self.gateway, self.clock, **kw)
 
     def unresolved(self, **kw):
         kw.setdefault("max_attempts", self.settings.resolve_max_attempts)

@@ -122,7 +122,7 @@ class OrderRepository(_Repo):
         stmt = (select(Order)
                 .where(orders.c.state == OrderState.IN_PROCESS.value,
                        orders.c.merchant_id == merchant_id,
-                       orders.c.created_at < created_before, ~_has_open_transaction())
+                       orders.c.created_at < created_before)
                 .order_by(orders.c.id).limit(limit))
         return list(self.session.scalars(self._lock(stmt, skip_locked=True)))
 

@@ -149,8 +149,8 @@ class OrderRepository(Protocol):
         rows."""
 
     def abandoned(self, merchant_id: int, created_before: datetime, limit: int) -> list[Order]:
-        """``In Process`` orders of a merchant created before ``created_before``, locked,
-        skipping locked rows."""
+        """``In Process`` orders of a merchant created before ``created_before`` (with their
+        payments, whatever their state), locked, skipping locked rows."""
 
     def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
         """Transactions still waiting for an outcome after ``min_attempts`` tries."""

@@ -107,6 +107,8 @@ def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill:
     with uow:
         order = uow.orders.get(bill)
         op, tx = find_transaction(order, request_id)
+        if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
+            return True  # settled meanwhile (by another resolver, or its late answer)
         center = load_center(uow, tx.center)
         kind = tx.kind
         auth_id = tx.authorization_request_id

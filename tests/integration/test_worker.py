@@ -208,6 +208,18 @@ def test_abandoned_order_times_out(gw):
     assert load(gw, paid.bill_number).state == "Approved"
 
 
+def test_timed_out_order_whose_payment_the_center_holds_is_reversed(gw, emulator):
+    order = new_order(gw, "18.00")
+    gw.clock.move(minutes=19)
+    assert pay(gw, order, LATE).operation.state == "Unknown"  # the center holds it
+    rid = auth_of(gw, order.bill_number)
+    gw.clock.move(minutes=2)
+    Worker(gw, only=["timeouts"]).round()
+    closed = load(gw, order.bill_number)
+    assert closed.state == "Timeout" and "outcome was unknown" in closed.state_reason
+    assert ledger_entry(emulator, rid) == {"held": 0, "settled": 0, "refunded": 0}
+
+
 # -- unknown outcomes ------------------------------------------------------------------------
 def test_unknown_outcome_is_resolved_by_the_worker_without_anyone_calling(gw, emulator,
                                                                           clock_file):

@@ -13,13 +13,13 @@ from assist_ws.domain.money import Money
 from assist_ws.domain.ports import Outcome, ProcessingReply
 from assist_ws.domain.settlement import DuePayment, latest_cutoff, next_cutoff, parse_cutoff
 from assist_ws.jobs.worker import JOBS, Worker
-from assist_ws.services import cancel, confirm, holds, resolve, settle, timeouts
+from assist_ws.services import cancel, confirm, holds, payment, resolve, settle, timeouts
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
 from assist_ws.domain.model import Merchant, ProcessingCenter
 
 from .fakes import FakeGateway, FakeUnitOfWork, MovableClock
-from .test_use_cases import MID, paid, rub
+from .test_use_cases import MID, card, paid, rub
 
 UTC = timezone.utc
 
@@ -190,21 +190,40 @@ def test_an_abandoned_order_times_out(env):
     clock.move(minutes=19)
     fresh = create_order(uow, clock, AuthorizationRequest(str(MID), "T-3", "10.00", "RUB"))
     clock.move(minutes=2)
-    summary = timeouts.close_abandoned(uow, clock)
-    assert summary.bills == [waiting.bill_number]
+    summary = timeouts.close_abandoned(uow, gw, clock)
+    assert summary.bills == [waiting.bill_number] and summary.reversed == 0
     o = order(uow, waiting.bill_number)
     assert o.state == "Timeout" and "20 minutes" in o.state_reason
     assert order(uow, fresh.bill_number).state == "In Process"
     assert order(uow, paying).state == "Approved"
+    assert gw.count("reverse") == 0
 
 
-def test_an_order_whose_payment_is_unresolved_is_not_timed_out(env):
+@pytest.mark.parametrize("at_center, reversal", [
+    (ProcessingReply(Outcome.SUCCESS, "AS000", request_id="x"), ProcessingReply(
+        Outcome.SUCCESS, "AS000")),
+    (ProcessingReply(Outcome.NOT_FOUND, request_id="x"), ProcessingReply(Outcome.NOT_FOUND)),
+])
+def test_a_timed_out_payment_of_unknown_outcome_is_reversed(env, at_center, reversal):
     uow, gw, clock = env
+    o = create_order(uow, clock, AuthorizationRequest(str(MID), "U-1", "10.00", "RUB"))
+    clock.move(minutes=19)
     gw.replies["authorize"] = [ProcessingReply(Outcome.UNKNOWN)]
-    bill, _ = paid(env)
-    clock.move(minutes=30)
-    assert timeouts.close_abandoned(uow, clock).closed == 0
-    assert order(uow, bill).state == "In Process"
+    payment.pay_by_card(uow, gw, clock, o.bill_number, card(clock=clock))
+    clock.move(minutes=2)  # past the 20 minutes, the authorization sent 2 minutes ago
+    grace = timedelta(minutes=5)
+    assert timeouts.close_abandoned(uow, gw, clock, grace=grace).closed == 0  # in flight
+    clock.move(minutes=4)
+    gw.replies["status"], gw.replies["reverse"] = [at_center], [reversal]
+    summary = timeouts.close_abandoned(uow, gw, clock, grace=grace)
+    assert (summary.closed, summary.reversed) == (1, 1)
+    assert gw.calls[-1][0] == "reverse"
+    closed = order(uow, o.bill_number)
+    assert closed.state == "Timeout" and "outcome was unknown" in closed.state_reason
+    pay = closed.operations[0]
+    assert pay.state == "Declined"
+    assert [t.type for t in pay.transactions] == ["authorization", "reversal"]
+    assert all(t.state in ("success", "declined") for t in pay.transactions)
 
 
 # -- the resolver's limit ----------------------------------------------------------------
