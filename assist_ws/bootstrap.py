@@ -55,6 +55,7 @@ class Container:
         kw.setdefault("batch_size", self.settings.settle_batch_size)
         kw.setdefault("concurrency", self.settings.settle_concurrency)
         kw.setdefault("lease", timedelta(seconds=self.settings.settle_lease))
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
         return kw
 
     def settle_at_cutoff(self, **kw):

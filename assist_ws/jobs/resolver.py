@@ -1,17 +1,14 @@
 """Job: ask the centers about transactions whose outcome is unknown, and settle them (with
-back-off; what stays open past the limit is logged and listed by ``assist-ws unresolved``)."""
+back-off; what stays open past the limit is logged and listed by ``assist-ws unresolved``).
+
+At most ``LIMIT`` orders per round, so that a center that answers slowly or not at all cannot
+hold up the other jobs; the rest are due again next round."""
 
 from __future__ import annotations
 
-#: Orders asked about per round and database claim.
+#: Orders asked about per round.
 LIMIT = 200
 
 
-def run_once(container, stop=None) -> int:
-    resolved = 0
-    while stop is None or not stop.is_set():
-        summary = container.resolve(limit=LIMIT)
-        resolved += summary.resolved
-        if summary.examined < LIMIT:
-            break
-    return resolved
+def run_once(container) -> int:
+    return container.resolve(limit=LIMIT).resolved

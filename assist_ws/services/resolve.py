@@ -66,19 +66,24 @@ def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
     """Ask about up to ``limit`` orders' open transactions that are due for a try."""
     now = clock.now()
     older_than = now - grace
-    claimed: list[tuple[str, str]] = []  # (bill, request_id)
+    claimed: list[tuple[str, str, str]] = []  # (bill, request_id, center)
     with uow:
         for order in uow.orders.with_open_transactions(now, limit, older_than):
             for _op, tx in open_transactions(order):
                 if not _due(tx, now, older_than):
                     continue
                 tx.next_attempt_at = now + LEASE  # claim: other resolvers skip it
-                claimed.append((order.bill_number, tx.request_id))
+                claimed.append((order.bill_number, tx.request_id, tx.center))
         uow.commit()
     summary = ResolveSummary()
-    for bill, request_id in claimed:
+    silent: set[str] = set()  # centers that did not answer a status query in this run
+    for bill, request_id, center in claimed:
         summary.examined += 1
-        if resolve_one(uow, gateway, clock, bill, request_id, max_attempts=max_attempts):
+        if center in silent:  # do not wait for it once per transaction: after the lease
+            summary.pending += 1
+            continue
+        if resolve_one(uow, gateway, clock, bill, request_id, max_attempts=max_attempts,
+                       silent=silent):
             summary.resolved += 1
         else:
             summary.pending += 1
@@ -102,8 +107,10 @@ def unresolved(uow: UnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> 
 
 
 def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
-                request_id: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> bool:
-    """Settle one open transaction; True when it reached a final state."""
+                request_id: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                silent: set[str] | None = None) -> bool:
+    """Settle one open transaction; True when it reached a final state.  A center that
+    does not answer the status query is added to ``silent``."""
     with uow:
         order = uow.orders.get(bill)
         op, tx = find_transaction(order, request_id)
@@ -114,6 +121,8 @@ def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill:
         auth_id = tx.authorization_request_id
         amount = Money(tx.amount, tx.currency) if tx.amount is not None else None
     status = gateway.status(center, request_id)
+    if silent is not None and status.outcome is Outcome.UNKNOWN:
+        silent.add(center.name)
 
     if kind is TransactionType.AUTHORIZATION:
         return _resolve_authorization(uow, gateway, clock, bill, request_id, center, status,

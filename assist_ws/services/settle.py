@@ -38,6 +38,7 @@ from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementB
                                  SettlementItem, SettlementSummary, latest_cutoff)
 from .common import load_center
 from .outcomes import BACKOFF_BASE, BACKOFF_MAX, NOT_SENT
+from .resolve import DEFAULT_MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,14 @@ __all__ = ["DEFAULT_LEASE", "SettlementSummary", "count_due", "recover_batches",
 def settle(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
            center: str | None = None, batch_size: int = 1000, progress: Progress | None = None,
            concurrency: int = 1, lease: timedelta = DEFAULT_LEASE,
-           stop: threading.Event | None = None) -> SettlementSummary:
+           stop: threading.Event | None = None,
+           max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SettlementSummary:
     """Settle everything due now, at one center or all, in batches of ``batch_size``
     (on demand: the cut-off is not waited for).  Batches left by a dead worker go first.
     ``stop`` (set from another thread) ends the run after the batches in flight."""
     stop = stop or threading.Event()
     total = recover_batches(uow, gateway, clock, lease=lease, center=center, progress=progress,
-                            stop=stop)
+                            stop=stop, max_attempts=max_attempts)
     now = clock.now()
     for c in _centers(uow, center):
         total.add(_drain(uow, gateway, clock, c.name, now, None, batch_size=batch_size,
@@ -70,12 +72,14 @@ def settle(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
 def settle_at_cutoff(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                      batch_size: int = 1000, progress: Progress | None = None,
                      concurrency: int = 1, lease: timedelta = DEFAULT_LEASE,
-                     stop: threading.Event | None = None) -> SettlementSummary:
+                     stop: threading.Event | None = None,
+                     max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SettlementSummary:
     """The worker's job: at each center, settle what was due at its latest cut-off (payments
     approved or confirmed after it wait for the next one).  Safe to run often and from many
     workers at once: only payments due and not yet claimed are taken."""
     stop = stop or threading.Event()
-    total = recover_batches(uow, gateway, clock, lease=lease, progress=progress, stop=stop)
+    total = recover_batches(uow, gateway, clock, lease=lease, progress=progress, stop=stop,
+                            max_attempts=max_attempts)
     now = clock.now()
     for c in _centers(uow, None):
         cutoff = latest_cutoff(now, c.cutoff)
@@ -178,9 +182,11 @@ def _settle_batch(uow, gateway, clock, center_name: str, batch_size: int,
 def recover_batches(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     lease: timedelta = DEFAULT_LEASE, center: str | None = None,
                     progress: Progress | None = None, limit: int = 1000,
-                    stop: threading.Event | None = None) -> SettlementSummary:
+                    stop: threading.Event | None = None,
+                    max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SettlementSummary:
     """Send again, with the same ids, the batches whose worker died or whose answer did not
-    come, once their lease has ended."""
+    come, once their lease has ended.  One still unanswered after ``max_attempts`` sends is
+    reported (an error in the log, and ``assist-ws unresolved``)."""
     total = SettlementSummary()
     for _ in range(limit):
         if stop is not None and stop.is_set():
@@ -200,7 +206,7 @@ def recover_batches(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
             uow.commit()
         log.warning("settlement batch %s at %s: sending again (%d items, attempt %d)",
                     batch.batch_id, batch.center, len(batch.entries), batch.attempts)
-        part = _send(uow, gateway, clock, target, batch, {})
+        part = _send(uow, gateway, clock, target, batch, {}, max_attempts)
         total.add(part)
         if progress is not None:
             progress(part)
@@ -210,7 +216,8 @@ def recover_batches(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
 
 
 def _send(uow, gateway: ProcessingGateway, clock: Clock, center: ProcessingCenter,
-          batch: SettlementBatch, dues: dict[str, DuePayment]) -> SettlementSummary:
+          batch: SettlementBatch, dues: dict[str, DuePayment],
+          max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SettlementSummary:
     items = batch.entries
     answer: SettlementAnswer = gateway.settle(center, batch.batch_id, items)
     now = clock.now()
@@ -224,6 +231,11 @@ def _send(uow, gateway: ProcessingGateway, clock: Clock, center: ProcessingCente
             uow.commit()
         log.warning("settlement batch %s at %s got no answer (%s); sending again after %ds",
                     batch.batch_id, center.name, batch.message, delay)
+        if batch.attempts == max_attempts:
+            log.error("UNRESOLVED: settlement batch %s at %s (%d items, %s %s) has no answer "
+                      "after %d sends: %s; still trying every %ds; see `assist-ws unresolved`",
+                      batch.batch_id, center.name, batch.items, batch.amount, batch.currency,
+                      batch.attempts, batch.message, delay)
         summary.retried = 1
         return summary
 

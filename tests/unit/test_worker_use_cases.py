@@ -126,6 +126,22 @@ def test_a_batch_without_answer_is_sent_again_with_the_same_ids(env):
         assert (batch.state, batch.attempts, batch.settled) == ("done", 2, 1)
 
 
+def test_a_batch_never_answered_is_reported(env, caplog):
+    uow, gw, clock = env
+    paid(env)
+    caplog.set_level(logging.ERROR)
+    silence = ProcessingReply(Outcome.DECLINED, "AS998", "center unreachable", delivered=False)
+    for _ in range(4):
+        gw.replies["settle_batch"] = [silence]
+        settle.settle(uow, gw, clock, max_attempts=3)
+        clock.move(hours=2)
+    assert sum("UNRESOLVED: settlement batch" in r.getMessage() for r in caplog.records) == 1
+    [batch] = resolve.unresolved(uow, max_attempts=3).batches
+    assert (batch.state, batch.attempts, batch.message) == ("sent", 4, "center unreachable")
+    assert settle.settle(uow, gw, clock).settled == 1  # the center is back
+    assert not resolve.unresolved(uow, max_attempts=3)
+
+
 def test_a_declined_item_is_recorded_and_the_order_can_be_canceled(env):
     uow, gw, clock = env
     bill, _ = paid(env)
@@ -247,6 +263,20 @@ def test_an_outcome_unresolved_after_the_limit_is_reported(env, caplog):
     resolve.resolve_unknown(uow, gw, clock, grace=timedelta(0), max_attempts=4)
     assert not resolve.unresolved(uow, max_attempts=4)
     assert order(uow, bill).state == "Approved"
+
+
+def test_a_silent_center_is_asked_once_per_run(env):
+    uow, gw, clock = env
+    gw.replies["authorize"] = [ProcessingReply(Outcome.UNKNOWN), ProcessingReply(Outcome.UNKNOWN)]
+    paid(env, number="S-1")
+    paid(env, number="S-2")
+    clock.move(minutes=5)
+    gw.replies["status"] = [ProcessingReply(Outcome.UNKNOWN, None, "read timeout")]
+    summary = resolve.resolve_unknown(uow, gw, clock, grace=timedelta(0))
+    assert (summary.examined, summary.pending, gw.count("status")) == (2, 2, 1)
+    clock.move(minutes=5)  # both due again after the lease: the center answers now
+    summary = resolve.resolve_unknown(uow, gw, clock, grace=timedelta(0))
+    assert (summary.resolved, gw.count("status")) == (2, 3)
 
 
 # -- the worker --------------------------------------------------------------------------
