@@ -49,6 +49,21 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _backends(database: str) -> list[int]:
+    """PostgreSQL backends serving ``database`` on this host (by their process titles)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    title = fh.read().decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and f" {database} " in title:
+                found.append(int(entry))
+    return found
+
+
 def _peak_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -125,12 +140,15 @@ def main() -> None:
         peaks = [0.0] * len(workers)
         cpu = [0.0] * len(workers)
         emulator_cpu = _cpu_seconds(emulator.pid)
+        database_cpu: dict[int, float] = {}
         while any(w.poll() is None for w in workers):
             for i, w in enumerate(workers):
                 peak = _peak_mb(w.pid) if w.poll() is None else None
                 if peak:
                     peaks[i] = max(peaks[i], peak)
                     cpu[i] = _cpu_seconds(w.pid)
+            for pid in _backends(name):
+                database_cpu[pid] = _cpu_seconds(pid) or database_cpu.get(pid, 0.0)
             time.sleep(0.1)
         elapsed = time.monotonic() - started
         emulator_cpu = _cpu_seconds(emulator.pid) - emulator_cpu
@@ -151,10 +169,12 @@ def main() -> None:
         print(f"settled {fin[0]:,} operations ({fin[1]:,} payments) in {elapsed:.1f}s with "
               f"{args.workers} worker(s): {fin[0] / elapsed:,.0f} operations/s")
         print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}")
-        print(f"CPU seconds: worker(s) {sum(cpu):.1f}, emulator {emulator_cpu:.1f} "
-              f"(per 1,000 operations: {1000 * sum(cpu) / args.operations * 1000:.0f} ms, "
-              f"{1000 * emulator_cpu / args.operations * 1000:.0f} ms); load average now "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        pg_cpu = sum(database_cpu.values())
+        per = 1_000_000 / args.operations
+        print(f"CPU seconds: worker(s) {sum(cpu):.1f}, emulator {emulator_cpu:.1f}, "
+              f"PostgreSQL backends {pg_cpu:.1f} (per 1,000 operations: "
+              f"{per * sum(cpu):.0f} ms, {per * emulator_cpu:.0f} ms, {per * pg_cpu:.0f} ms); "
+              f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"emulator ledger: settled {settled} of {expected} RUB, still held "
               f"{summary['held']}")
         if settled != expected or fin[0] != args.operations or fin[1] != args.operations:

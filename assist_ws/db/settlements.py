@@ -232,6 +232,16 @@ def _batch(row) -> SettlementBatch:
     return SettlementBatch(**values, entries=entries)
 
 
+_PAY, _CONFIRM, _CANCEL = (OperationType.PAY.value, OperationType.CONFIRM.value,
+                           OperationType.CANCEL.value)
+_SUCCESS, _CARD = OperationState.SUCCESS.value, MeansType.CARD.value
+_FINANCIAL, _AUTHORIZATION, _REVERSAL = (TransactionType.FINANCIAL.value,
+                                         TransactionType.AUTHORIZATION.value,
+                                         TransactionType.REVERSAL.value)
+_TX_SUCCESS = TransactionState.SUCCESS.value
+_OPEN_SET = frozenset(_OPEN)
+
+
 def _due_payment(order_id: int, rows) -> DuePayment | None:
     """The due payment of one order from its (operation, transaction) rows, or None when
     the order turns out not to be due after all (a transaction is waiting for an answer, or
@@ -242,19 +252,19 @@ def _due_payment(order_id: int, rows) -> DuePayment | None:
     counted_cancels = set()
     for (_oid, bill, op_id, op_type, op_state, means, op_amount, currency, tx_type, tx_state,
          tx_rid, tx_amount) in rows:
-        if tx_state in _OPEN or tx_type == TransactionType.FINANCIAL.value:
+        if tx_state in _OPEN_SET or tx_type == _FINANCIAL:
             return None
-        success = op_state == OperationState.SUCCESS.value
-        if op_type == OperationType.PAY.value and means == MeansType.CARD.value and success:
-            pay = (bill, op_id, op_amount, currency)
-            if tx_type == TransactionType.AUTHORIZATION.value:
-                auth_id = tx_rid
-        elif op_type == OperationType.CONFIRM.value and success:
-            confirmed = op_amount
-        elif op_type == OperationType.CANCEL.value and success and op_id not in counted_cancels:
-            counted_cancels.add(op_id)
-            canceled += op_amount
-        if tx_type == TransactionType.REVERSAL.value and tx_state == TransactionState.SUCCESS.value:
+        if op_state == _SUCCESS:
+            if op_type == _PAY and means == _CARD:
+                pay = (bill, op_id, op_amount, currency)
+                if tx_type == _AUTHORIZATION:
+                    auth_id = tx_rid
+            elif op_type == _CONFIRM:
+                confirmed = op_amount
+            elif op_type == _CANCEL and op_id not in counted_cancels:
+                counted_cancels.add(op_id)
+                canceled += op_amount
+        if tx_type == _REVERSAL and tx_state == _TX_SUCCESS:
             reversed_ += tx_amount or Decimal(0)
     if pay is None or auth_id is None:
         return None

@@ -77,12 +77,16 @@ class DuePayment:
         base = self.authorized if self.confirmed is None else self.confirmed
         return Money(base - self.canceled, self.currency)
 
-    @cached_property
+    @property
     def released(self) -> Money:
         """The rest of the hold the settlement releases: the unconfirmed part of a partly
         confirmed payment and anything else held beyond what is owed."""
-        rest = self.authorized - self.reversed - self.owed.amount
-        return Money(max(rest, Decimal(0)), self.currency)
+        return Money(self.released_amount, self.currency)
+
+    @property
+    def released_amount(self) -> Decimal:
+        base = self.authorized if self.confirmed is None else self.confirmed
+        return max(self.authorized - self.reversed - (base - self.canceled), Decimal(0))
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ def _send(uow, gateway: ProcessingGateway, clock: Clock, center: ProcessingCente
         if reply.outcome is Outcome.SUCCESS:
             summary.settled += 1
             summary.count(summary.amounts, item.amount)
-            if due is not None and due.released.is_positive():
+            if due is not None and due.released_amount > 0:
                 summary.count(summary.released, due.released)
             results.append(ItemResult(item.request_id, TransactionState.SUCCESS.value,
                                       reply.response_code or "AS000",
