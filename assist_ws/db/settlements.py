@@ -1,10 +1,13 @@
-"""The settlement repository: due payments claimed, financial transactions written and their
-answers recorded in bulk, with SQL rather than ORM objects.
+"""The settlement repository: due payments claimed, batches written down, and answers
+recorded as financial transactions, in bulk, with SQL rather than ORM objects.
 
-A claim locks order rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers
-share the work; SQLite serializes writers anyway) and walks the partial index of orders still
-due (``ix_orders_settlement_due``).  Each statement touches at most one batch of rows, so a
-million due operations never make one huge transaction or one huge list in memory.
+A claim locks and marks order rows in one statement (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so any number of workers share the work; SQLite serializes writers anyway).  The
+orders still due are those of the partial index ``ix_orders_settlement_due``; a claimer walks
+them in id order from where its last claim ended.  A batch's items are kept with the batch
+(``settlement_batches.entries``) until its answer comes, and then become financial
+transactions in one statement.  Each statement touches at most one batch of rows, so a million
+due operations never make one huge transaction or one huge list in memory.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, TransactionState, TransactionType, find_transaction,
                             open_transactions)
 from ..domain.money import Money
@@ -82,8 +83,14 @@ def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
         if center in silent:  # do not wait for it once per transaction: after the lease
             summary.pending += 1
             continue
-        if resolve_one(uow, gateway, clock, bill, request_id, max_attempts=max_attempts,
-                       silent=silent):
+        try:
+            done = resolve_one(uow, gateway, clock, bill, request_id,
+                               max_attempts=max_attempts, silent=silent)
+        except ProcessingUnavailable as exc:  # the center is no longer configured
+            log.warning("transaction %s of order %s: %s", request_id, bill, exc.message)
+            silent.add(center)
+            done = False
+        if done:
             summary.resolved += 1
         else:
             summary.pending += 1

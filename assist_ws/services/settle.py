@@ -10,12 +10,14 @@ confirmed payment goes back to the buyer at settlement.
 How a batch moves, and why nothing is done twice or lost:
 
 1. *Claim* (one database transaction): up to ``batch_size`` due payments are locked, skipping
-   rows other workers hold; one financial transaction per payment is written as ``sent``, the
-   orders are marked with the batch, and the batch is recorded with a lease.
+   rows other workers hold, and their orders marked with the batch (from then on a cancel is
+   refused until the answer is in); the batch is written down, ``sent``, with its items --
+   request id, authorization, amount -- and a lease.
 2. *Send*: one request to the center.  Every item carries its own request id; the center
    answers a repeated id with its first answer and does nothing again.
-3. *Record* (one database transaction): each item's answer.  An item the center answered
-   nothing about is left ``unknown`` for the resolver.
+3. *Record* (one database transaction): each item becomes its pay operation's financial
+   transaction with the center's answer; one the center said nothing about is ``unknown``,
+   for the resolver.  The batch is ``done``.
 
 A worker that dies between 1 and 3 leaves a ``sent`` batch; when its lease ends any worker
 sends it again with the same ids (``recover_batches``).  If the whole batch gets no answer
@@ -88,13 +90,11 @@ def settle_at_cutoff(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, 
     return total
 
 
-def count_due(uow: UnitOfWork, clock: Clock, *, center: str | None = None,
-              at_cutoff: bool = False) -> int:
-    """How many payments are due now (or, ``at_cutoff``, at each center's latest cut-off)."""
+def count_due(uow: UnitOfWork, clock: Clock, *, center: str | None = None) -> int:
+    """How many payments are due for settlement now (at one center or all)."""
     now = clock.now()
     with uow:
-        return sum(uow.settlements.count_due(c.name, latest_cutoff(now, c.cutoff)
-                                             if at_cutoff else now)
+        return sum(uow.settlements.count_due(c.name, now)
                    for c in uow.centers.list() if c.active and center in (None, c.name))
 
 
