@@ -436,7 +436,7 @@ class Order:
         pay = self.card_payment
         fin = pay.financial if pay else None
         if fin is None:
-            return pay is not None and getattr(self, "settlement_batch_id", None) is not None
+            return pay is not None and self.settlement_batch_id is not None
         return fin.status in OPEN_TRANSACTION_STATES
 
     def next_operation_number(self) -> int:

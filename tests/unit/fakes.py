@@ -105,7 +105,7 @@ class FakeSettlements:
                                                      "PartialCanceled"):
                 continue
             pay = o.card_payment
-            if getattr(o, "settlement_batch_id", None) or open_transactions(o) or any(
+            if o.settlement_batch_id or open_transactions(o) or any(
                     op.succeeded and op.finished_at > due_before
                     for op in o.operations if op.type in (100, 200)):
                 continue
