@@ -39,7 +39,7 @@ class Settings:
     #: Seconds between two rounds of the worker's jobs (``assist-ws worker``).
     worker_interval: float = 30.0
     #: Settlement batches one worker has in flight at once.
-    settle_concurrency: int = 2
+    settle_concurrency: int = 3
     #: Seconds a claimed settlement batch belongs to its worker; after that any worker sends
     #: it again (same ids) -- what a worker killed mid-batch leaves is picked up this way.
     settle_lease: float = 300.0
