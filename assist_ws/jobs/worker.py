@@ -28,7 +28,8 @@ Job = Callable[..., int]
 #: The jobs in the order one round runs them: ``(name, run_once)``, where
 #: ``run_once(container) -> int`` returns how much it did.  Unknown outcomes are resolved
 #: first (so their orders can be settled, expired or timed out in the same round).
-#: Notification delivery joins this list as ``("notify", notifications.run_once)``.
+#: Notification delivery joins this list, last (it then delivers in the same round what the
+#: jobs before it changed): ``("notify", notifications.run_once)``.
 JOBS: list[tuple[str, Job]] = [
     ("resolve", resolver.run_once),
     ("settle", settlement.run_once),
