@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,7 +91,7 @@ def main() -> None:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    tmp = tempfile.mkdtemp(prefix="assist-bench-")
+    tmp = tempfile.mkdtemp(prefix="assist-bench-settle-")
     ledger_path = os.path.join(tmp, "emulator.db")
     port = free_port()
     emulator = None
@@ -186,8 +187,4 @@ def main() -> None:
         if not args.keep:
             with psycopg.connect(PG_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.remove(ledger_path + suffix)
-                except FileNotFoundError:
-                    pass
+            shutil.rmtree(tmp, ignore_errors=True)
