@@ -18,8 +18,9 @@ from .domain.notifications import DeliveryPolicy, NotificationSender, parse_port
 from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .notify import HttpNotificationSender
 from .processing import Timeouts, ZeepProcessingGateway
-from .services import cancel, confirm, notifications, payment, resolve, settle
+from .services import cancel, confirm, holds, notifications, payment, resolve, settle
 from .services import checkout, demo_shop, orders
+from .services import timeouts as abandoned
 
 
 @dataclass
@@ -46,12 +47,12 @@ class Container:
                                      bill_number, amount, **kw)
 
     def settle(self, **kw):
-        kw.setdefault("batch_size", self.settings.settle_batch_size)
-        return settle.settle(self.uow, self.gateway, self.clock, **kw)
+        return settle.settle(self.uow, self.gateway, self.clock, **self._settling(kw))
 
     def resolve(self, **kw):
         from datetime import timedelta
         kw.setdefault("grace", timedelta(seconds=self.settings.resolve_grace))
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
         return resolve.resolve_unknown(self.uow, self.gateway, self.clock, **kw)
 
     def deliver_notifications(self):
@@ -62,6 +63,33 @@ class Container:
 
     def undelivered_notifications(self, merchant_id=None, **kw):
         return notifications.undelivered(self.uow, merchant_id, **kw)
+
+    # The worker's jobs (assist_ws/jobs) and their commands.
+    def _settling(self, kw: dict) -> dict:
+        from datetime import timedelta
+        kw.setdefault("batch_size", self.settings.settle_batch_size)
+        kw.setdefault("concurrency", self.settings.settle_concurrency)
+        kw.setdefault("lease", timedelta(seconds=self.settings.settle_lease))
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
+        return kw
+
+    def settle_at_cutoff(self, **kw):
+        return settle.settle_at_cutoff(self.uow, self.gateway, self.clock, **self._settling(kw))
+
+    def count_due(self, **kw):
+        return settle.count_due(self.uow, self.clock, **kw)
+
+    def expire_holds(self, **kw):
+        return holds.expire_holds(self.uow, self.gateway, self.clock, **kw)
+
+    def close_abandoned(self, **kw):
+        from datetime import timedelta
+        kw.setdefault("grace", timedelta(seconds=self.settings.resolve_grace))
+        return abandoned.close_abandoned(self.uow, self.gateway, self.clock, **kw)
+
+    def unresolved(self, **kw):
+        kw.setdefault("max_attempts", self.settings.resolve_max_attempts)
+        return resolve.unresolved(self.uow, **kw)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -102,7 +130,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     timeouts = Timeouts(connect=settings.processing_connect_timeout,
                         read=settings.processing_timeout,
                         batch_read=settings.settlement_timeout)
-    clock = clock or SystemClock()
+    clock = clock or _clock(settings)
     # The notification outbox is written inside every commit, with the state change.
     uow = SqlAlchemyUnitOfWork(engine, before_commit=[
         functools.partial(notifications.write_outbox, clock=clock)])
@@ -129,6 +157,13 @@ def notify_policy(settings: Settings) -> DeliveryPolicy:
                           lease=max(timedelta(minutes=10), timedelta(seconds=rounds * one_try)),
                           batch_size=batch, concurrency=concurrency, chain_limit=chain_limit,
                           allowed_ports=parse_ports(settings.notify_ports))
+
+
+def _clock(settings: Settings) -> Clock:
+    if settings.clock_offset_file:
+        from .clocks import OffsetFileClock
+        return OffsetFileClock(settings.clock_offset_file)
+    return SystemClock()
 
 
 @functools.lru_cache(maxsize=1)

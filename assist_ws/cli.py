@@ -14,6 +14,8 @@ import click
 from .config import Settings
 from .domain.errors import AssistError
 from .domain.model import Right
+from .domain.money import Money
+from .jobs.worker import job_names
 from .services import admin
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8081"
@@ -302,17 +304,26 @@ def serve(host, port, workers) -> None:
 @main.command("settle")
 @click.option("--center", help="Only this processing center.")
 def settle_cmd(center) -> None:
-    """Send the settlement batches of everything due now."""
+    """Send the settlement batches of everything due now (not waiting for the cut-off)."""
     c = _container()
-    with click.progressbar(length=0, label="settling", show_pos=True) as bar:
+    due = c.count_due(center=center)
+    with click.progressbar(length=max(due, 1), label=f"settling {due} operations",
+                           show_pos=True, file=sys.stderr) as bar:
         def progress(part):
-            bar.length = (bar.length or 0) + part.operations
+            if bar.pos + part.operations > bar.length:  # more came due meanwhile
+                bar.length = bar.pos + part.operations
             bar.update(part.operations)
         summary = c.settle(center=center, progress=progress)
-    amounts = ", ".join(f"{v} {k}" for k, v in sorted(summary.amounts.items())) or "nothing"
     click.echo(f"{summary.operations} operations in {summary.batches} batches: "
-               f"{summary.settled} settled ({amounts}), {summary.declined} declined, "
+               f"{summary.settled} settled, {summary.declined} declined, "
                f"{summary.unknown} unknown")
+    for cur, value in sorted(summary.amounts.items()):
+        released = summary.released.get(cur)
+        click.echo(f"  {cur}: {Money(value, cur).wire} settled"
+                   + (f", {Money(released, cur).wire} of holds released" if released else ""))
+    if summary.retried:
+        click.echo(f"{summary.retried} batches got no answer from the center; the worker "
+                   f"sends them again", err=True)
 
 
 @main.command("resolve")
@@ -321,6 +332,58 @@ def resolve_cmd() -> None:
     c = _container()
     s = c.resolve(limit=1000)
     click.echo(f"{s.examined} examined, {s.resolved} resolved, {s.pending} still pending")
+
+
+@main.command("unresolved")
+@click.option("--check", is_flag=True, help="Exit with status 1 when anything is listed.")
+def unresolved_cmd(check) -> None:
+    """List transactions and settlement batches still without an outcome after the
+    resolver's limit of tries (ASSIST_RESOLVE_MAX_ATTEMPTS)."""
+    c = _container()
+    found = c.unresolved()
+    limit = c.settings.resolve_max_attempts
+    if not found:
+        click.echo(f"nothing unresolved (limit: {limit} tries)")
+        return
+    for t in found.transactions:
+        amount = str(Money(t.amount, t.currency)) if t.amount is not None else t.currency
+        click.echo(f"{t.bill_number}.{t.operation_number}\t{t.type}\t{t.state}\t{t.center}\t"
+                   f"{amount}\t{t.attempts} tries\tsent {_when(t.sent_at)}\t"
+                   f"next {_when(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
+    for b in found.batches:
+        click.echo(f"batch {b.batch_id}\tsettlement\t{b.state}\t{b.center}\t"
+                   f"{b.items} items, {Money(b.amount, b.currency)}\t{b.attempts} tries\t"
+                   f"sent {_when(b.created_at)}\tnext {_when(b.lease_until)}\t"
+                   f"{b.message or ''}")
+    click.echo(f"{len(found.transactions)} transactions and {len(found.batches)} settlement "
+               f"batches unresolved after {limit} tries", err=True)
+    if check:
+        sys.exit(1)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one round of the jobs, then exit.")
+@click.option("--interval", type=click.FloatRange(0.05, 86400),
+              help="Seconds between rounds (default ASSIST_WORKER_INTERVAL, 30).")
+@click.option("--job", "jobs", multiple=True, type=click.Choice(job_names()),
+              help="Run only this job. Repeatable.")
+def worker(once, interval, jobs) -> None:
+    """Run the worker: settlement at each center's cut-off, hold expiry, buyer timeouts and
+    resolution of unknown outcomes, every --interval seconds."""
+    import logging
+
+    from .jobs.worker import Worker
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s [worker %(process)d] %(name)s: "
+                               "%(message)s")
+    w = Worker(_container(), interval=interval, only=jobs)
+    w.install_signal_handlers()
+    w.run(once=once)
 
 
 @main.command()

@@ -36,6 +36,17 @@ class Settings:
     emulator_late_seconds: float = 25.0
     #: gunicorn workers for ``assist-ws serve``.
     web_workers: int = 2
+    #: Seconds between two rounds of the worker's jobs (``assist-ws worker``).
+    worker_interval: float = 30.0
+    #: Settlement batches one worker has in flight at once.
+    settle_concurrency: int = 3
+    #: Seconds a claimed settlement batch belongs to its worker; after that any worker sends
+    #: it again (same ids) -- what a worker killed mid-batch leaves is picked up this way.
+    settle_lease: float = 300.0
+    #: Tries after which a transaction without an outcome is reported as unresolved.
+    resolve_max_attempts: int = 8
+    #: Tests and drills only: a file holding seconds to add to the system time.
+    clock_offset_file: str = ""
     log_level: str = "INFO"
     #: Seconds a verified web-service login is remembered (0: check the password every time).
     auth_cache_seconds: float = 60.0

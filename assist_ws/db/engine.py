@@ -27,7 +27,11 @@ def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> En
         engine = create_engine(u, echo=echo, connect_args={"timeout": 30})
         _sqlite_setup(engine)
         return engine
-    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    # JIT compilation pays off for long analytical queries, not for ours: a claim with
+    # correlated subqueries looks costly to the planner and would spend most of a second
+    # compiling what runs in milliseconds.
+    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+                         connect_args={"options": "-c jit=off"})
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -7,13 +7,21 @@ from datetime import datetime
 from sqlalchemy import Integer, and_, bindparam, exists, null, or_, select
 from sqlalchemy.orm import Session
 
-from ..domain.model import (CurrencyRate, Merchant, MerchantUser, Operation, OperationState,
-                            OperationType, Order, ProcessingCenter, Transaction, TransactionState,
-                            TransactionType)
+from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, MerchantUser,
+                            Operation, Order, ProcessingCenter, Transaction, TransactionState)
+from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
 from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
 from .tables import merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
+
+
+def _has_open_transaction():
+    """EXISTS a transaction of the order still waiting for an answer."""
+    return exists().where(
+        operations.c.order_id == orders.c.id,
+        transactions.c.operation_id == operations.c.id,
+        transactions.c.state.in_([s.value for s in OPEN_TRANSACTION_STATES]))
 
 
 class _Repo:
@@ -117,43 +125,50 @@ class OrderRepository(_Repo):
     def bill_number_taken(self, bill_number: str) -> bool:
         return bool(self.session.scalar(select(exists().where(orders.c.bill_number == bill_number))))
 
-    def due_for_settlement(self, center: str, limit: int) -> list[Order]:
-        """Orders at ``center`` whose card payment succeeded and is owed (one-stage approved,
-        or confirmed), with no financial transaction yet."""
-        has_financial = exists().where(
-            transactions.c.operation_id == operations.c.id,
-            transactions.c.type == TransactionType.FINANCIAL.value)
-        pay_due = exists().where(
-            operations.c.order_id == orders.c.id,
-            operations.c.type == OperationType.PAY.value,
-            operations.c.means == "card",
-            operations.c.state == OperationState.SUCCESS.value,
-            ~has_financial)
+    def with_open_transactions(self, now: datetime, limit: int,
+                               older_than: datetime) -> list[Order]:
+        t = transactions
+        waiting = (select(operations.c.order_id)
+                   .join(t, t.c.operation_id == operations.c.id)
+                   .where(or_(and_(t.c.state == TransactionState.SENT.value,
+                                   t.c.sent_at < older_than),
+                              t.c.state == TransactionState.UNKNOWN.value),
+                          or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)))
+        stmt = select(Order).where(orders.c.id.in_(waiting)).order_by(orders.c.id).limit(limit)
+        return list(self.session.scalars(self._lock(stmt, skip_locked=True)))
+
+    def holds_expired(self, now: datetime, limit: int) -> list[Order]:
         stmt = (select(Order)
-                .where(orders.c.center == center,
-                       orders.c.state.in_([OrderState.APPROVED.value,
-                                           OrderState.PARTIAL_DELAYED.value,
-                                           OrderState.PARTIAL_CANCELED.value]),
-                       pay_due)
+                .where(orders.c.state == OrderState.DELAYED.value,
+                       orders.c.hold_expires_at <= now, ~_has_open_transaction())
                 .order_by(orders.c.id).limit(limit))
         return list(self.session.scalars(self._lock(stmt, skip_locked=True)))
 
-    def with_open_transactions(self, now: datetime, limit: int,
-                               older_than: datetime) -> list[Order]:
-        open_tx = exists().where(
-            transactions.c.operation_id == operations.c.id,
-            operations.c.order_id == orders.c.id,
-            or_(and_(transactions.c.state == TransactionState.SENT.value,
-                     transactions.c.sent_at < older_than),
-                transactions.c.state == TransactionState.UNKNOWN.value),
-            or_(transactions.c.next_attempt_at.is_(None), transactions.c.next_attempt_at <= now))
-        stmt = select(Order).where(open_tx).order_by(orders.c.id).limit(limit)
+    def abandoned(self, merchant_id: int, created_before: datetime, limit: int) -> list[Order]:
+        stmt = (select(Order)
+                .where(orders.c.state == OrderState.IN_PROCESS.value,
+                       orders.c.merchant_id == merchant_id,
+                       orders.c.created_at < created_before)
+                .order_by(orders.c.id).limit(limit))
         return list(self.session.scalars(self._lock(stmt, skip_locked=True)))
 
     def loaded(self) -> list[Order]:
         """The orders this session has loaded or added."""
         return [o for o in list(self.session.identity_map.values()) + list(self.session.new)
                 if isinstance(o, Order)]
+
+    def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
+        t, op = transactions, operations
+        stmt = (select(orders.c.bill_number, op.c.number, op.c.type, t.c.type, t.c.state,
+                       t.c.center, t.c.amount, t.c.currency, t.c.attempts, t.c.sent_at,
+                       t.c.next_attempt_at, t.c.message, t.c.request_id)
+                .select_from(t.join(op, op.c.id == t.c.operation_id)
+                             .join(orders, orders.c.id == op.c.order_id))
+                .where(t.c.state.in_([TransactionState.SENT.value,
+                                      TransactionState.UNKNOWN.value]),
+                       t.c.attempts >= min_attempts)
+                .order_by(t.c.sent_at, t.c.id))
+        return [OpenTransactionView(*row) for row in self.session.execute(stmt)]
 
     def operation_count(self) -> int:  # pragma: no cover - diagnostics
         from sqlalchemy import func

@@ -120,9 +120,19 @@ orders = Table(
     Column("state_reason", String(256)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("settlement_batch_id", String(32)),
     Index("ix_orders_merchant_order_number", "merchant_id", "order_number"),
     Index("ix_orders_state_created", "state", "created_at"),
 )
+
+#: States in which an order's payment is owed to the merchant (settled at the cut-off).
+SETTLEABLE_STATES = ("Approved", "PartialDelayed", "PartialCanceled")
+
+#: The claim of due settlements walks only the orders not yet in a batch.
+_SETTLEMENT_DUE = (orders.c.settlement_batch_id.is_(None)
+                   & orders.c.state.in_(SETTLEABLE_STATES))
+Index("ix_orders_settlement_due", orders.c.center, orders.c.id,
+      postgresql_where=_SETTLEMENT_DUE, sqlite_where=_SETTLEMENT_DUE)
 
 operations = Table(
     "operations", metadata,
@@ -228,6 +238,29 @@ notification_attempts = Table(
     Column("reply_excerpt", String(512)),
     Column("error", String(256)),
     Index("ix_notification_attempts_notification", "notification_id"),
+)
+
+settlement_batches = Table(
+    "settlement_batches", metadata,
+    Column("batch_id", String(32), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("cutoff_at", UtcDateTime),
+    Column("items", Integer, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("settled", Integer, nullable=False),
+    Column("declined", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=False),
+    Column("message", String(256)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    # [[request_id, operation_id, authorization_request_id, amount, currency], ...]: what
+    # was sent, written before it goes out.
+    Column("entries", Text, nullable=False),
+    Index("ix_settlement_batches_open", "state", "lease_until"),
 )
 
 _started = False

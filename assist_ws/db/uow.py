@@ -17,6 +17,7 @@ from .engine import READONLY
 from .notifications import NotificationRepository
 from .repositories import (CenterRepository, MerchantRepository, OrderRepository,
                            RateRepository, UserRepository)
+from .settlements import SettlementRepository
 from .tables import start_mappers
 
 
@@ -29,6 +30,7 @@ class _Open:
         self.rates = RateRepository(session)
         self.orders = OrderRepository(session)
         self.notifications = NotificationRepository(session)
+        self.settlements = SettlementRepository(session)
 
 
 class SqlAlchemyUnitOfWork:
@@ -67,7 +69,7 @@ class SqlAlchemyUnitOfWork:
 
     def __getattr__(self, name: str):
         if name in ("session", "merchants", "users", "centers", "rates", "orders",
-                    "notifications"):
+                    "notifications", "settlements"):
             return getattr(self._open, name)
         raise AttributeError(name)
 

@@ -365,6 +365,8 @@ class Order:
         self.center: str | None = None
         self.hold_expires_at: datetime | None = None
         self.state_reason: str | None = None
+        #: The settlement batch that took the card payment (set when it is claimed).
+        self.settlement_batch_id: str | None = None
         self.created_at = now
         self.updated_at = now
         self.operations: list[Operation] = []
@@ -435,9 +437,13 @@ class Order:
         return fin is not None and fin.status is TransactionState.SUCCESS
 
     def settlement_open(self) -> bool:
+        """True while the card payment's settlement waits for the center's answer: in a
+        batch not recorded yet, or its financial transaction unresolved."""
         pay = self.card_payment
         fin = pay.financial if pay else None
-        return fin is not None and fin.status in OPEN_TRANSACTION_STATES
+        if fin is None:
+            return pay is not None and self.settlement_batch_id is not None
+        return fin.status in OPEN_TRANSACTION_STATES
 
     def next_operation_number(self) -> int:
         return max((o.number for o in self.operations), default=0) + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Protocol, Sequence
 
 from .cards import CardData
@@ -17,6 +18,7 @@ from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .notifications import DeliveryAttempt, Notification
 from .money import Money
 from .records import LoginRecord, OperationLine, OrderRecord, Window
+from .settlement import DuePayment, ItemResult, SettlementBatch, SettlementItem
 
 
 class Clock(Protocol):
@@ -53,10 +55,19 @@ class ProcessingReply:
 
 
 @dataclass(frozen=True)
-class SettlementItem:
-    request_id: str
-    authorization_request_id: str
-    amount: Money
+class SettlementAnswer:
+    """The center's answer to a settlement batch: one reply per item; or, when the batch as
+    a whole got no usable answer (no connection, a timeout, a fault), ``failure`` -- then
+    nothing is known about any item, and the batch may be sent again with the same ids."""
+
+    replies: dict[str, ProcessingReply]
+    failure: ProcessingReply | None = None
+
+    def reply(self, request_id: str) -> ProcessingReply:
+        if self.failure is not None:
+            return self.failure
+        return self.replies.get(request_id) or ProcessingReply(
+            Outcome.UNKNOWN, None, "missing from the batch answer")
 
 
 class ProcessingGateway(Protocol):
@@ -70,8 +81,9 @@ class ProcessingGateway(Protocol):
                amount: Money) -> ProcessingReply: ...
 
     def settle(self, center: ProcessingCenter, batch_id: str,
-               items: Sequence[SettlementItem]) -> dict[str, ProcessingReply]:
-        """Replies by item request_id; items missing from the answer are UNKNOWN."""
+               items: Sequence[SettlementItem]) -> SettlementAnswer:
+        """Replies by item request_id (items missing from the answer are UNKNOWN), or the
+        failure of the whole batch."""
 
     def status(self, center: ProcessingCenter, request_id: str) -> ProcessingReply: ...
 
@@ -164,6 +176,17 @@ class OrderRepository(Protocol):
         order (creation time, id), starting after the key ``after``; ``success`` True/False
         keeps only successful/unsuccessful ones."""
 
+    def holds_expired(self, now: datetime, limit: int) -> list[Order]:
+        """Delayed orders whose hold expired at or before ``now``, locked, skipping locked
+        rows."""
+
+    def abandoned(self, merchant_id: int, created_before: datetime, limit: int) -> list[Order]:
+        """``In Process`` orders of a merchant created before ``created_before`` (with their
+        payments, whatever their state), locked, skipping locked rows."""
+
+    def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
+        """Transactions still waiting for an outcome after ``min_attempts`` tries."""
+
 
 class NotificationRepository(Protocol):
     """The outbox of result notifications and their delivery journal."""
@@ -196,6 +219,60 @@ class NotificationRepository(Protocol):
         the notification's row id."""
 
 
+@dataclass(frozen=True)
+class OpenTransactionView:
+    """A transaction still waiting for its outcome (for ``assist-ws unresolved``)."""
+
+    bill_number: str
+    operation_number: int
+    operation_type: int
+    type: str
+    state: str
+    center: str
+    amount: Decimal | None
+    currency: str
+    attempts: int
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    message: str | None
+    request_id: str
+
+
+class SettlementRepository(Protocol):
+    """Settlement in bulk: claims lock order rows and skip those other workers hold."""
+
+    def claim_due(self, center: str, due_before: datetime, limit: int, batch_id: str,
+                  after: int = 0) -> list[DuePayment]:
+        """Lock up to ``limit`` card payments at ``center`` due for settlement (one-stage
+        approved or confirmed at or before ``due_before``, not in a batch yet, no transaction
+        of the order waiting for an answer), in order of their orders' ids beyond
+        ``after``, skipping rows others hold; mark their orders with ``batch_id`` (so that no
+        other claim takes them and a cancel waits for the answer) and return them."""
+
+    def count_due(self, center: str, due_before: datetime) -> int: ...
+
+    def add_batch(self, batch: SettlementBatch, now: datetime) -> None:
+        """Record ``batch`` with its entries as sent."""
+
+    def claim_stale(self, now: datetime, lease_until: datetime,
+                    center: str | None = None) -> SettlementBatch | None:
+        """Lock one batch still ``sent`` whose lease ended (at ``center``, if given), give it
+        a new lease and count the attempt; None when there is none.  With its entries."""
+
+    def record(self, batch: SettlementBatch, results: Sequence[ItemResult],
+               now: datetime) -> None:
+        """Write each answered entry as its pay operation's financial transaction (an entry
+        recorded already is left as it is) and store the batch's state and counters."""
+
+    def save(self, batch: SettlementBatch) -> None:
+        """Store the batch's state, counters, lease and message."""
+
+    def get(self, batch_id: str) -> SettlementBatch | None: ...
+
+    def stale(self, min_attempts: int) -> list[SettlementBatch]:
+        """Batches still ``sent`` after at least ``min_attempts`` sends."""
+
+
 class UnitOfWork(Protocol):
     merchants: MerchantRepository
     users: UserRepository
@@ -203,6 +280,7 @@ class UnitOfWork(Protocol):
     rates: RateRepository
     orders: OrderRepository
     notifications: NotificationRepository
+    settlements: SettlementRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc) -> None: ...

@@ -22,6 +22,7 @@ from wsgiref.util import request_uri
 
 from lxml import etree
 
+from . import batch
 from .config import EmulatorConfig
 from .ledger import Ledger
 from .service import (ENV_KEY, MAX_REQUEST_BYTES, CenterBinding, wsdl_document,
@@ -70,8 +71,10 @@ class EmulatorApp:
 
     _WSDL_CACHE_SIZE = 32
 
-    def __init__(self, config: EmulatorConfig):
+    def __init__(self, config: EmulatorConfig, *, fast_settle: bool = True):
         self.config = config
+        #: Answer Settle batches without Spyne (``batch.py``); False sends them to Spyne too.
+        self.fast_settle = fast_settle
         self.ledger = Ledger(config.data_path)
         self.bindings = {c.name: CenterBinding(c, self.ledger, float(config.late_seconds))
                          for c in config.centers}
@@ -133,6 +136,16 @@ class EmulatorApp:
         body = b"".join(chunks)
         if not body.strip():
             return _fault(start_response, "Client.XMLSyntaxError", "empty request body")
+        settle = batch.is_settle(body) if self.fast_settle else None
+        if settle is not None:
+            try:
+                payload = batch.settle(binding.ledger, binding.center, settle)
+            except batch.BatchFault as fault:
+                return _fault(start_response, fault.code, fault.message)
+            except Exception:   # the same guard as around Spyne
+                logger.exception("Settle processing failed")
+                return _fault(start_response, "Server", "internal error")
+            return _respond(start_response, "200 OK", payload, _XML)
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))

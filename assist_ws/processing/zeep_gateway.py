@@ -18,8 +18,8 @@ from zeep.transports import Transport
 from ..domain.cards import CardData
 from ..domain.model import ProcessingCenter
 from ..domain.money import Money
-from ..domain.ports import Outcome, ProcessingReply, SettlementItem
-from . import redaction
+from ..domain.ports import Outcome, ProcessingReply, SettlementAnswer, SettlementItem
+from . import redaction, settlement_wire
 
 log = logging.getLogger(__name__)
 redaction.install()  # Zeep's DEBUG log of envelopes must not show card data
@@ -64,6 +64,7 @@ class ZeepProcessingGateway:
         self.timeouts = timeouts
         self._clients: dict[tuple[str, bool], object] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     # -- plumbing -------------------------------------------------------------------------
     def _service(self, center: ProcessingCenter, batch: bool = False):
@@ -148,24 +149,54 @@ class ZeepProcessingGateway:
                             amount=amount.amount)
 
     def status(self, center, request_id):
-        return self._simple(center, "TransactionStatus", request_id)
+        answer, failure = self._call(center, "TransactionStatus", request_id=request_id)
+        if failure is not None:  # a failed status query says nothing about the transaction
+            return ProcessingReply(Outcome.UNKNOWN, None, failure.message,
+                                   delivered=failure.delivered)
+        return self._reply(answer, request_id)
 
     def settle(self, center: ProcessingCenter, batch_id: str,
-               items: Sequence[SettlementItem]) -> dict[str, ProcessingReply]:
-        wire = [{"request_id": i.request_id, "authorization_request_id": i.authorization_request_id,
-                 "amount": i.amount.amount} for i in items]
-        answer, failure = self._call(center, "Settle", batch=True, batch_id=batch_id,
-                                     items={"SettlementItem": wire})
-        if failure is not None:
-            return {i.request_id: failure for i in items}
-        replies: dict[str, ProcessingReply] = {}
-        got = getattr(answer, "items", None)
-        for row in (getattr(got, "SettlementItemResult", None) or []) if got is not None else []:
-            replies[row.request_id] = self._reply(row)
-        for i in items:  # anything the center did not answer for stays unknown
-            replies.setdefault(i.request_id, ProcessingReply(Outcome.UNKNOWN, None,
-                                                             "missing from the batch answer"))
-        return replies
+               items: Sequence[SettlementItem]) -> SettlementAnswer:
+        """One ``Settle`` request for the whole batch, written and read by
+        ``settlement_wire`` (a batch is too big for Zeep's per-element objects)."""
+        address = center.url.split("?", 1)[0]
+        body = settlement_wire.request_body(batch_id, items)
+        try:
+            response = self._session().post(
+                address, data=body, headers={"Content-Type": settlement_wire.CONTENT_TYPE,
+                                             "SOAPAction": settlement_wire.SOAP_ACTION},
+                timeout=(self.timeouts.connect, self.timeouts.batch_read))
+        except requests.exceptions.RequestException as exc:
+            if _not_sent(exc):
+                log.warning("processing center %s unreachable: %s", center.name, exc)
+                return SettlementAnswer({}, ProcessingReply(
+                    Outcome.DECLINED, SYSTEM_ERROR,
+                    f"processing center {center.name} unreachable", delivered=False))
+            log.warning("processing center %s: Settle outcome unknown: %s", center.name,
+                        type(exc).__name__)
+            return SettlementAnswer({}, ProcessingReply(
+                Outcome.UNKNOWN, None, f"no answer from {center.name}: {type(exc).__name__}"))
+        fault = settlement_wire.parse_fault(response.content)
+        if fault is not None:
+            log.warning("processing center %s: Settle fault %s: %s", center.name, fault.code,
+                        fault.message)
+            return SettlementAnswer({}, ProcessingReply(
+                Outcome.DECLINED, SYSTEM_ERROR, f"processing center error: {fault.message}"))
+        try:
+            if response.status_code != 200:
+                raise settlement_wire.BrokenAnswer(f"HTTP {response.status_code}")
+            return SettlementAnswer(settlement_wire.parse_answer(response.content, batch_id))
+        except settlement_wire.BrokenAnswer as exc:
+            log.warning("processing center %s: broken Settle answer: %s", center.name, exc)
+            return SettlementAnswer({}, ProcessingReply(
+                Outcome.UNKNOWN, None, f"broken answer from {center.name}"))
+
+    def _session(self) -> requests.Session:
+        """A keep-alive HTTP session per thread (sessions are not shared across threads)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def points_balance(self, center, card_number):
         answer, failure = self._call(center, "PointsBalance", card_number=card_number)

@@ -8,27 +8,38 @@ For each, ask the center for the transaction's status and act on its record, nev
   arrival cannot hold money), then declined;
 * reversal, refund or settlement the center does not know: sent again with the same request id
   (the center answers a repeated id once);
-* no answer: tried again later, with growing intervals.
+* no answer: tried again later, with growing intervals (10 s, doubling, at most an hour).
+
+A transaction still open after ``max_attempts`` tries is reported: once in the log (an error)
+and for as long as it stays open by ``unresolved`` (the ``assist-ws unresolved`` command).  It
+is still tried, at the longest interval: money is never given up on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, TransactionState, TransactionType, find_transaction,
                             open_transactions)
 from ..domain.money import Money
-from ..domain.ports import (Clock, Outcome, ProcessingGateway, ProcessingReply, SettlementItem,
-                           UnitOfWork)
+from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
+                            ProcessingReply, SettlementItem, UnitOfWork)
+from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center
 from .outcomes import backoff, record_reply, void_authorization
+
+log = logging.getLogger(__name__)
 
 #: How long a ``sent`` transaction may wait for its answer before we ask about it.
 DEFAULT_GRACE = timedelta(seconds=60)
 #: How long a claimed order is left alone by other resolvers.
 LEASE = timedelta(seconds=120)
+#: Tries after which an open transaction is reported as unresolved.
+DEFAULT_MAX_ATTEMPTS = 8
 
 
 @dataclass
@@ -38,76 +49,142 @@ class ResolveSummary:
     pending: int = 0
 
 
+@dataclass
+class Unresolved:
+    """What the resolver could not settle within its limit: transactions, and settlement
+    batches the center has not answered."""
+
+    transactions: list[OpenTransactionView] = field(default_factory=list)
+    batches: list[SettlementBatch] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.transactions or self.batches)
+
+
 def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
-                    grace: timedelta = DEFAULT_GRACE, limit: int = 100) -> ResolveSummary:
+                    grace: timedelta = DEFAULT_GRACE, limit: int = 100,
+                    max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> ResolveSummary:
+    """Ask about up to ``limit`` orders' open transactions that are due for a try."""
     now = clock.now()
-    claimed: list[tuple[str, str]] = []  # (bill, request_id)
+    older_than = now - grace
+    claimed: list[tuple[str, str, str]] = []  # (bill, request_id, center)
     with uow:
-        for order in uow.orders.with_open_transactions(now, limit, now - grace):
+        for order in uow.orders.with_open_transactions(now, limit, older_than):
             for _op, tx in open_transactions(order):
+                if not _due(tx, now, older_than):
+                    continue
                 tx.next_attempt_at = now + LEASE  # claim: other resolvers skip it
-                claimed.append((order.bill_number, tx.request_id))
+                claimed.append((order.bill_number, tx.request_id, tx.center))
         uow.commit()
     summary = ResolveSummary()
-    for bill, request_id in claimed:
+    silent: set[str] = set()  # centers that did not answer a status query in this run
+    for bill, request_id, center in claimed:
         summary.examined += 1
-        if resolve_one(uow, gateway, clock, bill, request_id):
+        if center in silent:  # do not wait for it once per transaction: after the lease
+            summary.pending += 1
+            continue
+        try:
+            done = resolve_one(uow, gateway, clock, bill, request_id,
+                               max_attempts=max_attempts, silent=silent)
+        except ProcessingUnavailable as exc:  # the center is no longer configured
+            log.warning("transaction %s of order %s: %s", request_id, bill, exc.message)
+            silent.add(center)
+            done = False
+        if done:
             summary.resolved += 1
         else:
             summary.pending += 1
     return summary
 
 
+def _due(tx, now: datetime, older_than: datetime) -> bool:
+    """Is this open transaction the resolver's to ask about now?"""
+    if tx.next_attempt_at is not None and tx.next_attempt_at > now:
+        return False
+    if tx.status is TransactionState.UNKNOWN:
+        return True
+    return tx.sent_at is None or tx.sent_at < older_than
+
+
+def unresolved(uow: UnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Unresolved:
+    """Transactions and settlement batches still open after ``max_attempts`` tries."""
+    with uow:
+        return Unresolved(uow.orders.open_transactions(max_attempts),
+                          uow.settlements.stale(max_attempts))
+
+
 def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
-                request_id: str) -> bool:
-    """Settle one open transaction; True when it reached a final state."""
+                request_id: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                silent: set[str] | None = None) -> bool:
+    """Settle one open transaction; True when it reached a final state.  A center that
+    does not answer the status query is added to ``silent``."""
     with uow:
         order = uow.orders.get(bill)
         op, tx = find_transaction(order, request_id)
+        if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
+            return True  # settled meanwhile (by another resolver, or its late answer)
         center = load_center(uow, tx.center)
         kind = tx.kind
         auth_id = tx.authorization_request_id
         amount = Money(tx.amount, tx.currency) if tx.amount is not None else None
     status = gateway.status(center, request_id)
+    if silent is not None and status.outcome is Outcome.UNKNOWN:
+        silent.add(center.name)
 
     if kind is TransactionType.AUTHORIZATION:
-        return _resolve_authorization(uow, gateway, clock, bill, request_id, center, status)
+        return _resolve_authorization(uow, gateway, clock, bill, request_id, center, status,
+                                      max_attempts)
 
     reply = status
-    if status.outcome is Outcome.NOT_FOUND:  # never arrived: send it again, same id
+    if status.outcome is Outcome.DECLINED and not status.delivered:
+        reply = ProcessingReply(Outcome.UNKNOWN, None, status.message)
+    elif status.outcome is Outcome.NOT_FOUND:  # never arrived: send it again, same id
         if kind is TransactionType.REFUND:
             reply = gateway.refund(center, request_id, auth_id, amount)
         elif kind is TransactionType.REVERSAL:
             reply = gateway.reverse(center, request_id, auth_id, amount)
         elif kind is TransactionType.FINANCIAL:
             reply = gateway.settle(center, f"resend-{request_id[:8]}",
-                                   [SettlementItem(request_id, auth_id, amount)])[request_id]
-    return _record(uow, clock, bill, request_id, reply, center.hold_days)
+                                   [SettlementItem(request_id, auth_id, amount)]
+                                   ).reply(request_id)
+            if reply.outcome is Outcome.NOT_FOUND:  # the center does not know the authorization
+                reply = ProcessingReply(Outcome.DECLINED, reply.response_code, reply.message)
+    return _record(uow, clock, bill, request_id, reply, center.hold_days, max_attempts)
 
 
-def _record(uow, clock, bill, request_id, reply: ProcessingReply, hold_days: int) -> bool:
+def _record(uow, clock, bill, request_id, reply: ProcessingReply, hold_days: int,
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> bool:
     with uow:
         order = uow.orders.get(bill, lock=True)
         op, tx = find_transaction(order, request_id)
         if reply.outcome in (Outcome.SUCCESS, Outcome.DECLINED):
             record_reply(order, op, tx, reply, clock.now(), hold_days=hold_days)
         else:
-            _later(tx, clock.now())
+            _later(tx, clock.now(), reply.message)
+            if tx.attempts == max_attempts:
+                log.error("UNRESOLVED: %s transaction %s of order %s.%s at %s (%s %s) has no "
+                          "outcome after %d tries: %s; still trying every %s; see "
+                          "`assist-ws unresolved`", tx.type, tx.request_id, bill, op.number,
+                          tx.center, tx.amount, tx.currency, tx.attempts,
+                          tx.message or "no answer", tx.next_attempt_at - clock.now())
         uow.commit()
         return tx.status.value in ("success", "declined")
 
 
-def _later(tx, now: datetime) -> None:
+def _later(tx, now: datetime, message: str | None = None) -> None:
     tx.attempts = (tx.attempts or 0) + 1
     tx.state = TransactionState.UNKNOWN.value
     tx.next_attempt_at = backoff(tx, now)
+    if message:
+        tx.message = message[:256]
 
 
 def _resolve_authorization(uow, gateway, clock, bill, request_id, center,
-                           status: ProcessingReply) -> bool:
+                           status: ProcessingReply, max_attempts: int) -> bool:
     if status.outcome in (Outcome.UNKNOWN, Outcome.IN_PROGRESS) or (
             status.outcome is Outcome.DECLINED and not status.delivered):
-        return _record(uow, clock, bill, request_id, ProcessingReply(Outcome.UNKNOWN), 0)
+        return _record(uow, clock, bill, request_id,
+                       ProcessingReply(Outcome.UNKNOWN, message=status.message), 0, max_attempts)
     if status.outcome is Outcome.DECLINED:
         return _record(uow, clock, bill, request_id, status, center.hold_days)
 
@@ -134,7 +211,7 @@ def _resolve_authorization(uow, gateway, clock, bill, request_id, center,
     reply = gateway.reverse(center, rev_id, request_id, None)
     if reply.outcome is Outcome.NOT_FOUND:  # voided at the center: nothing is held
         reply = ProcessingReply(Outcome.SUCCESS, "AS000", "voided at the processing center")
-    _record(uow, clock, bill, rev_id, reply, center.hold_days)
+    _record(uow, clock, bill, rev_id, reply, center.hold_days, max_attempts)
     return True
 
 

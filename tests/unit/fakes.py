@@ -5,8 +5,13 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 
-from assist_ws.domain.model import Order
-from assist_ws.domain.ports import Outcome, ProcessingReply
+from decimal import Decimal
+
+from assist_ws.domain.model import (OperationType, Order, Transaction, TransactionType,
+                                    open_transactions)
+from assist_ws.domain.ports import (OpenTransactionView, Outcome, ProcessingReply,
+                                    SettlementAnswer)
+from assist_ws.domain.settlement import DuePayment
 
 
 class MovableClock:
@@ -59,14 +64,6 @@ class FakeOrders:
     def bill_number_taken(self, bill):
         return bill in self.store
 
-    def due_for_settlement(self, center, limit):
-        due = [o for o in self.store.values()
-               if o.center == center and o.state in ("Approved", "PartialDelayed",
-                                                     "PartialCanceled")
-               and o.card_payment is not None and o.card_payment.succeeded
-               and o.card_payment.financial is None]
-        return due[:limit]
-
     def with_open_transactions(self, now, limit, older_than):
         found = []
         for o in self.store.values():
@@ -82,12 +79,112 @@ class FakeOrders:
                 break
         return found[:limit]
 
+    def holds_expired(self, now, limit):
+        return [o for o in self.store.values() if o.state == "Delayed"
+                and o.hold_expires_at <= now and not open_transactions(o)][:limit]
+
+    def abandoned(self, merchant_id, created_before, limit):
+        return [o for o in self.store.values() if o.state == "In Process"
+                and o.merchant_id == merchant_id and o.created_at < created_before][:limit]
+
+    def open_transactions(self, min_attempts):
+        return [OpenTransactionView(o.bill_number, op.number, op.type, t.type, t.state,
+                                    t.center, t.amount, t.currency, t.attempts, t.sent_at,
+                                    t.next_attempt_at, t.message, t.request_id)
+                for o in self.store.values() for op in o.operations for t in op.transactions
+                if t.state in ("sent", "unknown") and t.attempts >= min_attempts]
+
+
+def _key(order, op=None) -> int:
+    """Stable integer ids for the fake's rows (the fake copies its objects on commit)."""
+    return int(order.bill_number) * 100 + (op.number if op is not None else 0)
+
+
+class FakeSettlements:
+    """The settlement repository over the fake's orders (its batches live beside them)."""
+
+    def __init__(self, orders: dict, batches: dict):
+        self.orders, self.batches = orders, batches
+
+    def _due(self, center, due_before):
+        for o in sorted(self.orders.values(), key=lambda o: o.created_at):
+            if o.center != center or o.state not in ("Approved", "PartialDelayed",
+                                                     "PartialCanceled"):
+                continue
+            pay = o.card_payment
+            if o.settlement_batch_id or open_transactions(o) or any(
+                    op.succeeded and op.finished_at > due_before
+                    for op in o.operations if op.type in (100, 200)):
+                continue
+            confirm = o.confirmation
+            canceled = sum((op.amount for op in o.operations_of(OperationType.CANCEL)
+                            if op.succeeded), Decimal(0))
+            reversed_ = sum((t.amount for op in o.operations
+                             for t in op.transactions_of(TransactionType.REVERSAL)
+                             if t.state == "success"), Decimal(0))
+            yield o, DuePayment(_key(o), o.bill_number, _key(o, pay),
+                                pay.authorization.request_id,
+                                pay.currency, pay.amount, confirm.amount if confirm else None,
+                                canceled, reversed_)
+
+    def count_due(self, center, due_before):
+        return sum(1 for _ in self._due(center, due_before))
+
+    def claim_due(self, center, due_before, limit, batch_id, after=0):
+        found = list(self._due(center, due_before))[:limit]
+        for order, _ in found:
+            order.settlement_batch_id = batch_id
+        return [due for _, due in found]
+
+    def add_batch(self, batch, now):
+        self.batches[batch.batch_id] = copy.deepcopy(batch)
+
+    def claim_stale(self, now, lease_until, center=None):
+        for b in sorted(self.batches.values(), key=lambda b: b.created_at):
+            if b.state == "sent" and b.lease_until <= now and center in (None, b.center):
+                b.attempts += 1
+                b.lease_until = lease_until
+                return copy.deepcopy(b)
+        return None
+
+    def record(self, batch, results, now):
+        entries = {e.request_id: e for e in batch.entries}
+        pays = {_key(o, o.card_payment): o.card_payment for o in self.orders.values()
+                if o.card_payment is not None}
+        for r in results:
+            e = entries[r.request_id]
+            pay = pays[e.operation_id]
+            if any(t.request_id == e.request_id for t in pay.transactions):
+                continue
+            tx = Transaction(TransactionType.FINANCIAL, batch.center, e.amount.amount,
+                             e.amount.currency, batch.created_at,
+                             authorization_request_id=e.authorization_request_id,
+                             batch_id=batch.batch_id)
+            tx.request_id, tx.state, tx.attempts = e.request_id, r.state, batch.attempts
+            tx.sent_at, tx.response_code, tx.message = batch.created_at, r.response_code, \
+                r.message
+            tx.next_attempt_at = r.next_attempt_at
+            tx.finished_at = now if r.state in ("success", "declined") else None
+            pay.add_transaction(tx)
+        self.save(batch)
+
+    def save(self, batch):
+        self.batches[batch.batch_id] = copy.deepcopy(batch)
+
+    def get(self, batch_id):
+        return copy.deepcopy(self.batches.get(batch_id))
+
+    def stale(self, min_attempts):
+        return [copy.deepcopy(b) for b in self.batches.values()
+                if b.state == "sent" and b.attempts >= min_attempts]
+
 
 class FakeUnitOfWork:
     """Commits by snapshot: leaving without commit() restores what was there before."""
 
     def __init__(self):
-        self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {}}
+        self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {},
+                     "batches": {}}
         self.commits = 0
 
     def _bind(self):
@@ -97,6 +194,7 @@ class FakeUnitOfWork:
         self.centers = _Dict(d["centers"], lambda c: c.name)
         self.rates = _Dict(d["rates"], lambda r: (r.source, r.target))
         self.orders = FakeOrders(d["orders"])
+        self.settlements = FakeSettlements(d["orders"], d["batches"])
 
     def __enter__(self):
         self._saved = copy.deepcopy(self.data)
@@ -147,8 +245,15 @@ class FakeGateway:
         return self._next("refund", request_id)
 
     def settle(self, center, batch_id, items):
-        self.calls.append(("settle", batch_id, [i.amount for i in items]))
-        return {i.request_id: self._next("settle", i.request_id) for i in items}
+        """``replies["settle_batch"]`` scripts a failure of the whole batch."""
+        self.calls.append(("settle", batch_id, [i.amount for i in items],
+                           [i.request_id for i in items]))
+        failure = (self.replies.get("settle_batch") or [None]).pop(0) \
+            if self.replies.get("settle_batch") else None
+        if failure is not None:
+            return SettlementAnswer({}, failure)
+        return SettlementAnswer({i.request_id: self._next("settle", i.request_id)
+                                 for i in items})
 
     def status(self, center, request_id):
         self.calls.append(("status", request_id))

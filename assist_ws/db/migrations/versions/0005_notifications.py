@@ -2,7 +2,7 @@
 (``notification_attempts``).
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-27 21:03:33.725345
 """
 from alembic import op
@@ -11,7 +11,7 @@ import assist_ws.db.types
 
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
