@@ -406,7 +406,7 @@ def notify() -> None:
     """Result notifications to merchants."""
 
 
-def _when(text: str | None, *, end: bool = False):
+def _parse_when(text: str | None, *, end: bool = False):
     """ISO date or date-time, UTC; a bare date as --to means the end of that day."""
     if text is None:
         return None
@@ -464,8 +464,8 @@ def notify_list(merchant_id, bill, order_number, since, until, limit) -> None:
         found = notifications.notifications_of(c.uow, merchant_id, bill_number=bill,
                                                order_number=order_number, limit=limit)
     else:
-        found = c.undelivered_notifications(merchant_id, since=_when(since),
-                                            until=_when(until, end=True), limit=limit)
+        found = c.undelivered_notifications(merchant_id, since=_parse_when(since),
+                                            until=_parse_when(until, end=True), limit=limit)
     for n in found:
         _show_notification(n)
     click.echo(f"{len(found)} notification(s)", err=True)
@@ -481,7 +481,7 @@ def notify_replay(merchant_id, bill, order_number, since, until) -> None:
     """Send notifications again, as they were, with the same ids."""
     c = _container()
     result = c.replay_notifications(merchant_id, bill_number=bill, order_number=order_number,
-                                    since=_when(since), until=_when(until, end=True))
+                                    since=_parse_when(since), until=_parse_when(until, end=True))
     for n in result.notifications:
         _show_notification(n)
     click.echo(f"{result.count} notification(s) queued again")
