@@ -8,7 +8,8 @@ from sqlalchemy import Integer, and_, bindparam, exists, null, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, MerchantUser,
-                            Operation, Order, ProcessingCenter, Transaction, TransactionState)
+                            Operation, OperationState, Order, ProcessingCenter, Transaction,
+                            TransactionState)
 from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
 from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
