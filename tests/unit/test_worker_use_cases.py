@@ -296,7 +296,7 @@ def test_a_round_runs_every_job_in_order_and_survives_a_failing_one():
     w.jobs = [("a", job("a")), ("b", job("b", fail=True)), ("c", job("c"))]
     assert w.round() == {"a": 1, "b": -1, "c": 1}
     assert ran == ["a", "b", "c"]
-    assert [name for name, _ in JOBS] == ["resolve", "settle", "holds", "timeouts"]
+    assert [name for name, _ in JOBS] == ["resolve", "settle", "holds", "timeouts", "notify"]
     with pytest.raises(ValueError, match="unknown job"):
         Worker(container, only=["nope"])
     assert [name for name, _ in Worker(container, only=["holds"]).jobs] == ["holds"]
