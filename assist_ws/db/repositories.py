@@ -13,6 +13,7 @@ from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, Mer
 from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
 from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from .direct import DirectQuery
 from .tables import merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
 
@@ -59,9 +60,10 @@ class UserRepository(_Repo):
             .with_for_update().execution_options(populate_existing=True))
 
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
-        row = self.session.connection().execute(_LOGIN, {"m": merchant_id, "l": login}).first()
-        if row is None:
+        rows = _LOGIN.rows(self.session.connection(), {"m": merchant_id, "l": login})
+        if not rows:
             return None
+        row = rows[0]
         return LoginRecord(merchant_id, login, row[0], tuple(row[1] or ()), bool(row[2]),
                            row[3] or 0, row[4], bool(row[5]), row[6])
 
@@ -184,9 +186,9 @@ class OrderRepository(_Repo):
                           window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
         """``UserRepository.login_record`` and ``records_by_order_number`` (without
         operations) in one query: the hot path of an ERP polling for order states."""
-        rows = self.session.connection().execute(_LOGIN_AND_ORDERS, {
+        rows = _LOGIN_AND_ORDERS.rows(self.session.connection(), {
             "m": merchant_id, "l": login, "n": order_number, "s": window.start,
-            "e": window.end}).all()
+            "e": window.end})
         if not rows:
             return None, []
         r = rows[0]
@@ -196,8 +198,8 @@ class OrderRepository(_Repo):
 
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
-        rows = self.session.connection().execute(_BY_NUMBER, {
-            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end}).all()
+        rows = _BY_NUMBER.rows(self.session.connection(), {
+            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end})
         ops: dict[int, list] = {}
         if with_operations and rows:
             ids = [r[0] for r in rows]
@@ -260,13 +262,14 @@ _N_ORDER = len(_ORDER_COLUMNS)
 # those columns are left out of their (million-row) query.
 _LINE_ORDER_COLUMNS = _ORDER_COLUMNS[:-1] + (null().label("updated_at"),)
 _LINE_OPERATION_COLUMNS = _OPERATION_COLUMNS[:-1] + (null().label("finished_at"),)
-_BY_NUMBER = (select(orders.c.id, *_ORDER_COLUMNS)
-              .where(orders.c.merchant_id == bindparam("m"),
-                     orders.c.order_number == bindparam("n"),
-                     orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
-                     orders.c.created_at < bindparam("e", type_=UtcDateTime()))
-              .order_by(orders.c.created_at, orders.c.id))
-_LOGIN_AND_ORDERS = (
+# The statements of the hot paths run directly on the driver (``direct``).
+_BY_NUMBER = DirectQuery(
+    select(orders.c.id, *_ORDER_COLUMNS)
+    .where(orders.c.merchant_id == bindparam("m"), orders.c.order_number == bindparam("n"),
+           orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+           orders.c.created_at < bindparam("e", type_=UtcDateTime()))
+    .order_by(orders.c.created_at, orders.c.id))
+_LOGIN_AND_ORDERS = DirectQuery(
     select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
            merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
            merchants.c.secret_word, *_ORDER_COLUMNS)
@@ -277,13 +280,13 @@ _LOGIN_AND_ORDERS = (
                             orders.c.created_at < bindparam("e", type_=UtcDateTime())))
     .where(merchant_users.c.merchant_id == bindparam("m"), merchant_users.c.login == bindparam("l"))
     .order_by(orders.c.created_at, orders.c.id))
-_LOGIN = (select(merchant_users.c.password_hash, merchant_users.c.rights,
-                 merchant_users.c.active, merchant_users.c.failed_logins,
-                 merchant_users.c.locked_until, merchants.c.active, merchants.c.secret_word)
-          .join_from(merchant_users, merchants,
-                     merchant_users.c.merchant_id == merchants.c.merchant_id)
-          .where(merchant_users.c.merchant_id == bindparam("m"),
-                 merchant_users.c.login == bindparam("l")))
+_LOGIN = DirectQuery(
+    select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
+           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
+           merchants.c.secret_word)
+    .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
+    .where(merchant_users.c.merchant_id == bindparam("m"),
+           merchant_users.c.login == bindparam("l")))
 
 
 def _operation_record(bill: str, row) -> OperationRecord:
