@@ -293,11 +293,10 @@ def emulator(host, port, data, centers, late_seconds) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default 2).")
 def serve(host, port, workers) -> None:
     """Run the gateway under gunicorn."""
+    from .gunicorn_config import command
     settings = Settings.from_env()
-    args = [sys.executable, "-m", "gunicorn", "assist_ws.wsgi:app",
-            "--bind", f"{host}:{port}", "--workers", str(workers or settings.web_workers),
-            "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "20",
-            "--access-logfile", "-", "--log-level", settings.log_level.lower()]
+    args = command(bind=f"{host}:{port}", workers=workers or settings.web_workers,
+                   log_level=settings.log_level.lower())
     os.execv(sys.executable, args)
 
 

@@ -116,6 +116,14 @@ class _BareSession:
         return self._connection
 
 
+def forget_kept_connections() -> dict:
+    """Stop keeping the connections ``queries()`` keeps in this process (see ``db.fork``);
+    returns them, untouched."""
+    kept = getattr(_Queries._kept, "connections", None) or {}
+    _Queries._kept = threading.local()
+    return kept
+
+
 class _Queries:
     """One read-only unit of work on a bare connection, with the repositories' read-model
     methods (see ``SqlAlchemyUnitOfWork.queries``).
