@@ -11,8 +11,8 @@ it): the values go in and come out exactly as they would through ``Connection.ex
 as SQLAlchemy's ``DBAPIError`` (the connection invalidated when the driver says it is
 gone), so callers see no difference.
 
-Only statements whose parameters are all explicit ``bindparam``s, none expanding, qualify;
-the parameters are passed by name.
+Only statements whose parameters are plain ``bindparam``s (none expanding) qualify; they
+are passed by name.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ class _Plan:
         self.sql = compiled.string
         binds = compiled.binds
         for name, bind in binds.items():
-            if bind.expanding or bind.value is not None or bind.callable is not None:
+            if bind.expanding or bind.callable is not None:
                 raise ValueError(f"{name}: only plain bind parameters run directly")
         positional = compiled.positiontup
         self.names: Sequence[str] = positional if positional is not None else tuple(binds)
         self.positional = positional is not None
+        #: Values the statement itself holds (SQLite's ``OFFSET 0`` after a ``LIMIT``).
+        self.fixed = {n: b.value for n, b in binds.items() if b.value is not None}
         self.binders = [binds[n].type.dialect_impl(dialect).bind_processor(dialect)
                         for n in self.names]
         self.types = [c.type for c in stmt.selected_columns]
@@ -47,6 +49,8 @@ class _Plan:
         self.loaders: list[tuple[int, Callable]] | None = None
 
     def args(self, params: Mapping[str, Any]):
+        if self.fixed:
+            params = {**self.fixed, **params}
         values = [params[n] if b is None else b(params[n])
                   for n, b in zip(self.names, self.binders)]
         return values if self.positional else dict(zip(self.names, values))
@@ -73,8 +77,10 @@ class DirectQuery:
             plan = self._plans[dialect.name] = _Plan(self.stmt, dialect)
         return plan
 
-    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple]:
-        """All rows, as tuples of the values ``connection.execute`` would give."""
+    def rows(self, connection: Connection, params: Mapping[str, Any], *,
+             make: Callable[[Sequence[Any]], Any] = tuple) -> list:
+        """All rows, as tuples of the values ``connection.execute`` would give (or what
+        ``make`` makes of each row's values)."""
         dialect = connection.dialect
         plan = self._plan(dialect)
         args = plan.args(params)
@@ -84,9 +90,19 @@ class DirectQuery:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(plan.sql, args)
-            rows = cursor.fetchall()
             if plan.loaders is None:
                 plan.loaders = plan.find_loaders(cursor.description)
+            loaders = plan.loaders
+            if not loaders:
+                rows = cursor.fetchall()
+                return rows if make is tuple else [make(row) for row in rows]
+            out = []
+            for row in cursor:  # one driver row at a time: not all of them twice over
+                values = list(row)
+                for i, load in loaders:
+                    values[i] = load(values[i])
+                out.append(make(values))
+            return out
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, dbapi_connection, cursor)
             if gone:
@@ -95,13 +111,3 @@ class DirectQuery:
                                       connection_invalidated=gone, dialect=dialect) from exc
         finally:
             cursor.close()
-        loaders = plan.loaders
-        if not loaders or not rows:
-            return rows
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, load in loaders:
-                values[i] = load(values[i])
-            out.append(tuple(values))
-        return out

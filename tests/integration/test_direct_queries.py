@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import column, select, table
+from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError
 
 from assist_ws.db import repositories
@@ -76,10 +76,13 @@ def test_driver_errors_are_sqlalchemy_errors(gw):
 
 
 def test_only_plain_bind_parameters(gw):
-    fixed = DirectQuery(select(orders.c.id).where(orders.c.id == 5))
+    listed = DirectQuery(select(orders.c.id).where(orders.c.id.in_(bindparam("ids",
+                                                                          expanding=True))))
     with gw.engine.connect() as conn:
         with pytest.raises(ValueError, match="only plain bind parameters"):
-            fixed.rows(conn, {})
+            listed.rows(conn, {"ids": [1, 2]})
+        fixed = DirectQuery(select(orders.c.id).where(orders.c.id == -5))  # a value held
+        assert fixed.rows(conn, {}) == []
 
 
 def test_a_queries_block_is_one_snapshot_on_sqlite(gw, dialect, params):
