@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterator
 
 from sqlalchemy import (Integer, String, and_, bindparam, cast, exists, literal_column, or_,
                         select)
@@ -14,6 +15,7 @@ from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, Mer
 from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
 from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from . import results_csv
 from .direct import DirectQuery
 from .tables import merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
@@ -225,6 +227,14 @@ class OrderRepository(_Repo):
             params["after_t"], params["after_id"] = after
         return _lines_query(after is not None, success).rows(
             self.session.connection(), params, make=OperationLine._make)
+
+    def renders_csv(self, delimiter: str) -> bool:
+        return results_csv.available(self.session.connection(), delimiter)
+
+    def operation_lines_csv(self, merchant_id: int, window: Window, delimiter: str, *,
+                            success: bool | None = None) -> Iterator[bytes]:
+        return results_csv.lines(self.session.connection(), merchant_id, window, delimiter,
+                                 success=success)
 
 
 # Columns of the read models, in the order of their dataclasses' fields.

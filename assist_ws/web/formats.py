@@ -172,6 +172,15 @@ _STREAM_TEXT = {str: str, int: str, datetime: _long, type(None): lambda v: "",
                 Money: lambda v: v.wire}
 
 
+def stream_csv(names: tuple[str, ...], lines: Iterator[bytes],
+               options: CsvOptions) -> Iterator[bytes]:
+    """A streamed CSV reply of lines already written (see ``stream_rows``): the header
+    first, when asked for."""
+    if options.header:
+        yield options.line(names).encode("utf-8")
+    yield from lines
+
+
 def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
                 options: CsvOptions, chunk: int = 64 * 1024) -> Iterator[bytes]:
     """Rows (tuples of reply values in ``names`` order) as a streamed reply."""
