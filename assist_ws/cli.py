@@ -293,11 +293,10 @@ def emulator(host, port, data, centers, late_seconds) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default 2).")
 def serve(host, port, workers) -> None:
     """Run the gateway under gunicorn."""
+    from .gunicorn_config import command
     settings = Settings.from_env()
-    args = [sys.executable, "-m", "gunicorn", "assist_ws.wsgi:app",
-            "--bind", f"{host}:{port}", "--workers", str(workers or settings.web_workers),
-            "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "20",
-            "--access-logfile", "-", "--log-level", settings.log_level.lower()]
+    args = command(bind=f"{host}:{port}", workers=workers or settings.web_workers,
+                   log_level=settings.log_level.lower())
     os.execv(sys.executable, args)
 
 
@@ -348,12 +347,12 @@ def unresolved_cmd(check) -> None:
     for t in found.transactions:
         amount = str(Money(t.amount, t.currency)) if t.amount is not None else t.currency
         click.echo(f"{t.bill_number}.{t.operation_number}\t{t.type}\t{t.state}\t{t.center}\t"
-                   f"{amount}\t{t.attempts} tries\tsent {_when(t.sent_at)}\t"
-                   f"next {_when(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
+                   f"{amount}\t{t.attempts} tries\tsent {_moment(t.sent_at)}\t"
+                   f"next {_moment(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
     for b in found.batches:
         click.echo(f"batch {b.batch_id}\tsettlement\t{b.state}\t{b.center}\t"
                    f"{b.items} items, {Money(b.amount, b.currency)}\t{b.attempts} tries\t"
-                   f"sent {_when(b.created_at)}\tnext {_when(b.lease_until)}\t"
+                   f"sent {_moment(b.created_at)}\tnext {_moment(b.lease_until)}\t"
                    f"{b.message or ''}")
     click.echo(f"{len(found.transactions)} transactions and {len(found.batches)} settlement "
                f"batches unresolved after {limit} tries", err=True)
@@ -361,7 +360,7 @@ def unresolved_cmd(check) -> None:
         sys.exit(1)
 
 
-def _when(moment) -> str:
+def _moment(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 

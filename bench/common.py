@@ -7,10 +7,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import requests
+
+from assist_ws.gunicorn_config import command
 
 
 def free_port() -> int:
@@ -20,7 +21,8 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``gunicorn APP`` with sync workers (2 by default), as ``assist-ws serve`` runs it."""
+    """``gunicorn APP`` with the settings of ``assist-ws serve`` (``gunicorn_config``: sync
+    workers, 2 by default, the application preloaded), without the access log."""
 
     def __init__(self, app: str, *, workers: int = 2, env: dict | None = None,
                  health_path: str = "/"):
@@ -32,9 +34,9 @@ class Gunicorn:
 
     def __enter__(self) -> "Gunicorn":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--worker-class", "sync", "--timeout", "120",
-             "--log-level", "warning"], env=self.env, start_new_session=True)
+            command(self.app, bind=f"127.0.0.1:{self.port}", workers=self.workers,
+                    timeout=120, log_level="warning", access_log=False),
+            env=self.env, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -76,6 +78,31 @@ def tree_rss_mb(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process now, in MB.  PSS (proportional set size) counts a page shared
+    by n processes as 1/n in each: summed over processes it is the memory they use together,
+    where a sum of RSS counts shared pages once per process."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss / 1024, pss / 1024
 
 
 def percentiles(samples: list[float], *ps: float) -> list[float]:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from .common import Gunicorn
+from .common import Gunicorn, children, memory_mb
 from .ws import LOGIN, MERCHANT, PASSWORD, PG_URL, cpu_seconds, create_pg, drop_pg, prepare
 
 NS = "http://www.paysecure.ru/ws/"
@@ -78,36 +78,25 @@ def _window(start: datetime, end: datetime) -> dict:
 
 
 class MemoryWatch:
-    """Peak resident memory of a gunicorn tree while a reply streams."""
+    """Peak memory of a gunicorn tree while a reply streams, sampled every 50 ms: of the
+    busiest worker (RSS) and of the server -- master and workers together -- as the sum of
+    their PSS (shared pages counted once; the honest figure, as workers share the preloaded
+    application with the master) and, for comparison, of their RSS (shared pages counted in
+    every process)."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak_total, self.peak_worker = pid, 0.0, 0.0
+        self.pid = pid
+        self.peak_worker = self.peak_pss = self.peak_rss = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @staticmethod
-    def _rss(pid: int) -> float:
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
-    def _children(self) -> list[int]:
-        try:
-            with open(f"/proc/{self.pid}/task/{self.pid}/children") as fh:
-                return [int(p) for p in fh.read().split()]
-        except OSError:
-            return []
-
     def _run(self) -> None:
         while not self._stop.is_set():
-            workers = [self._rss(p) for p in self._children()]
-            self.peak_worker = max([self.peak_worker] + workers)
-            self.peak_total = max(self.peak_total, self._rss(self.pid) + sum(workers))
+            workers = [memory_mb(p) for p in children(self.pid)]
+            master = memory_mb(self.pid)
+            self.peak_worker = max([self.peak_worker] + [rss for rss, _pss in workers])
+            self.peak_rss = max(self.peak_rss, master[0] + sum(w[0] for w in workers))
+            self.peak_pss = max(self.peak_pss, master[1] + sum(w[1] for w in workers))
             time.sleep(0.05)
 
     def __enter__(self) -> "MemoryWatch":
@@ -117,6 +106,19 @@ class MemoryWatch:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+    def __str__(self) -> str:
+        return (f"server {self.peak_pss:.0f} MB (PSS; RSS summed {self.peak_rss:.0f} MB), "
+                f"a worker {self.peak_worker:.0f} MB (RSS)")
+
+
+def _soap(creds: dict, window: dict) -> bytes:
+    fields = {k.lower(): v for k, v in dict(creds, **window).items()}
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+            f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns:ws="{NS}"><soapenv:Body>'
+            f"<ws:resultbydate>"
+            + "".join(f"<ws:{k}>{v}</ws:{k}>" for k, v in fields.items())
+            + "</ws:resultbydate></soapenv:Body></soapenv:Envelope>").encode()
 
 
 def fetch(url: str, data, headers: dict, marker: bytes) -> tuple[int, float, int]:
@@ -151,25 +153,22 @@ def main() -> None:
                "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
         window = _window(start, end)
         creds = {"Merchant_ID": MERCHANT, "Login": LOGIN, "Password": PASSWORD}
-        soap = (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-                f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns:ws="{NS}"><soapenv:Body>'
-                f"<ws:resultbydate><ws:merchant_id>{MERCHANT}</ws:merchant_id><ws:login>"
-                f"{LOGIN}</ws:login><ws:password>{PASSWORD}</ws:password>"
-                + "".join(f"<ws:{k.lower()}>{v}</ws:{k.lower()}>" for k, v in window.items())
-                + "</ws:resultbydate></soapenv:Body></soapenv:Envelope>")
+        xml = {"Content-Type": "text/xml; charset=utf-8"}
         with Gunicorn("assist_ws.wsgi:app", workers=a.workers, env=env,
                       health_path="/health") as gw:
             target = gw.url + "/resultbydate/resultbydate.cfm"
-            # warm up both workers (imports, the password check) with a tiny window
+            # Warm up both workers (the password check, the first request of each face and
+            # query) with the last minutes: their idle memory is that of a worker that has
+            # answered, and a reply's peak is the reply's own.
+            recent = _window(end - timedelta(minutes=12), end)
             for _ in range(4):
-                requests.post(target, data=dict(creds, Format="1"), timeout=30)
+                requests.post(target, data=dict(creds, Format="1", **recent), timeout=30)
+                requests.post(target, data=_soap(creds, recent), headers=xml, timeout=30)
             with MemoryWatch(gw.proc.pid) as idle:
                 time.sleep(0.2)
-            print(f"gunicorn: {a.workers} sync workers; idle: a worker {idle.peak_worker:.0f} "
-                  f"MB, all processes {idle.peak_total:.0f} MB")
+            print(f"gunicorn: {a.workers} sync workers, application preloaded; idle: {idle}")
             loads = [("CSV (Format=1)", dict(creds, Format="1", **window), {}, b"\n", 1),
-                     ("SOAP", soap.encode(), {"Content-Type": "text/xml; charset=utf-8"},
-                      b"</tns:operation>", 0)]
+                     ("SOAP", _soap(creds, window), xml, b"</tns:operation>", 0)]
             for label, data, headers, marker, header_rows in loads:
                 cpu = cpu_seconds(gw.proc.pid)
                 with MemoryWatch(gw.proc.pid) as mem:
@@ -179,8 +178,7 @@ def main() -> None:
                 print(f"{label:15s} {rows:>9,d} rows in {seconds:6.1f} s = "
                       f"{rows / seconds:>8,.0f} rows/s ({rows / max(cpu, 0.01):,.0f} per "
                       f"second of the worker's CPU), {size / 2**20:7.1f} MB sent; peak "
-                      f"memory: worker {mem.peak_worker:.0f} MB, all processes "
-                      f"{mem.peak_total:.0f} MB")
+                      f"memory: {mem}")
                 if rows != a.operations:
                     print(f"  expected {a.operations} rows!")
     finally:

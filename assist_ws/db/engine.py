@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
 READONLY = "assist_readonly"
+#: Every engine ``make_engine`` made in this process (see ``db.fork``).
+_MADE: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -26,12 +29,20 @@ def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> En
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         engine = create_engine(u, echo=echo, connect_args={"timeout": 30})
         _sqlite_setup(engine)
+        _MADE.add(engine)
         return engine
     # JIT compilation pays off for long analytical queries, not for ours: a claim with
     # correlated subqueries looks costly to the planner and would spend most of a second
     # compiling what runs in milliseconds.
-    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
-                         connect_args={"options": "-c jit=off"})
+    engine = create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,
+                           pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+    _MADE.add(engine)
+    return engine
+
+
+def made() -> list[Engine]:
+    """The engines ``make_engine`` made in this process that are still in use."""
+    return list(_MADE)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -50,5 +61,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        readonly = conn.get_execution_options().get(READONLY)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READONLY):
+            # The read models' hot path (``uow.queries``): straight on the driver.
+            conn.connection.dbapi_connection.execute("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

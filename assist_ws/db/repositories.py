@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterator
 
-from sqlalchemy import Integer, and_, bindparam, exists, null, or_, select
+from sqlalchemy import (Integer, String, and_, bindparam, cast, exists, literal_column, or_,
+                        select)
 from sqlalchemy.orm import Session
 
 from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, MerchantUser,
@@ -13,6 +15,8 @@ from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, Mer
 from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
 from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from . import results_csv
+from .direct import DirectQuery
 from .tables import merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
 
@@ -59,9 +63,10 @@ class UserRepository(_Repo):
             .with_for_update().execution_options(populate_existing=True))
 
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
-        row = self.session.connection().execute(_LOGIN, {"m": merchant_id, "l": login}).first()
-        if row is None:
+        rows = _LOGIN.rows(self.session.connection(), {"m": merchant_id, "l": login})
+        if not rows:
             return None
+        row = rows[0]
         return LoginRecord(merchant_id, login, row[0], tuple(row[1] or ()), bool(row[2]),
                            row[3] or 0, row[4], bool(row[5]), row[6])
 
@@ -184,9 +189,9 @@ class OrderRepository(_Repo):
                           window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
         """``UserRepository.login_record`` and ``records_by_order_number`` (without
         operations) in one query: the hot path of an ERP polling for order states."""
-        rows = self.session.connection().execute(_LOGIN_AND_ORDERS, {
+        rows = _LOGIN_AND_ORDERS.rows(self.session.connection(), {
             "m": merchant_id, "l": login, "n": order_number, "s": window.start,
-            "e": window.end}).all()
+            "e": window.end})
         if not rows:
             return None, []
         r = rows[0]
@@ -196,8 +201,8 @@ class OrderRepository(_Repo):
 
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
-        rows = self.session.connection().execute(_BY_NUMBER, {
-            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end}).all()
+        rows = _BY_NUMBER.rows(self.session.connection(), {
+            "m": merchant_id, "n": order_number, "s": window.start, "e": window.end})
         ops: dict[int, list] = {}
         if with_operations and rows:
             ids = [r[0] for r in rows]
@@ -216,30 +221,20 @@ class OrderRepository(_Repo):
     def operation_lines(self, merchant_id: int, window: Window,
                         after: tuple[datetime, int] | None, limit: int, *,
                         success: bool | None = None) -> list[OperationLine]:
-        stmt = (select(*_LINE_ORDER_COLUMNS, operations.c.id, *_LINE_OPERATION_COLUMNS)
-                .join_from(operations, orders, operations.c.order_id == orders.c.id)
-                .where(orders.c.merchant_id == merchant_id,
-                       operations.c.created_at >= window.start,
-                       operations.c.created_at < window.end))
+        params = {"m": merchant_id, "s": window.start, "e": window.end, "limit": limit,
+                  "ok": OperationState.SUCCESS.value}
         if after is not None:
-            # (created_at, id) > after, spelled so that an index on created_at alone can
-            # start the scan at the page boundary (a row-value comparison cannot).
-            t = bindparam("after_t", after[0], type_=UtcDateTime())
-            stmt = stmt.where(operations.c.created_at >= t, or_(
-                operations.c.created_at > t,
-                operations.c.id > bindparam("after_id", after[1], type_=Integer())))
-        if success is True:
-            stmt = stmt.where(operations.c.state == OperationState.SUCCESS.value)
-        elif success is False:
-            stmt = stmt.where(operations.c.state != OperationState.SUCCESS.value)
-        stmt = stmt.order_by(operations.c.created_at, operations.c.id).limit(limit)
-        lines = []
-        for row in self.session.connection().execute(stmt).all():
-            order = OrderRecord(*row[:_N_ORDER])
-            op_id = row[_N_ORDER]
-            op = _operation_record(order.bill_number, row[_N_ORDER + 1:])
-            lines.append(OperationLine(order, op, (op.created_at, op_id)))
-        return lines
+            params["after_t"], params["after_id"] = after
+        return _lines_query(after is not None, success).rows(
+            self.session.connection(), params, make=OperationLine._make)
+
+    def renders_csv(self, delimiter: str) -> bool:
+        return results_csv.available(self.session.connection(), delimiter)
+
+    def operation_lines_csv(self, merchant_id: int, window: Window, delimiter: str, *,
+                            success: bool | None = None) -> Iterator[bytes]:
+        return results_csv.lines(self.session.connection(), merchant_id, window, delimiter,
+                                 success=success)
 
 
 # Columns of the read models, in the order of their dataclasses' fields.
@@ -255,18 +250,57 @@ _OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state
                       operations.c.message, operations.c.processing_name,
                       operations.c.client_ip, operations.c.created_at,
                       operations.c.finished_at)
-_N_ORDER = len(_ORDER_COLUMNS)
-# Results by date do not show when an order was last changed or an operation finished:
-# those columns are left out of their (million-row) query.
-_LINE_ORDER_COLUMNS = _ORDER_COLUMNS[:-1] + (null().label("updated_at"),)
-_LINE_OPERATION_COLUMNS = _OPERATION_COLUMNS[:-1] + (null().label("finished_at"),)
-_BY_NUMBER = (select(orders.c.id, *_ORDER_COLUMNS)
-              .where(orders.c.merchant_id == bindparam("m"),
-                     orders.c.order_number == bindparam("n"),
-                     orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
-                     orders.c.created_at < bindparam("e", type_=UtcDateTime()))
-              .order_by(orders.c.created_at, orders.c.id))
-_LOGIN_AND_ORDERS = (
+#: The columns of ``OperationLine``, in order.
+_LINE_COLUMNS = (
+    orders.c.order_number,
+    (orders.c.bill_number + literal_column("'.'") + cast(operations.c.number, String))
+    .label("bill_number"),
+    orders.c.test_mode, orders.c.created_at.label("order_created_at"),
+    orders.c.amount.label("order_amount"), orders.c.currency.label("order_currency"),
+    orders.c.state.label("order_state"), operations.c.type, operations.c.state,
+    operations.c.amount, operations.c.currency, operations.c.rate, operations.c.means_type,
+    operations.c.means_number, operations.c.cardholder, operations.c.approval_code,
+    operations.c.response_code, operations.c.message, operations.c.processing_name,
+    operations.c.created_at, operations.c.client_ip, orders.c.firstname, orders.c.lastname,
+    orders.c.middlename, orders.c.email, operations.c.id)
+_lines_queries: dict[tuple[bool, bool | None], DirectQuery] = {}
+
+
+def _lines_query(after: bool, success: bool | None) -> DirectQuery:
+    """The page query of results by date: the merchant's operations in a window, in the
+    stable order, after a key (``after_t``, ``after_id``) or from the start, all of them or
+    only the successful (``success``) or unsuccessful ones."""
+    found = _lines_queries.get((after, success))
+    if found is not None:
+        return found
+    created, t = operations.c.created_at, bindparam("after_t", type_=UtcDateTime())
+    stmt = (select(*_LINE_COLUMNS)
+            .join_from(operations, orders, operations.c.order_id == orders.c.id)
+            .where(orders.c.merchant_id == bindparam("m"),
+                   created >= bindparam("s", type_=UtcDateTime()),
+                   created < bindparam("e", type_=UtcDateTime())))
+    if after:
+        # (created_at, id) > after, spelled so that an index on created_at alone can start
+        # the scan at the page boundary (a row-value comparison cannot).
+        stmt = stmt.where(created >= t, or_(created > t, operations.c.id > bindparam(
+            "after_id", type_=Integer())))
+    if success is True:
+        stmt = stmt.where(operations.c.state == bindparam("ok"))
+    elif success is False:
+        stmt = stmt.where(operations.c.state != bindparam("ok"))
+    stmt = stmt.order_by(created, operations.c.id).limit(bindparam("limit", type_=Integer()))
+    query = _lines_queries[(after, success)] = DirectQuery(stmt)
+    return query
+
+
+# The statements of the hot paths run directly on the driver (``direct``).
+_BY_NUMBER = DirectQuery(
+    select(orders.c.id, *_ORDER_COLUMNS)
+    .where(orders.c.merchant_id == bindparam("m"), orders.c.order_number == bindparam("n"),
+           orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
+           orders.c.created_at < bindparam("e", type_=UtcDateTime()))
+    .order_by(orders.c.created_at, orders.c.id))
+_LOGIN_AND_ORDERS = DirectQuery(
     select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
            merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
            merchants.c.secret_word, *_ORDER_COLUMNS)
@@ -277,13 +311,13 @@ _LOGIN_AND_ORDERS = (
                             orders.c.created_at < bindparam("e", type_=UtcDateTime())))
     .where(merchant_users.c.merchant_id == bindparam("m"), merchant_users.c.login == bindparam("l"))
     .order_by(orders.c.created_at, orders.c.id))
-_LOGIN = (select(merchant_users.c.password_hash, merchant_users.c.rights,
-                 merchant_users.c.active, merchant_users.c.failed_logins,
-                 merchant_users.c.locked_until, merchants.c.active, merchants.c.secret_word)
-          .join_from(merchant_users, merchants,
-                     merchant_users.c.merchant_id == merchants.c.merchant_id)
-          .where(merchant_users.c.merchant_id == bindparam("m"),
-                 merchant_users.c.login == bindparam("l")))
+_LOGIN = DirectQuery(
+    select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
+           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
+           merchants.c.secret_word)
+    .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
+    .where(merchant_users.c.merchant_id == bindparam("m"),
+           merchant_users.c.login == bindparam("l")))
 
 
 def _operation_record(bill: str, row) -> OperationRecord:

@@ -37,6 +37,13 @@ class Amount(TypeDecorator):
             return None
         return Decimal(value)
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return super().result_processor(dialect, coltype)  # exact text -> Decimal
+        # The driver gives Decimals of NUMERIC already: nothing to do per value (this runs
+        # for every amount read, a million times in a big results-by-date reply).
+        return self.impl_instance.result_processor(dialect, coltype)
+
     @property
     def python_type(self):
         return Decimal
@@ -59,6 +66,20 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+    def result_processor(self, dialect, coltype):
+        # ``process_result_value`` after the dialect's own processing, without the generic
+        # wrapper around it: this runs for every time read.
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        utc = timezone.utc
+        if inner is None:
+            def process(value):
+                return None if value is None else value.replace(tzinfo=utc)
+        else:
+            def process(value):
+                value = inner(value)
+                return None if value is None else value.replace(tzinfo=utc)
+        return process
 
     @property
     def python_type(self):

@@ -116,15 +116,24 @@ class _BareSession:
         return self._connection
 
 
+def forget_kept_connections() -> dict:
+    """Stop keeping the connections ``queries()`` keeps in this process (see ``db.fork``);
+    returns them, untouched."""
+    kept = getattr(_Queries._kept, "connections", None) or {}
+    _Queries._kept = threading.local()
+    return kept
+
+
 class _Queries:
     """One read-only unit of work on a bare connection, with the repositories' read-model
     methods (see ``SqlAlchemyUnitOfWork.queries``).
 
     On SQLite it is one deferred transaction (one snapshot, no write lock).  On PostgreSQL
-    every query runs in autocommit (no BEGIN/ROLLBACK round trips), and a process's main
+    every query runs in autocommit (no BEGIN/ROLLBACK round trips).  A process's main
     thread -- a gunicorn sync worker -- keeps its connection between requests, which saves
-    the pool's checkout ping: one round trip per query is all.  A kept connection that fails
-    is dropped, and the next request takes a new one."""
+    the pool's checkout (and on PostgreSQL its ping): on PostgreSQL one round trip per query
+    is all.  A kept connection that fails is dropped, and the next request takes a new
+    one."""
 
     _kept = threading.local()
 
@@ -132,17 +141,15 @@ class _Queries:
         self.engine = engine
 
     def _connect(self):
-        sqlite = self.engine.dialect.name == "sqlite"
-        keep = not sqlite and threading.current_thread() is threading.main_thread()
+        keep = threading.current_thread() is threading.main_thread()
         kept = getattr(self._kept, "connections", None)
         if keep and kept is not None:
             conn = kept.get(id(self.engine))
             if conn is not None and not conn.closed and not conn.invalidated:
                 return conn, True
         conn = self.engine.connect()
-        if sqlite:
-            conn = conn.execution_options(**{READONLY: True})
-            conn.begin()  # BEGIN (deferred)
+        if self.engine.dialect.name == "sqlite":
+            conn = conn.execution_options(**{READONLY: True})  # BEGIN (deferred) on first use
         else:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         if keep:
@@ -161,7 +168,7 @@ class _Queries:
     def __exit__(self, exc_type, exc, tb) -> None:
         conn = self._conn
         if self._keep and exc_type is None:
-            conn.rollback()  # ends SQLAlchemy's bookkeeping; nothing is sent in autocommit
+            conn.rollback()  # ends the snapshot (SQLite); nothing is sent in autocommit
             return
         if self._keep:
             self._kept.connections.pop(id(self.engine), None)

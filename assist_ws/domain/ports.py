@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
@@ -175,6 +175,19 @@ class OrderRepository(Protocol):
         """At most ``limit`` operations of the merchant created in ``window``, in the stable
         order (creation time, id), starting after the key ``after``; ``success`` True/False
         keeps only successful/unsuccessful ones."""
+
+    def renders_csv(self, delimiter: str) -> bool:
+        """Whether ``operation_lines_csv`` can be had here with this delimiter."""
+
+    def operation_lines_csv(self, merchant_id: int, window: Window, delimiter: str, *,
+                            success: bool | None = None) -> Iterator[bytes]:
+        """All of ``operation_lines`` (in one snapshot) as the lines of results by date in
+        CSV, made by the database: UTF-8, the fields of ``OperationLine`` but the id, in
+        order, as text -- amounts with their currency's digits, times ``DD.MM.YYYY
+        HH:MM:SS``, the test mode ``1``/``0``, the response code ``AS300`` for an operation
+        still open, absent values empty -- joined by ``delimiter``, a field holding the
+        delimiter, a double quote, CR or LF quoted (``"``, doubled inside), each line ending
+        in CRLF; in chunks of about 64 KiB.  Only where ``renders_csv`` says so."""
 
     def holds_expired(self, now: datetime, limit: int) -> list[Order]:
         """Delayed orders whose hold expired at or before ``now``, locked, skipping locked

@@ -142,11 +142,11 @@ def result_line(line: OperationLine) -> tuple:
     """A results-by-date row as a tuple in ``RESULT_LINE_FIELDS`` order.  Cheap, as it runs a
     million times for a big window: amounts are already wire text here, and times keep
     their microseconds (every edge writes them to the second)."""
-    order, op = line.order, line.operation
-    return (order.order_number, op.bill_number, 1 if order.test_mode else 0, order.created_at,
-            _wire_amount(order.amount, order.currency), order.currency, order.state, op.type,
-            op.state, _wire_amount(op.amount, op.currency), op.currency, op.rate,
-            op.means_type, op.means_number, op.cardholder, op.approval_code,
-            op.response_code or ("AS300" if op.state in _OPEN else None), op.message,
-            op.processing_name, op.created_at, op.client_ip, order.firstname,
-            order.lastname, order.middlename, order.email)
+    (number, bill, test, created, amount, currency, state, op_type, op_state, op_amount,
+     op_currency, rate, means_type, means_number, cardholder, approval, response, message,
+     processing, op_created, client_ip, firstname, lastname, middlename, email, _id) = line
+    return (number, bill, 1 if test else 0, created, _wire_amount(amount, currency), currency,
+            state, op_type, op_state, _wire_amount(op_amount, op_currency), op_currency, rate,
+            means_type, means_number, cardholder, approval,
+            response or ("AS300" if op_state in _OPEN else None), message, processing,
+            op_created, client_ip, firstname, lastname, middlename, email)

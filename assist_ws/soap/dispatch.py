@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
@@ -27,7 +28,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from ..services.merchant_api import PASSWORD_IN_URL, MerchantApi, password_in_query
 from . import streaming
-from .faults import SOAP_ENV, fault_envelope
+from .faults import DOCUMENT_KEY, SOAP_ENV, AssistSoap11, fault_envelope
 from .services import (BY_PATH, REPLY_KEY, STREAM_KEY, make_application, request_fields,
                        wsdl_document)
 from .wire import NS
@@ -36,8 +37,10 @@ from .wire import NS
 MAX_BODY = 256 * 1024
 _XML_TYPES = ("text/xml", "application/soap+xml", "application/xml")
 _DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
-_SAFE = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
-                        dtd_validation=False, huge_tree=False, remove_comments=True)
+#: How Spyne parses a request (no DTD, no entities, no network, comments and processing
+#: instructions dropped); ``dispatch`` parses it so, once, and hands Spyne the tree.
+_PARSER_OPTIONS = AssistSoap11().parser_kwargs
+_parsers = threading.local()
 _XML = "text/xml; charset=utf-8"
 _FORMAT = re.compile(rb"(?:^|&)format=([^&]*)", re.I)
 
@@ -78,6 +81,7 @@ class MerchantServices:
                                            max_content_length=MAX_BODY)
                      for path, spec in BY_PATH.items()}
         self.fields = {path: request_fields(app.app) for path, app in self.apps.items()}
+        self.names = {path: frozenset(fields) for path, fields in self.fields.items()}
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -158,38 +162,38 @@ class MerchantServices:
                 etree.SubElement(op, f"{{{NS}}}{name}").text = value
         return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
-    def _qualify(self, base: str, body: bytes) -> bytes:
-        """Assist's own examples send the operation's children unqualified
-        (``<ws:orderstate><ordernumber>``), sometimes in mixed case; our WSDL qualifies
-        them.  Accept both: qualify and lower-case such children."""
-        if b"Body" not in body:
-            return body
+    def _document(self, base: str, body: bytes):
+        """The request envelope parsed (as Spyne would), its operation's children
+        qualified: Assist's own examples send them unqualified
+        (``<ws:orderstate><ordernumber>``), sometimes in mixed case, where our WSDL
+        qualifies them; both are accepted.  None when it does not parse (Spyne parses it
+        again and answers with its fault)."""
+        parser = getattr(_parsers, "parser", None)
+        if parser is None:
+            parser = _parsers.parser = etree.XMLParser(**_PARSER_OPTIONS)
         try:
-            root = etree.fromstring(body, _SAFE)
+            root = etree.fromstring(body, parser)
         except etree.XMLSyntaxError:
-            return body  # Spyne answers with its fault
+            return None
         soap_body = root.find(f"{{{SOAP_ENV}}}Body")
         op = soap_body[0] if soap_body is not None and len(soap_body) else None
         if op is None or not isinstance(op.tag, str):
-            return body
-        changed = False
-        names = set(self.fields[base])
+            return root
+        names = self.names[base]
         for child in op:
-            if isinstance(child.tag, str) and not child.tag.startswith("{"):
-                name = child.tag if child.tag in names else child.tag.lower()
-                child.tag = f"{{{NS}}}{name}"
-                changed = True
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8") if changed \
-            else body
+            tag = child.tag
+            if isinstance(tag, str) and not tag.startswith("{"):
+                child.tag = f"{{{NS}}}{tag if tag in names else tag.lower()}"
+        return root
 
     def _soap(self, base: str, environ, body: bytes, start_response) -> Iterable[bytes]:
         problem = xml_problem(body)
         if problem:
             return _fault(start_response, 4, 215, problem)
-        body = self._qualify(base, body)
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
+        env[DOCUMENT_KEY] = self._document(base, body)
         env[STREAM_KEY] = env[REPLY_KEY] = None
         captured: list = []
 

@@ -66,8 +66,10 @@ def _window(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reply(ctx, response: str, content: dict) -> None:
-    """Leave the reply for ``dispatch`` to write; Spyne answers an empty one, discarded."""
+    """Leave the reply for ``dispatch`` to write.  Spyne answers an empty body (given as its
+    out string, Spyne writes no reply of its own), discarded."""
     ctx.transport.req_env[REPLY_KEY] = (response, content)
+    ctx.out_string = [b""]
 
 
 _W = [t for _n, t in WINDOW]
@@ -172,6 +174,7 @@ class ResultByDateService(ServiceBase):
         stream = _api(ctx).results_by_date(_creds(merchant_id, login, password),
                                            _window(locals()), success=success)
         ctx.transport.req_env[STREAM_KEY] = stream
+        ctx.out_string = [b""]
 
 
 class ReplayService(ServiceBase):

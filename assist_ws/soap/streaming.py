@@ -72,21 +72,29 @@ _HEAD_ENVELOPE = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope 
 _TAIL_ENVELOPE = "</soap11env:Body></soap11env:Envelope>"
 
 
+def _soap_time(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+#: SOAP text of a results-by-date value by its type (``soap_text`` without the escaping).
+_RESULT_TEXT = {str: str, int: str, datetime: _soap_time, Decimal: lambda v: format(v, "f")}
+
+
 def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:
     yield _HEAD
     parts: list[str] = []
     size = 0
-    fields = range(len(RESULT_LINE_FIELDS))
+    conv, elements = _RESULT_TEXT, tuple(zip(_OPEN, _CLOSE))
     for line in lines:
-        row = result_line(line)
-        parts.append("<tns:operation>")
-        for i in fields:
-            value = row[i]
-            if value is not None:
-                text = soap_text(value)
-                parts.append(_OPEN[i] + text + _CLOSE[i])
-                size += len(text) + 30
-        parts.append("</tns:operation>")
+        texts = [None if v is None else v if type(v) is str else conv[type(v)](v)
+                 for v in result_line(line)]
+        joined = "".join([t for t in texts if t is not None])
+        if "&" in joined or "<" in joined or ">" in joined:
+            texts = [None if t is None else escape(t) for t in texts]
+        # Absent values are left out (minOccurs=0), never sent empty.
+        row = "".join([o + t + c for (o, c), t in zip(elements, texts) if t is not None])
+        parts.append("<tns:operation>" + row + "</tns:operation>")
+        size += len(row) + 31
         if size >= CHUNK:
             yield "".join(parts).encode("utf-8")
             parts, size = [], 0

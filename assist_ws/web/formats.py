@@ -172,6 +172,15 @@ _STREAM_TEXT = {str: str, int: str, datetime: _long, type(None): lambda v: "",
                 Money: lambda v: v.wire}
 
 
+def stream_csv(names: tuple[str, ...], lines: Iterator[bytes],
+               options: CsvOptions) -> Iterator[bytes]:
+    """A streamed CSV reply of lines already written (see ``stream_rows``): the header
+    first, when asked for."""
+    if options.header:
+        yield options.line(names).encode("utf-8")
+    yield from lines
+
+
 def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
                 options: CsvOptions, chunk: int = 64 * 1024) -> Iterator[bytes]:
     """Rows (tuples of reply values in ``names`` order) as a streamed reply."""
@@ -194,18 +203,13 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
                 buf, size = [], 0
     elif fmt == "3":
         buf.append(XML_DECL + '<result firstcode="0" secondcode="0">')
-        opens = [f"<{n}>" for n in names]
-        closes = [f"</{n}>" for n in names]
+        template = "<operation>" + "".join(f"<{n}>%s</{n}>" for n in names) + "</operation>"
         for row in rows:
-            parts = ["<operation>"]
-            for i, v in enumerate(row):
-                if type(v) is str:
-                    t = escape(v) if ("&" in v or "<" in v or ">" in v) else v
-                else:
-                    t = "" if v is None else conv[type(v)](v)
-                parts.append(opens[i] + t + closes[i])
-            parts.append("</operation>")
-            line = "".join(parts)
+            texts = [v if type(v) is str else conv[type(v)](v) for v in row]
+            joined = "".join(texts)
+            if "&" in joined or "<" in joined or ">" in joined:
+                texts = [escape(t) for t in texts]  # only text can hold them
+            line = template % tuple(texts)
             buf.append(line)
             size += len(line)
             if size >= chunk:
