@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, Engine, make_url
 
 READONLY = "assist_readonly"
+#: A pooled PostgreSQL connection idle longer than this (seconds) is pinged before use.
+PING_AFTER_IDLE = 5.0
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -18,7 +21,8 @@ def normalize_url(url: str | URL) -> URL:
     return u
 
 
-def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False,
+                ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
     u = normalize_url(url)
     if u.get_backend_name() == "sqlite":
         path = u.database
@@ -30,8 +34,37 @@ def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> En
     # JIT compilation pays off for long analytical queries, not for ours: a claim with
     # correlated subqueries looks costly to the planner and would spend most of a second
     # compiling what runs in milliseconds.
-    return create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
-                         connect_args={"options": "-c jit=off"})
+    engine = create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,
+                           connect_args={"options": "-c jit=off"})
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout: a connection is
+    pinged only when it has lain in the pool longer than ``idle`` seconds (where a server
+    restart, an idle timeout or a proxy may have closed it); one that fails is replaced.
+    (``pool_pre_ping`` would ping before every unit of work: a busy server's connections
+    are never idle.)  A connection that breaks while in use fails its statement, and
+    SQLAlchemy then replaces every connection of the pool older than the failure."""
+
+    @event.listens_for(engine, "connect")
+    def _new(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _back(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _out(dbapi_conn, record, _proxy):
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since <= idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # noqa: BLE001 - any failure: a new connection
+            raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
 
 
 def _sqlite_setup(engine: Engine) -> None:
