@@ -22,7 +22,7 @@ from wsgiref.util import request_uri
 
 from lxml import etree
 
-from . import batch
+from . import authorize, batch
 from .config import EmulatorConfig
 from .ledger import Ledger
 from .service import (ENV_KEY, MAX_REQUEST_BYTES, CenterBinding, wsdl_document,
@@ -71,10 +71,13 @@ class EmulatorApp:
 
     _WSDL_CACHE_SIZE = 32
 
-    def __init__(self, config: EmulatorConfig, *, fast_settle: bool = True):
+    def __init__(self, config: EmulatorConfig, *, fast_settle: bool = True,
+                 fast_authorize: bool = True):
         self.config = config
         #: Answer Settle batches without Spyne (``batch.py``); False sends them to Spyne too.
         self.fast_settle = fast_settle
+        #: Answer Authorize without Spyne (``authorize.py``); False sends it to Spyne too.
+        self.fast_authorize = fast_authorize
         self.ledger = Ledger(config.data_path)
         self.bindings = {c.name: CenterBinding(c, self.ledger, float(config.late_seconds))
                          for c in config.centers}
@@ -136,16 +139,14 @@ class EmulatorApp:
         body = b"".join(chunks)
         if not body.strip():
             return _fault(start_response, "Client.XMLSyntaxError", "empty request body")
+        auth = authorize.is_authorize(body) if self.fast_authorize else None
+        if auth is not None:
+            return self._fast(start_response, "Authorize", lambda: authorize.authorize(
+                binding.ledger, binding.center, binding.late_seconds, auth))
         settle = batch.is_settle(body) if self.fast_settle else None
         if settle is not None:
-            try:
-                payload = batch.settle(binding.ledger, binding.center, settle)
-            except batch.BatchFault as fault:
-                return _fault(start_response, fault.code, fault.message)
-            except Exception:   # the same guard as around Spyne
-                logger.exception("Settle processing failed")
-                return _fault(start_response, "Server", "internal error")
-            return _respond(start_response, "200 OK", payload, _XML)
+            return self._fast(start_response, "Settle", lambda: batch.settle(
+                binding.ledger, binding.center, settle))
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
@@ -176,6 +177,18 @@ class EmulatorApp:
         headers.append(("Content-Length", str(len(payload))))
         start_response(status, headers)
         return [payload]
+
+    @staticmethod
+    def _fast(start_response, operation: str, answer) -> list[bytes]:
+        """An operation answered without Spyne, with the same guard as around Spyne."""
+        try:
+            payload = answer()
+        except batch.BatchFault as fault:
+            return _fault(start_response, fault.code, fault.message)
+        except Exception:
+            logger.exception("%s processing failed", operation)
+            return _fault(start_response, "Server", "internal error")
+        return _respond(start_response, "200 OK", payload, _XML)
 
     @staticmethod
     def _not_found(start_response, path: str) -> list[bytes]:
