@@ -46,26 +46,29 @@ from .tables import (currency_rates, merchants, notifications, operations, order
 _ORDER_KEYS = tuple(c.key for c in orders.c)
 _OP_KEYS = tuple(c.key for c in operations.c)
 _TX_KEYS = tuple(c.key for c in transactions.c)
-_N_ORDER, _N_OP = len(_ORDER_KEYS), len(_OP_KEYS)
+_MERCHANT_KEYS = tuple(c.key for c in merchants.c)
+_N_ORDER, _N_MERCHANT, _N_OP = len(_ORDER_KEYS), len(_MERCHANT_KEYS), len(_OP_KEYS)
+#: Where the operation's columns start in a row of orders, merchants, operations, …
+_OPS_AT = _N_ORDER + _N_MERCHANT
+_MERCHANT_ID = _N_ORDER + _MERCHANT_KEYS.index("merchant_id")
 _ORDER_ID, _OP_ID, _TX_ID = (_ORDER_KEYS.index("id"), _OP_KEYS.index("id"),
                              _TX_KEYS.index("id"))
 _OP_ORDER_ID = _OP_KEYS.index("order_id")
 
 
-def _with_operations(from_):
-    return (from_.outerjoin(operations, operations.c.order_id == orders.c.id)
-            .outerjoin(transactions, transactions.c.operation_id == operations.c.id))
-
-
 def _orders_query(where, from_=orders, *, lock: bool):
-    """Orders matching ``where``, oldest first.  To read: with their operations and the
-    operations' transactions (outer joins).  To lock: the orders' rows alone (the operations
-    come by a second statement, ``_operations_query``)."""
+    """Orders matching ``where``, oldest first, each with its merchant (read here so that
+    ``merchants.get`` asks nothing more).  To read: with their operations and the
+    operations' transactions too (outer joins).  To lock: the orders' rows alone are locked
+    (the operations come by a second statement, ``_operations_query``)."""
+    from_ = from_.join(merchants, merchants.c.merchant_id == orders.c.merchant_id)
     if lock:
-        return (select(*orders.c).select_from(from_).where(where)
+        return (select(*orders.c, *merchants.c).select_from(from_).where(where)
                 .order_by(orders.c.created_at, orders.c.id).with_for_update(of=orders))
-    return (select(*orders.c, *operations.c, *transactions.c)
-            .select_from(_with_operations(from_)).where(where)
+    return (select(*orders.c, *merchants.c, *operations.c, *transactions.c)
+            .select_from(from_.outerjoin(operations, operations.c.order_id == orders.c.id)
+                         .outerjoin(transactions, transactions.c.operation_id == operations.c.id))
+            .where(where)
             .order_by(orders.c.created_at, orders.c.id, operations.c.number, transactions.c.id))
 
 
@@ -95,7 +98,6 @@ _OPS_OF_ONE = _operations_query(operations.c.order_id == bindparam("order"))
 _OPS_OF_MANY = _operations_query(operations.c.order_id.in_(bindparam("orders",
                                                                      expanding=True)))
 _BILL_TAKEN = select(exists().where(orders.c.bill_number == bindparam("bill")))
-_MERCHANT_KEYS = tuple(c.key for c in merchants.c)
 _CENTER_KEYS = tuple(c.key for c in processing_centers.c)
 _RATE_KEYS = tuple(c.key for c in currency_rates.c)
 _MERCHANT = select(*merchants.c).where(merchants.c.merchant_id == bindparam("merchant"))
@@ -192,20 +194,27 @@ class _Open:
             if row[_N_OP + _TX_ID] is not None:
                 self._transaction(op, row[_N_OP:], refresh)
 
+    def _merchant(self, row: Sequence) -> None:
+        merchant_id = row[_MERCHANT_ID]
+        if self.merchants_by_id.get(merchant_id) is None:
+            self.merchants_by_id[merchant_id] = _transient(Merchant, _MERCHANT_KEYS,
+                                                           row[_N_ORDER:_OPS_AT])
+
     def load_orders(self, name: str, params: dict, lock: bool) -> list[Order]:
         conn = self.conn
+        found: dict[int, Order] = {}
         if not lock:
-            found: dict[int, Order] = {}
             for row in conn.execute(_Q[name, False], params):
                 order = self._order(row[:_N_ORDER], False)
                 found[order.id] = order
-                if row[_N_ORDER + _OP_ID] is not None:
-                    self._operations_rows((row[_N_ORDER:],), found, False)
+                self._merchant(row)
+                if row[_OPS_AT + _OP_ID] is not None:
+                    self._operations_rows((row[_OPS_AT:],), found, False)
             return list(found.values())
-        found = {}
         for row in conn.execute(_Q[name, True], params):
-            order = self._order(row, True)
+            order = self._order(row[:_N_ORDER], True)
             found[order.id] = order
+            self._merchant(row)
         if found:
             # A new statement: on PostgreSQL it sees what committed while we waited.
             ops = (conn.execute(_OPS_OF_ONE, {"order": next(iter(found))}) if len(found) == 1

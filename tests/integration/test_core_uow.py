@@ -193,3 +193,23 @@ def test_attempts_paid_at_the_same_moment_make_one_payment(gw, emulator):
     with gw.uow.reader() as uow:
         paid = [b for b in bills if uow.orders.get(b).operations]
     assert len(paid) == 1
+
+
+def test_an_orders_merchant_comes_with_the_order(gw):
+    from sqlalchemy import event
+    bill = gw.create_order(_request()).bill_number
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+    event.listen(gw.engine, "before_cursor_execute", count)
+    try:
+        for lock in (False, True):
+            with gw.pages_uow as uow:
+                order = uow.orders.get(bill, lock=lock)
+                before = len(statements)
+                merchant = uow.merchants.get(order.merchant_id)
+                assert merchant.name == "Shop" and len(statements) == before
+                assert uow.merchants.get(order.merchant_id) is merchant
+    finally:
+        event.remove(gw.engine, "before_cursor_execute", count)
