@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, exists, func, select, true
+from sqlalchemy import JSON, and_, bindparam, exists, func, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import manager_of_class
@@ -119,9 +119,10 @@ def _transient(cls, keys: Sequence[str], values: Iterable) -> object:
     return obj
 
 
-def _copy(value):
-    return list(value) if isinstance(value, list) else (
-        dict(value) if isinstance(value, dict) else value)
+#: Per table written here: its columns' keys, and where the mutable (JSON) values are.
+_KEYS = {orders.name: _ORDER_KEYS, operations.name: _OP_KEYS, transactions.name: _TX_KEYS}
+_MUTABLE = {t.name: tuple(i for i, c in enumerate(t.c) if isinstance(c.type, JSON))
+            for t in (orders, operations, transactions)}
 
 
 class _Open:
@@ -135,7 +136,7 @@ class _Open:
         self.txs_by_id: dict[int, Transaction] = {}
         self.merchants_by_id: dict[int, Merchant | None] = {}
         #: id(object) -> (object, the column values it was read or last written with)
-        self.snapshots: dict[int, tuple[object, dict]] = {}
+        self.snapshots: dict[int, tuple[object, list]] = {}
         self.new_notifications: list[Notification] = []
         self.merchants = _Merchants(self)
         self.centers = _Centers(self)
@@ -144,9 +145,12 @@ class _Open:
         self.notifications = _Notifications(self)
 
     # -- rows to objects ------------------------------------------------------------------
-    def _remember(self, obj, keys: Sequence[str]) -> None:
-        d = obj.__dict__
-        self.snapshots[id(obj)] = (obj, {k: _copy(d.get(k)) for k in keys})
+    def _remember(self, obj, table) -> None:
+        values = list(map(obj.__dict__.get, _KEYS[table.name]))
+        for i in _MUTABLE[table.name]:
+            if isinstance(values[i], (list, dict)):
+                values[i] = type(values[i])(values[i])
+        self.snapshots[id(obj)] = (obj, values)
 
     def _order(self, row: Sequence, refresh: bool) -> Order:
         order = self.orders_by_id.get(row[_ORDER_ID])
@@ -155,10 +159,10 @@ class _Open:
             order.__dict__["operations"] = []
             self.orders_by_id[order.id] = order
             self.order_list.append(order)
-            self._remember(order, _ORDER_KEYS)
+            self._remember(order, orders)
         elif refresh:
             order.__dict__.update(zip(_ORDER_KEYS, row))
-            self._remember(order, _ORDER_KEYS)
+            self._remember(order, orders)
         return order
 
     def _operation(self, order: Order, row: Sequence, refresh: bool) -> Operation:
@@ -168,10 +172,10 @@ class _Open:
             op.__dict__["transactions"] = []
             self.ops_by_id[op.id] = op
             order.operations.append(op)
-            self._remember(op, _OP_KEYS)
+            self._remember(op, operations)
         elif refresh:
             op.__dict__.update(zip(_OP_KEYS, row))
-            self._remember(op, _OP_KEYS)
+            self._remember(op, operations)
         return op
 
     def _transaction(self, op: Operation, row: Sequence, refresh: bool) -> None:
@@ -180,10 +184,10 @@ class _Open:
             tx = _transient(Transaction, _TX_KEYS, row)
             self.txs_by_id[tx.id] = tx
             op.transactions.append(tx)
-            self._remember(tx, _TX_KEYS)
+            self._remember(tx, transactions)
         elif refresh:
             tx.__dict__.update(zip(_TX_KEYS, row))
-            self._remember(tx, _TX_KEYS)
+            self._remember(tx, transactions)
 
     def _operations_rows(self, rows, orders_by_id: dict[int, Order], refresh: bool) -> None:
         for row in rows:
@@ -223,29 +227,30 @@ class _Open:
         return list(found.values())
 
     # -- objects to rows ------------------------------------------------------------------
-    def _write(self, obj, table, keys: Sequence[str], **parent) -> None:
+    def _write(self, obj, table, **parent) -> None:
         d = obj.__dict__
         d.update(parent)
+        keys = _KEYS[table.name]
         known = self.snapshots.get(id(obj))
         if known is None:
             values = {k: d[k] for k in keys if k in d and k != "id"}
             result = self.conn.execute(_INSERT[table.name], values)
             d["id"] = result.inserted_primary_key[0]
-            self._remember(obj, keys)
+            self._remember(obj, table)
             return
-        old = known[1]
-        changed = {k: d[k] for k in keys if k in d and d[k] != old[k]}
+        changed = {k: new for k, new, old in zip(keys, map(d.get, keys), known[1])
+                   if new != old}
         if changed:
             self.conn.execute(_UPDATE[table.name], {**changed, "_key": d["id"]})
-            self._remember(obj, keys)
+            self._remember(obj, table)
 
     def save(self) -> None:
         for order in self.order_list:
-            self._write(order, orders, _ORDER_KEYS)
+            self._write(order, orders)
             for op in order.operations:
-                self._write(op, operations, _OP_KEYS, order_id=order.id)
+                self._write(op, operations, order_id=order.id)
                 for tx in op.transactions:
-                    self._write(tx, transactions, _TX_KEYS, operation_id=op.id)
+                    self._write(tx, transactions, operation_id=op.id)
         while self.new_notifications:
             n = self.new_notifications.pop(0)
             values = {c.key: n.__dict__[c.key] for c in notifications.c

@@ -1,5 +1,6 @@
-"""PostgreSQL connections are pinged when they come out of the pool after lying idle, not
-before every unit of work; a connection the server dropped meanwhile is replaced unseen."""
+"""The PostgreSQL engine: connections are pinged when they come out of the pool after lying
+idle, not before every unit of work, and one the server dropped meanwhile is replaced
+unseen; its cursors describe their columns as psycopg's do (only later)."""
 
 from __future__ import annotations
 
@@ -66,4 +67,26 @@ def test_a_connection_dropped_while_busy_fails_once_then_the_pool_recovers(pg_ur
     with pytest.raises(exc.DBAPIError):
         _pid(engine)
     assert _pid(engine) != first
+    engine.dispose()
+
+
+def test_the_cursor_describes_columns_as_psycopg_does(pg_url):
+    engine = make_engine(pg_url, pool_size=1)
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute("SELECT 1 AS one, 'x'::text AS two, now() AS three")
+            described = cur.description
+            with psycopg.Cursor(raw) as plain:
+                plain.execute("SELECT 1 AS one, 'x'::text AS two, now() AS three")
+                expected = plain.description
+            assert len(described) == 3
+            assert [tuple(c) for c in described] == [tuple(c) for c in expected]
+            assert [c.name for c in described] == ["one", "two", "three"]
+            assert described[-1].type_code == expected[2].type_code
+            assert [c.name for c in described[1:]] == ["two", "three"]
+            cur.execute("SET search_path TO public")
+            assert cur.description is None
+        rows = conn.execute(text("SELECT 1 AS a, 2 AS b")).mappings().all()
+        assert rows == [{"a": 1, "b": 2}]
     engine.dispose()
