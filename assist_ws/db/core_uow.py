@@ -29,10 +29,11 @@ selectin loads, the flush's dependency sort -- than the database spent on its st
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import JSON, and_, bindparam, exists, func, select, true
+from sqlalchemy import JSON, and_, bindparam, exists, false, func, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import manager_of_class
@@ -47,29 +48,46 @@ _ORDER_KEYS = tuple(c.key for c in orders.c)
 _OP_KEYS = tuple(c.key for c in operations.c)
 _TX_KEYS = tuple(c.key for c in transactions.c)
 _MERCHANT_KEYS = tuple(c.key for c in merchants.c)
+_CENTER_KEYS = tuple(c.key for c in processing_centers.c)
 _N_ORDER, _N_MERCHANT, _N_OP = len(_ORDER_KEYS), len(_MERCHANT_KEYS), len(_OP_KEYS)
-#: Where the operation's columns start in a row of orders, merchants, operations, …
-_OPS_AT = _N_ORDER + _N_MERCHANT
+#: Where each table's columns start in a row of orders, merchants, centers, operations, …
+_CENTER_AT = _N_ORDER + _N_MERCHANT
+_OPS_AT = _CENTER_AT + len(_CENTER_KEYS)
 _MERCHANT_ID = _N_ORDER + _MERCHANT_KEYS.index("merchant_id")
+_CENTER_NAME = _CENTER_AT + _CENTER_KEYS.index("name")
 _ORDER_ID, _OP_ID, _TX_ID = (_ORDER_KEYS.index("id"), _OP_KEYS.index("id"),
                              _TX_KEYS.index("id"))
 _OP_ORDER_ID = _OP_KEYS.index("order_id")
 
 
-def _orders_query(where, from_=orders, *, lock: bool):
-    """Orders matching ``where``, oldest first, each with its merchant (read here so that
-    ``merchants.get`` asks nothing more).  To read: with their operations and the
-    operations' transactions too (outer joins).  To lock: the orders' rows alone are locked
-    (the operations come by a second statement, ``_operations_query``)."""
+def _centers_of(dialect: str):
+    """ON clause: the processing centers named in the merchant's settings (a JSON object of
+    currency -> center), or None where the dialect has no JSON table function we know."""
+    each = {"postgresql": func.json_each_text, "sqlite": func.json_each}.get(dialect)
+    if each is None:
+        return None
+    return processing_centers.c.name.in_(
+        select(each(merchants.c.processing).table_valued("value").c.value))
+
+
+def _orders_query(where, from_, dialect: str, *, lock: bool, joined: bool):
+    """Orders matching ``where``, oldest first, each with its merchant and the merchant's
+    processing centers (read here so that ``merchants.get`` and ``centers.get`` ask nothing
+    more).  ``joined``: with their operations and the operations' transactions too (outer
+    joins); else the operations come by a second statement (``_operations_query``).
+    ``lock`` locks the orders' rows."""
     from_ = from_.join(merchants, merchants.c.merchant_id == orders.c.merchant_id)
-    if lock:
-        return (select(*orders.c, *merchants.c).select_from(from_).where(where)
-                .order_by(orders.c.created_at, orders.c.id).with_for_update(of=orders))
-    return (select(*orders.c, *merchants.c, *operations.c, *transactions.c)
-            .select_from(from_.outerjoin(operations, operations.c.order_id == orders.c.id)
-                         .outerjoin(transactions, transactions.c.operation_id == operations.c.id))
-            .where(where)
-            .order_by(orders.c.created_at, orders.c.id, operations.c.number, transactions.c.id))
+    columns = [*orders.c, *merchants.c, *processing_centers.c]
+    centers = _centers_of(dialect)
+    from_ = from_.outerjoin(processing_centers, centers if centers is not None else false())
+    order_by = [orders.c.created_at, orders.c.id]
+    if joined:
+        columns += [*operations.c, *transactions.c]
+        from_ = (from_.outerjoin(operations, operations.c.order_id == orders.c.id)
+                 .outerjoin(transactions, transactions.c.operation_id == operations.c.id))
+        order_by += [operations.c.number, transactions.c.id]
+    stmt = select(*columns).select_from(from_).where(where).order_by(*order_by)
+    return stmt.with_for_update(of=orders) if lock else stmt
 
 
 def _operations_query(where):
@@ -92,13 +110,20 @@ _WHICH = {
     "number": (orders, and_(orders.c.merchant_id == bindparam("merchant"),
                             orders.c.order_number == bindparam("number"))),
 }
-_Q = {(name, lock): _orders_query(where, from_, lock=lock)
-      for name, (from_, where) in _WHICH.items() for lock in (False, True)}
+
+
+@functools.lru_cache(maxsize=None)
+def _orders_queries(dialect: str) -> dict:
+    """(name, lock, joined) -> the statement, for one dialect."""
+    return {(name, lock, joined): _orders_query(where, from_, dialect, lock=lock, joined=joined)
+            for name, (from_, where) in _WHICH.items()
+            for lock in (False, True) for joined in (False, True)}
+
+
 _OPS_OF_ONE = _operations_query(operations.c.order_id == bindparam("order"))
 _OPS_OF_MANY = _operations_query(operations.c.order_id.in_(bindparam("orders",
                                                                      expanding=True)))
 _BILL_TAKEN = select(exists().where(orders.c.bill_number == bindparam("bill")))
-_CENTER_KEYS = tuple(c.key for c in processing_centers.c)
 _RATE_KEYS = tuple(c.key for c in currency_rates.c)
 _MERCHANT = select(*merchants.c).where(merchants.c.merchant_id == bindparam("merchant"))
 _CENTER = select(*processing_centers.c).where(processing_centers.c.name == bindparam("name"))
@@ -135,6 +160,7 @@ class _Open:
         self.ops_by_id: dict[int, Operation] = {}
         self.txs_by_id: dict[int, Transaction] = {}
         self.merchants_by_id: dict[int, Merchant | None] = {}
+        self.centers_by_name: dict[str, ProcessingCenter | None] = {}
         #: id(object) -> (object, the column values it was read or last written with)
         self.snapshots: dict[int, tuple[object, list]] = {}
         self.new_notifications: list[Notification] = []
@@ -199,28 +225,30 @@ class _Open:
                 self._transaction(op, row[_N_OP:], refresh)
 
     def _merchant(self, row: Sequence) -> None:
+        """The merchant and a processing center that came with an order's row."""
         merchant_id = row[_MERCHANT_ID]
         if self.merchants_by_id.get(merchant_id) is None:
             self.merchants_by_id[merchant_id] = _transient(Merchant, _MERCHANT_KEYS,
-                                                           row[_N_ORDER:_OPS_AT])
+                                                           row[_N_ORDER:_CENTER_AT])
+        name = row[_CENTER_NAME]
+        if name is not None and self.centers_by_name.get(name) is None:
+            self.centers_by_name[name] = _transient(ProcessingCenter, _CENTER_KEYS,
+                                                    row[_CENTER_AT:_OPS_AT])
 
     def load_orders(self, name: str, params: dict, lock: bool) -> list[Order]:
         conn = self.conn
         found: dict[int, Order] = {}
-        if not lock:
-            for row in conn.execute(_Q[name, False], params):
-                order = self._order(row[:_N_ORDER], False)
-                found[order.id] = order
-                self._merchant(row)
-                if row[_OPS_AT + _OP_ID] is not None:
-                    self._operations_rows((row[_OPS_AT:],), found, False)
-            return list(found.values())
-        for row in conn.execute(_Q[name, True], params):
-            order = self._order(row[:_N_ORDER], True)
+        # Locked on PostgreSQL: the operations by a second statement, which sees what
+        # committed while we waited for the lock (a joined row would come from the snapshot
+        # taken before).  SQLite lets no other writer in: one statement is enough.
+        joined = not lock or self.uow._sqlite
+        for row in conn.execute(self.uow._queries[name, lock, joined], params):
+            order = self._order(row[:_N_ORDER], lock)
             found[order.id] = order
             self._merchant(row)
-        if found:
-            # A new statement: on PostgreSQL it sees what committed while we waited.
+            if joined and row[_OPS_AT + _OP_ID] is not None:
+                self._operations_rows((row[_OPS_AT:],), found, lock)
+        if found and not joined:
             ops = (conn.execute(_OPS_OF_ONE, {"order": next(iter(found))}) if len(found) == 1
                    else conn.execute(_OPS_OF_MANY, {"orders": list(found)}))
             self._operations_rows(ops, found, True)
@@ -277,9 +305,12 @@ class _Centers:
         self._open = open_
 
     def get(self, name: str) -> ProcessingCenter | None:
-        row = self._open.conn.execute(_CENTER, {"name": name}).first()
-        return None if row is None else _transient(
-            ProcessingCenter, _CENTER_KEYS, row)
+        known = self._open.centers_by_name
+        if name not in known:
+            row = self._open.conn.execute(_CENTER, {"name": name}).first()
+            known[name] = None if row is None else _transient(ProcessingCenter, _CENTER_KEYS,
+                                                              row)
+        return known[name]
 
 
 class _Rates:
@@ -347,6 +378,7 @@ class CoreUnitOfWork:
         self.readonly = readonly
         self.before_commit = list(before_commit)
         self._sqlite = engine.dialect.name == "sqlite"
+        self._queries = _orders_queries(engine.dialect.name)
         self._local = threading.local()
         self._reader: CoreUnitOfWork | None = None
 

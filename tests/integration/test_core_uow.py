@@ -195,7 +195,7 @@ def test_attempts_paid_at_the_same_moment_make_one_payment(gw, emulator):
     assert len(paid) == 1
 
 
-def test_an_orders_merchant_comes_with_the_order(gw):
+def test_an_orders_merchant_and_its_centers_come_with_the_order(gw):
     from sqlalchemy import event
     bill = gw.create_order(_request()).bill_number
     statements: list[str] = []
@@ -211,5 +211,10 @@ def test_an_orders_merchant_comes_with_the_order(gw):
                 merchant = uow.merchants.get(order.merchant_id)
                 assert merchant.name == "Shop" and len(statements) == before
                 assert uow.merchants.get(order.merchant_id) is merchant
+                rub, usd = (uow.centers.get(merchant.center_for(c)) for c in ("RUB", "USD"))
+                assert (rub.currency, usd.currency) == ("RUB", "USD")
+                assert len(statements) == before
+                assert uow.centers.get("no-such-center") is None
+                assert len(statements) == before + 1
     finally:
         event.remove(gw.engine, "before_cursor_execute", count)
