@@ -348,12 +348,12 @@ def unresolved_cmd(check) -> None:
     for t in found.transactions:
         amount = str(Money(t.amount, t.currency)) if t.amount is not None else t.currency
         click.echo(f"{t.bill_number}.{t.operation_number}\t{t.type}\t{t.state}\t{t.center}\t"
-                   f"{amount}\t{t.attempts} tries\tsent {_when(t.sent_at)}\t"
-                   f"next {_when(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
+                   f"{amount}\t{t.attempts} tries\tsent {_shown(t.sent_at)}\t"
+                   f"next {_shown(t.next_attempt_at)}\t{t.request_id}\t{t.message or ''}")
     for b in found.batches:
         click.echo(f"batch {b.batch_id}\tsettlement\t{b.state}\t{b.center}\t"
                    f"{b.items} items, {Money(b.amount, b.currency)}\t{b.attempts} tries\t"
-                   f"sent {_when(b.created_at)}\tnext {_when(b.lease_until)}\t"
+                   f"sent {_shown(b.created_at)}\tnext {_shown(b.lease_until)}\t"
                    f"{b.message or ''}")
     click.echo(f"{len(found.transactions)} transactions and {len(found.batches)} settlement "
                f"batches unresolved after {limit} tries", err=True)
@@ -361,7 +361,7 @@ def unresolved_cmd(check) -> None:
         sys.exit(1)
 
 
-def _when(moment) -> str:
+def _shown(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
