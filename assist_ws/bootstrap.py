@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .db.engine import make_engine
+from .db.core_uow import CoreUnitOfWork
 from .db.uow import SqlAlchemyUnitOfWork
 from .domain.notifications import DeliveryPolicy, NotificationSender, parse_ports
 from .domain.ports import Clock, ProcessingGateway, SystemClock
@@ -32,11 +33,19 @@ class Container:
     clock: Clock
     notifier: NotificationSender | None = None
     notify_policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    #: The unit of work of the buyer's use cases (payment pages): Core statements, no ORM
+    #: session (``db/core_uow.py``); None: the ORM one.
+    pages_uow: CoreUnitOfWork | None = None
+
+    @property
+    def buyer_uow(self):
+        return self.pages_uow or self.uow
 
     # The use cases with their ports bound.
     def pay_by_card(self, bill_number, card, **kw):
         kw.setdefault("fingerprint_key", self.settings.secret())
-        return payment.pay_by_card(self.uow, self.gateway, self.clock, bill_number, card, **kw)
+        return payment.pay_by_card(self.buyer_uow, self.gateway, self.clock, bill_number, card,
+                                   **kw)
 
     def confirm(self, merchant_id, bill_number, amount=None, **kw):
         return confirm.confirm_payment(self.uow, self.gateway, self.clock, merchant_id,
@@ -96,16 +105,16 @@ class Container:
 
     # The payment pages and the demo shop.
     def create_order(self, request):
-        return orders.create_order(self.uow, self.clock, request)
+        return orders.create_order(self.buyer_uow, self.clock, request)
 
     def open_checkout(self, bill_number):
-        return checkout.open_checkout(self.uow, self.clock, bill_number)
+        return checkout.open_checkout(self.buyer_uow, self.clock, bill_number)
 
     def return_url_after(self, result):
-        return checkout.return_url_after(self.uow, result)
+        return checkout.return_url_after(self.buyer_uow, result)
 
     def shop_order(self, merchant_id, bill_number):
-        return checkout.shop_order(self.uow, merchant_id, bill_number)
+        return checkout.shop_order(self.buyer_uow, merchant_id, bill_number)
 
     def demo_shop(self):
         return demo_shop.demo_merchant(self.uow)
@@ -132,10 +141,11 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
                         batch_read=settings.settlement_timeout)
     clock = clock or _clock(settings)
     # The notification outbox is written inside every commit, with the state change.
-    uow = SqlAlchemyUnitOfWork(engine, before_commit=[
-        functools.partial(notifications.write_outbox, clock=clock)])
+    outbox = functools.partial(notifications.write_outbox, clock=clock)
+    uow = SqlAlchemyUnitOfWork(engine, before_commit=[outbox])
     policy = notify_policy(settings)
     return Container(settings=settings, engine=engine, uow=uow,
+                     pages_uow=CoreUnitOfWork(engine, before_commit=[outbox]),
                      gateway=gateway or ZeepProcessingGateway(timeouts),
                      clock=clock,
                      notifier=HttpNotificationSender(

@@ -3,8 +3,8 @@
 :func:`make_wsgi_app` builds the WSGI callable: ``POST /<center>`` goes to the
 Spyne SOAP application bound to that center, ``GET /<center>?wsdl`` returns
 the center's WSDL, ``GET /ledger`` the ledger as JSON, anything else is 404.
-:func:`make_server` wraps it in a threaded wsgiref server (daemon threads,
-quiet request logging) and :func:`serve` runs one forever.
+:func:`make_server` wraps it in a threaded wsgiref server (daemon threads, HTTP/1.1
+keep-alive, quiet request logging) and :func:`serve` runs one forever.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import socketserver
 import threading
 from collections import OrderedDict
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from wsgiref.util import request_uri
 
 from lxml import etree
 
-from . import batch
+from . import authorize, batch
 from .config import EmulatorConfig
 from .ledger import Ledger
 from .service import (ENV_KEY, MAX_REQUEST_BYTES, CenterBinding, wsdl_document,
@@ -71,10 +71,13 @@ class EmulatorApp:
 
     _WSDL_CACHE_SIZE = 32
 
-    def __init__(self, config: EmulatorConfig, *, fast_settle: bool = True):
+    def __init__(self, config: EmulatorConfig, *, fast_settle: bool = True,
+                 fast_authorize: bool = True):
         self.config = config
         #: Answer Settle batches without Spyne (``batch.py``); False sends them to Spyne too.
         self.fast_settle = fast_settle
+        #: Answer Authorize without Spyne (``authorize.py``); False sends it to Spyne too.
+        self.fast_authorize = fast_authorize
         self.ledger = Ledger(config.data_path)
         self.bindings = {c.name: CenterBinding(c, self.ledger, float(config.late_seconds))
                          for c in config.centers}
@@ -136,16 +139,14 @@ class EmulatorApp:
         body = b"".join(chunks)
         if not body.strip():
             return _fault(start_response, "Client.XMLSyntaxError", "empty request body")
+        auth = authorize.is_authorize(body) if self.fast_authorize else None
+        if auth is not None:
+            return self._fast(start_response, "Authorize", lambda: authorize.authorize(
+                binding.ledger, binding.center, binding.late_seconds, auth))
         settle = batch.is_settle(body) if self.fast_settle else None
         if settle is not None:
-            try:
-                payload = batch.settle(binding.ledger, binding.center, settle)
-            except batch.BatchFault as fault:
-                return _fault(start_response, fault.code, fault.message)
-            except Exception:   # the same guard as around Spyne
-                logger.exception("Settle processing failed")
-                return _fault(start_response, "Server", "internal error")
-            return _respond(start_response, "200 OK", payload, _XML)
+            return self._fast(start_response, "Settle", lambda: batch.settle(
+                binding.ledger, binding.center, settle))
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
@@ -176,6 +177,18 @@ class EmulatorApp:
         headers.append(("Content-Length", str(len(payload))))
         start_response(status, headers)
         return [payload]
+
+    @staticmethod
+    def _fast(start_response, operation: str, answer) -> list[bytes]:
+        """An operation answered without Spyne, with the same guard as around Spyne."""
+        try:
+            payload = answer()
+        except batch.BatchFault as fault:
+            return _fault(start_response, fault.code, fault.message)
+        except Exception:
+            logger.exception("%s processing failed", operation)
+            return _fault(start_response, "Server", "internal error")
+        return _respond(start_response, "200 OK", payload, _XML)
 
     @staticmethod
     def _not_found(start_response, path: str) -> list[bytes]:
@@ -215,15 +228,108 @@ def make_wsgi_app(config: EmulatorConfig) -> EmulatorApp:
     return EmulatorApp(config)
 
 
+class _ServerHandler(ServerHandler):
+    http_version = "1.1"
+    #: Whether the response said its length (else only closing the connection ends it).
+    sized = False
+
+    def close(self) -> None:
+        self.sized = self.headers is not None and "Content-Length" in self.headers
+        super().close()  # (forgets the headers)
+
+
+class _Body(io.RawIOBase):
+    """A request's body: at most ``length`` bytes of the connection, counted, so that what
+    the application leaves unread can be skipped before the next request."""
+
+    def __init__(self, stream, length: int):
+        self._stream, self.left = stream, length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > self.left:
+            size = self.left
+        data = self._stream.read(size) if size else b""
+        self.left -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > self.left:
+            size = self.left
+        data = self._stream.readline(size) if size else b""
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Request handler that logs requests at DEBUG instead of to stderr."""
+    """HTTP/1.1 with keep-alive: a gateway's pooled connection serves one request after
+    another without a thread and a TCP connection of its own for each (most of an
+    authorization's cost on the emulator's side).  Requests are logged at DEBUG instead of
+    to stderr; a connection idle for ``timeout`` seconds is closed."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    #: Unread request bodies up to this size are skipped to keep the connection.
+    _DRAIN = 1 << 16
 
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         logger.debug("%s - %s", self.address_string(), format % args)
 
+    def handle(self) -> None:
+        self.close_connection = True
+        self.server.connections.add(self.request)
+        try:
+            self._one()
+            while not self.close_connection and not self.server.closing:
+                self._one()
+        finally:
+            self.server.connections.discard(self.request)
+
+    def _one(self) -> None:
+        self.close_connection = True
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except OSError:  # the idle timeout, or the peer went away
+            return
+        if not self.raw_requestline:
+            return
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():  # an error was answered
+            self.close_connection = True
+            return
+        keep = not self.close_connection
+        self.close_connection = True
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or self.headers.get("Transfer-Encoding"):
+            self.send_error(400, "a Content-Length body is expected")
+            return
+        body = _Body(self.rfile, length)
+        handler = _ServerHandler(body, self.wfile, self.get_stderr(), self.get_environ(),
+                                 multithread=False)
+        handler.request_handler = self  # backpointer for logging
+        handler.run(self.server.get_app())
+        if keep and handler.sized and body.left <= self._DRAIN:
+            while body.left and body.read(body.left):
+                pass
+            self.close_connection = bool(body.left)
+
 
 class EmulatorServer(socketserver.ThreadingMixIn, WSGIServer):
-    """Threaded wsgiref server; closing it closes the emulator's ledger."""
+    """Threaded wsgiref server (a thread per connection, kept alive); closing it closes the
+    emulator's ledger and the connections kept open."""
 
     daemon_threads = True
     block_on_close = False
@@ -231,8 +337,19 @@ class EmulatorServer(socketserver.ThreadingMixIn, WSGIServer):
 
     emulator: EmulatorApp
 
+    def server_bind(self) -> None:
+        super().server_bind()
+        self.connections: set = set()
+        self.closing = False
+
     def server_close(self) -> None:
+        self.closing = True
         super().server_close()
+        for conn in list(self.connections):
+            try:  # a kept-alive connection must not reach a closed ledger
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         app = getattr(self, "emulator", None)
         if app is not None:
             app.close()

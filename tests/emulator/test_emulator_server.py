@@ -197,3 +197,47 @@ def test_command_line_server_and_restart_across_processes(tmp_path):
         proc.terminate()
         proc.wait(10)
         proc.stderr.close()
+
+
+# ---------------------------------------------------------------- keep-alive
+def _exchange(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, response.read(), response
+
+
+def test_one_connection_serves_request_after_request(emulator):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    status, _, first = _exchange(conn, "GET", "/ledger?summary=1")
+    sock = conn.sock
+    assert status == 200 and first.version == 11 and not first.will_close
+    # A POST whose body the application does not read (405) leaves the connection usable.
+    status, _, _ = _exchange(conn, "POST", "/ledger", body=b"x" * 5000)
+    assert status == 405
+    body = _envelope('<p:TransactionStatus><p:request_id>ka-1</p:request_id>'
+                     '</p:TransactionStatus>').encode()
+    status, payload, _ = _exchange(conn, "POST", "/emulator-rub", body, SOAP_HEADERS)
+    assert status == 200 and b"not_found" in payload
+    assert conn.sock is sock  # the same connection throughout
+    conn.close()
+
+
+def test_a_chunked_request_is_refused_and_closes(emulator):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    conn.request("POST", "/emulator-rub", body=iter([b"<x/>"]),
+                 headers={"Transfer-Encoding": "chunked", **SOAP_HEADERS})
+    response = conn.getresponse()
+    assert response.status == 400 and response.will_close
+    conn.close()
+
+
+def test_closing_the_server_closes_connections_kept_alive(emulator):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    assert _exchange(conn, "GET", "/ledger?summary=1")[0] == 200
+    emulator.restart()  # a new server on a new port; the old one shut this connection
+    assert conn.sock.recv(1) == b""
+    conn.close()
+    assert emulator.ledger("?summary=1")["centers"]
