@@ -286,7 +286,8 @@ def test_card_data_is_in_no_url_log_line_or_database_row(browser, site):
     pans = ("5555555555554444", "5555 5555 5555 4444", "4111111111111111",
             "4111 1111 1111 1111", "4000000000000002")
     log = site.gateway.log()
-    assert "POST /pay/pay.cfm" in log and "zeep.transports" in log  # everything was logged
+    assert "POST /pay/pay.cfm" in log  # the gateway logged at DEBUG (authorizations go out
+    # without Zeep since the payment path was made fast, so no envelope log is expected)
     assert not [p for p in pans if p in log]
     assert not re.search(r"cvc>\s*987\s*<", log) and "CVC2=987" not in log
     assert not [path for path, query in site.shop.visits
