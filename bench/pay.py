@@ -1,23 +1,32 @@
 """``scripts/bench pay``: complete card payments per second through the hosted pages.
 
-One payment = ``POST /pay/order.cfm`` (signed authorization request) -> ``GET`` the card form
-(its CSRF token) -> ``POST`` the card (authorization at the emulator over SOAP, four database
-transactions) -> the 303 back to the shop's ``URL_RETURN_OK``.  The gateway runs under gunicorn
-as ``assist-ws serve`` runs it; the emulator in its own process; the client in a second
-process with several threads.  The same run measures the bare Spyne echo service
-(``bench/echo.py``) under the same gunicorn settings, for scale.  Goal: payments per second
->= 0.15 x the echo's requests per second.
+One payment = ``POST /pay/order.cfm`` (a signed authorization request: the order is written)
+-> ``GET`` the card form (its CSRF token) -> ``POST`` the card (the pay operation written,
+the authorization at the emulator over SOAP, its answer written) -> the 303 back to the
+shop's ``URL_RETURN_OK``.  The gateway runs under gunicorn as ``assist-ws serve`` runs it
+(sync workers, without the access log); the emulator in its own process; the client in a
+second process with several threads.  The same run measures the bare Spyne echo service
+(``bench/echo.py``) under the same gunicorn settings and the same client, for scale; the
+measurements alternate.  Goal: payments per second >= 0.15 x the echo's requests per second.
+
+The client does per request what a browser does and little else (``Browser``), the same for
+the echo and the payments: on a machine of two CPUs its own CPU competes with the servers',
+and a heavier client would narrow the gap between the two (``--client requests`` runs the
+client this benchmark had before, for comparison).  Besides the rates, the CPU per echo
+request and per payment of every process (from ``/proc``; on PostgreSQL its backends too):
+on a shared machine the steadier figures.
 
 Options: ``--seconds N`` per measurement (default 15), ``--rounds N`` alternating echo and
 payment measurements (default 3; the median ratio counts), ``--clients N`` concurrent clients
 (default 4), ``--workers N`` gunicorn workers (default 2), ``--sqlite`` to use SQLite even when
 PostgreSQL answers (``ASSIST_BENCH_POSTGRES_URL``, default
-``postgresql://postgres@127.0.0.1:5432/postgres``).
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``--client light|requests``.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import multiprocessing
 import os
 import re
@@ -27,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -46,39 +56,88 @@ ECHO_BODY = (
 
 
 # -- the client (its own process) ---------------------------------------------------------
+class Browser:
+    """The client's side of one HTTP request, as little as a browser does: one connection
+    per request (a sync gunicorn worker closes it after its answer anyway), the answer read
+    whole, nothing else.  Echo and payments use it alike, so that the client's own CPU --
+    which shares the machine with the servers -- weighs on both the same per request.
+    (``requests`` spent up to 1.5 ms per request reading the proxy environment and, for a
+    303, preparing the redirect it was told not to follow: a payment's client cost five
+    echo requests' worth.)"""
+
+    def __init__(self, base: str):
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port or 80
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = None, **headers: str):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            if content_type:
+                headers["Content-Type"] = content_type
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Location"), resp.read()
+        finally:
+            conn.close()
+
+
+class RequestsBrowser(Browser):
+    """The client this benchmark had before (``requests``), kept for comparisons."""
+
+    def __init__(self, base: str):
+        self.base, self.session = base, requests.Session()
+
+    def request(self, method, path, body=None, content_type=None, **headers):
+        if content_type:
+            headers["Content-Type"] = content_type
+        resp = self.session.request(method, self.base + path, data=body, headers=headers,
+                                    allow_redirects=False, timeout=30)
+        return resp.status_code, resp.headers.get("Location"), resp.content
+
+
+BROWSERS = {"light": Browser, "requests": RequestsBrowser}
+FORM = "application/x-www-form-urlencoded"
+_CSRF = re.compile(rb'name="csrf" value="([^"]+)"')
+_SID = re.compile(rb'name="CFSID" value="([^"]+)"')
+
+
 def _checkvalue(fields: dict) -> str:
     from assist_ws.domain.checkvalue import checkvalue
     return checkvalue(SECRET, ";".join(fields[k] for k in (
         "Merchant_ID", "OrderNumber", "OrderAmount", "OrderCurrency")))
 
 
-def _one_payment(http: requests.Session, base: str) -> None:
+def _one_payment(http: Browser) -> None:
     fields = {"Merchant_ID": str(MERCHANT), "OrderNumber": "B-" + uuid.uuid4().hex[:12],
               "OrderAmount": "100.00", "OrderCurrency": "RUB",
               "URL_RETURN_OK": "http://shop.invalid/ok", "URL_RETURN_NO": "http://shop.invalid/no"}
     fields["Checkvalue"] = _checkvalue(fields)
-    created = http.post(base + "/pay/order.cfm", data=fields, allow_redirects=False, timeout=30)
-    if created.status_code != 303:
-        raise RuntimeError(f"order.cfm answered {created.status_code}")
-    form = http.get(base + created.headers["Location"], timeout=30)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-    sid = re.search(r'name="CFSID" value="([^"]+)"', form.text).group(1)
-    paid = http.post(base + "/pay/pay.cfm", allow_redirects=False, timeout=30, data={
+    status, location, _ = http.request("POST", "/pay/order.cfm", urlencode(fields).encode(),
+                                       FORM)
+    if status != 303:
+        raise RuntimeError(f"order.cfm answered {status}")
+    status, _, page = http.request("GET", location)
+    if status != 200:
+        raise RuntimeError(f"the card form answered {status}")
+    csrf, sid = _CSRF.search(page).group(1).decode(), _SID.search(page).group(1).decode()
+    status, location, _ = http.request("POST", "/pay/pay.cfm", urlencode({
         "CFSID": sid, "step": "card", "csrf": csrf, "CardNumber": "4111111111111111",
-        "ExpireMonth": "12", "ExpireYear": "2030", "Cardholder": "BENCH USER", "CVC2": "123"})
-    if paid.status_code != 303 or not paid.headers["Location"].startswith(
-            "http://shop.invalid/ok?billnumber="):
-        raise RuntimeError(f"payment answered {paid.status_code} {paid.headers.get('Location')}")
+        "ExpireMonth": "12", "ExpireYear": "2030", "Cardholder": "BENCH USER",
+        "CVC2": "123"}).encode(), FORM)
+    if status != 303 or not (location or "").startswith("http://shop.invalid/ok?billnumber="):
+        raise RuntimeError(f"payment answered {status} {location}")
 
 
-def _one_echo(http: requests.Session, base: str) -> None:
-    resp = http.post(base + "/", data=ECHO_BODY, timeout=30, headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"echo"'})
-    if resp.status_code != 200 or b"5775486650107611" not in resp.content:
-        raise RuntimeError(f"echo answered {resp.status_code}")
+def _one_echo(http: Browser) -> None:
+    status, _, body = http.request("POST", "/", ECHO_BODY.encode(), "text/xml; charset=utf-8",
+                                   SOAPAction='"echo"')
+    if status != 200 or b"5775486650107611" not in body:
+        raise RuntimeError(f"echo answered {status}")
 
 
-def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, out) -> None:
+def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, out,
+           browser: str = "light") -> None:
     """Run ``clients`` threads doing ``kind`` for ``warmup + seconds``; report what finished
     inside the measured window."""
     step = _one_payment if kind == "pay" else _one_echo
@@ -91,11 +150,11 @@ def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, ou
     total = [0]
 
     def counted():
-        http = requests.Session()
+        http = BROWSERS[browser](base)
         while time.monotonic() < window[1]:
             t0 = time.monotonic()
             try:
-                step(http, base)
+                step(http)
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 with lock:
                     errors.append(repr(exc)[:200])
@@ -118,13 +177,13 @@ def _drive(kind: str, base: str, clients: int, seconds: float, warmup: float, ou
 
 
 def measure(kind: str, base: str, clients: int, seconds: float, warmup: float = 2.0,
-            servers: dict | None = None) -> dict:
+            servers: dict | None = None, browser: str = "light") -> dict:
     """Run the client process; ``servers`` (name -> callable giving pids) are charged the CPU
     they spent meanwhile, per completed operation."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     before = {name: _cpu(pids()) for name, pids in (servers or {}).items()}
-    proc = ctx.Process(target=_drive, args=(kind, base, clients, seconds, warmup, out))
+    proc = ctx.Process(target=_drive, args=(kind, base, clients, seconds, warmup, out, browser))
     proc.start()
     result = out.get(timeout=seconds + warmup + 120)
     proc.join()
@@ -249,6 +308,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--client", choices=sorted(BROWSERS), default="light")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="assist-bench-pay-")
@@ -271,7 +331,8 @@ def main() -> None:
                 time.sleep(0.2)
         _seed(url, emulator_url)
         backend = "PostgreSQL" if pg_name else "SQLite"
-        print(f"pay: {args.clients} clients in a second process, gunicorn {args.workers} sync "
+        print(f"pay: {args.clients} clients ({args.client}) in a second process, gunicorn "
+              f"{args.workers} sync "
               f"workers, {backend}, emulator in its own process, {args.rounds} rounds of "
               f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.1f}")
@@ -289,9 +350,9 @@ def main() -> None:
                            "database": lambda: _pg_backends(pg_name)}
             for n in range(args.rounds):
                 echo_result = measure("echo", echo.url, args.clients, args.seconds,
-                                      servers=echo_servers)
+                                      servers=echo_servers, browser=args.client)
                 pay_result = measure("pay", gateway.url, args.clients, args.seconds,
-                                     servers=pay_servers)
+                                     servers=pay_servers, browser=args.client)
                 rounds.append((echo_result, pay_result))
                 print(f"round {n + 1}:")
                 _show("bare Spyne echo", echo_result, "req")
@@ -312,8 +373,10 @@ def main() -> None:
                                                      p_cpu.items())
               + f" (total {sum(p_cpu.values()):.1f} ms)")
         if sum(p_cpu.values()):
+            servers = sum(v for k, v in p_cpu.items() if k != "client")
             print(f"  CPU-bound ratio estimate (echo CPU / payment CPU) "
-                  f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}")
+                  f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}; servers only "
+                  f"{e_cpu['server'] / servers:.3f}" if servers else "")
         approved = _count_approved(url)
         ledger = requests.get(emulator_url + "/ledger?summary=1", timeout=10).json()
         held = ledger["centers"]["emulator-rub"]["held"]
