@@ -276,6 +276,9 @@ class _QuietHandler(WSGIRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 30
+    #: wsgiref writes the headers and the body in separate sends; with Nagle's algorithm on a
+    #: kept-alive connection the body would wait for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     #: Unread request bodies up to this size are skipped to keep the connection.
     _DRAIN = 1 << 16
 
