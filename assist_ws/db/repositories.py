@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Iterator
 
@@ -195,7 +196,8 @@ class OrderRepository(_Repo):
         if not rows:
             return None, []
         r = rows[0]
-        record = LoginRecord(merchant_id, login, r[0], tuple(r[1] or ()), bool(r[2]),
+        record = LoginRecord(merchant_id, login, r[0], tuple(json.loads(r[1] or "null") or ()),
+                             bool(r[2]),
                              r[3] or 0, r[4], bool(r[5]), r[6])
         return record, [OrderRecord(*row[7:]) for row in rows if row[7] is not None]
 
@@ -300,8 +302,11 @@ _BY_NUMBER = DirectQuery(
            orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
            orders.c.created_at < bindparam("e", type_=UtcDateTime()))
     .order_by(orders.c.created_at, orders.c.id))
+#: The user's columns repeat on each order's row: ``rights`` comes as its JSON text, decoded
+#: once (``login_and_records``), not once per row by the driver.
 _LOGIN_AND_ORDERS = DirectQuery(
-    select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
+    select(merchant_users.c.password_hash, cast(merchant_users.c.rights, String),
+           merchant_users.c.active,
            merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
            merchants.c.secret_word, *_ORDER_COLUMNS)
     .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)

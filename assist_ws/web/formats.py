@@ -67,28 +67,40 @@ def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
 
 
 # -- XML ---------------------------------------------------------------------------------------
-def _xml_fields(fields: dict[str, Any], parts: list[str]) -> None:
+def _escape(value: str) -> str:
+    if "&" in value or "<" in value or ">" in value:
+        return escape(value)
+    return value
+
+
+def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
+    """The fields of one row, nested dicts and lists of dicts as elements, values as their
+    text (``text``) escaped; straight from ``services.replies``' values, without ``flat``."""
     for k, v in fields.items():
-        if isinstance(v, dict):
+        if isinstance(v, str):
+            parts.append(f"<{k}>{_escape(v)}</{k}>")
+        elif isinstance(v, dict):
             parts.append(f"<{k}>")
-            _xml_fields(v, parts)
+            _xml_fields(v, parts, short)
             parts.append(f"</{k}>")
         elif isinstance(v, list):
             for item in v:
                 parts.append(f"<{k}>")
-                _xml_fields(item, parts)
+                _xml_fields(item, parts, short)
                 parts.append(f"</{k}>")
         else:
-            parts.append(f"<{k}>{escape(v)}</{k}>")
+            parts.append(f"<{k}>{_escape(text(v, k, short))}</{k}>")
 
 
-def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None) -> bytes:
+def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
+              short_packetdate: bool = False) -> bytes:
+    """``rows`` as ``services.replies`` builds them (or already ``flat``)."""
     parts = [XML_DECL, f'<result firstcode="0" secondcode="0" count="{len(rows)}">']
     if wrapper:
         parts.append(f"<{wrapper}>")
     for row in rows:
         parts.append(f"<{row_name}>")
-        _xml_fields(row, parts)
+        _xml_fields(row, parts, short_packetdate)
         parts.append(f"</{row_name}>")
     if wrapper:
         parts.append(f"</{wrapper}>")
