@@ -8,8 +8,9 @@ Three loads, one after the other, each on its own freshly started server:
 * ``soap``         ``orderstate`` over SOAP (authentication, a query, the Spyne reply);
 * ``post-xml``     ``orderstate`` as a form POST with ``Format=3``.
 
-The load tool is wrk (Debian package ``wrk``) when installed, else a Python client in
-separate processes.  Besides requests per second and latency, the workers' CPU time per
+The load tool is wrk (Debian package ``wrk``: ``apt-get install wrk``) when installed, else a
+light Python client in separate processes (its own CPU, on the same CPUs as the servers, narrows
+the gaps a little: the figures of record are wrk's).  Besides requests per second and latency, the workers' CPU time per
 request is shown (from ``/proc``): on a shared machine it is the steadier comparison.  On
 PostgreSQL the database server's own CPU is not in it.  Goals: SOAP orderstate >= 0.6x the echo's requests per second, POST
 Format=3 >= 1.2x, p99 <= 2x the echo's.
@@ -31,7 +32,7 @@ import tempfile
 import time
 import uuid
 from multiprocessing import Pool
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -130,13 +131,19 @@ def _wrk(url: str, body: str, ctype: str, seconds: int, connections: int) -> dic
 
 
 def _client(args) -> list[float]:
+    """One connection's load without wrk: the light client of ``bench pay`` (``Browser``: a
+    connection per request, as wrk makes one after each ``Connection: close``), whose own
+    CPU -- on the same two CPUs as the servers -- is a small part of a request's."""
+    from .pay import Browser
     url, body, ctype, deadline = args
-    session = requests.Session()
+    parts = urlsplit(url)
+    http, path, data = Browser(f"{parts.scheme}://{parts.netloc}"), parts.path or "/", body.encode()
     samples = []
     while time.time() < deadline:
         t = time.perf_counter()
-        r = session.post(url, data=body.encode(), headers={"Content-Type": ctype}, timeout=30)
-        r.raise_for_status()
+        status, _location, _answer = http.request("POST", path, data, ctype)
+        if status != 200:
+            raise RuntimeError(f"{url} answered {status}")
         samples.append((time.perf_counter() - t) * 1000)
     return samples
 
@@ -243,7 +250,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     a = p.parse_args(sys.argv[1:])
-    print(f"load tool: {'wrk' if shutil.which('wrk') else 'python clients'}; gunicorn sync "
+    tool = "wrk" if shutil.which("wrk") else \
+        "python clients (apt-get install wrk for the figures of record)"
+    print(f"load tool: {tool}; gunicorn sync "
           f"workers: {a.workers}; {a.connections} connections; {a.rounds} rounds of "
           f"{a.seconds} s per load, median shown; load average {os.getloadavg()[0]:.1f}")
     tmp = tempfile.mkdtemp(prefix="assist-bench-")
