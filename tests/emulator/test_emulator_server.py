@@ -3,6 +3,8 @@ served and committed WSDL, routing and robustness against bad requests."""
 
 from __future__ import annotations
 
+import socket
+
 from decimal import Decimal
 from pathlib import Path
 
@@ -220,6 +222,21 @@ def test_one_connection_serves_request_after_request(emulator):
     status, payload, _ = _exchange(conn, "POST", "/emulator-rub", body, SOAP_HEADERS)
     assert status == 200 and b"not_found" in payload
     assert conn.sock is sock  # the same connection throughout
+    conn.close()
+
+
+def test_kept_connections_send_without_waiting_for_acks(emulator):
+    """wsgiref writes an answer's headers and body in two sends: with Nagle's algorithm on,
+    the body of every answer after the first on a kept-alive connection waited for the
+    client's delayed ACK (about 40 ms an authorization).  The emulator's side of a
+    connection has TCP_NODELAY."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    assert _exchange(conn, "GET", "/ledger?summary=1")[0] == 200
+    local = conn.sock.getsockname()
+    served = [s for s in emulator.server.connections if s.getpeername() == local]
+    assert len(served) == 1
+    assert served[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     conn.close()
 
 
