@@ -4,7 +4,6 @@ served and committed WSDL, routing and robustness against bad requests."""
 from __future__ import annotations
 
 import socket
-
 from decimal import Decimal
 from pathlib import Path
 
