@@ -24,6 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
 Processor = Callable[[Any], Any] | None
+#: Rows taken from the driver at a time.
+_BATCH = 256
 
 
 class _Plan:
@@ -97,12 +99,17 @@ class DirectQuery:
                 rows = cursor.fetchall()
                 return rows if make is tuple else [make(row) for row in rows]
             out = []
-            for row in cursor:  # one driver row at a time: not all of them twice over
-                values = list(row)
-                for i, load in loaders:
-                    values[i] = load(values[i])
-                out.append(make(values))
-            return out
+            # In batches: rows made by the driver in C a batch at a time (iterating the
+            # cursor asks it row by row), never all of a big result twice over.
+            while True:
+                batch = cursor.fetchmany(_BATCH)
+                for row in batch:
+                    values = list(row)
+                    for i, load in loaders:
+                        values[i] = load(values[i])
+                    out.append(make(values))
+                if len(batch) < _BATCH:
+                    return out
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, dbapi_connection, cursor)
             if gone:

@@ -59,6 +59,18 @@ def test_the_same_rows_as_through_sqlalchemy(gw, params, name):
         assert isinstance(amount, Decimal)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_rows_come_whole_whatever_the_driver_batch(gw, params, monkeypatch, batch):
+    """Rows are taken from the driver a batch at a time: a result of several batches (and
+    one that ends on a full batch) comes whole and in order."""
+    from assist_ws.db import direct
+    query: DirectQuery = repositories._BY_NUMBER
+    with gw.engine.connect() as conn:
+        expected = query.rows(conn, params)
+        monkeypatch.setattr(direct, "_BATCH", batch)
+        assert query.rows(conn, params) == expected and len(expected) == 2
+
+
 def test_the_read_models_read_through_it(gw, params):
     window = Window(params["s"], params["e"])
     with gw.uow.queries() as q:
