@@ -287,6 +287,23 @@ def emulator(host, port, data, centers, late_seconds) -> None:
     emu.serve(config, host, port)
 
 
+def _warn_about_database(url: str) -> None:
+    """Say on stderr what is wrong with the database server's settings (``db.checks``);
+    starting goes on either way."""
+    from .db.checks import settings_warnings
+    from .db.engine import make_engine
+    try:
+        engine = make_engine(url, pool_size=1)
+        try:
+            found = settings_warnings(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - reported; the server says more when it runs
+        found = [f"the database's settings could not be checked: {exc}"]
+    for line in found:
+        click.echo(f"warning: {line}", err=True)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
@@ -295,6 +312,7 @@ def serve(host, port, workers) -> None:
     """Run the gateway under gunicorn."""
     from .gunicorn_config import command
     settings = Settings.from_env()
+    _warn_about_database(settings.database_url)
     args = command(bind=f"{host}:{port}", workers=workers or settings.web_workers,
                    log_level=settings.log_level.lower())
     os.execv(sys.executable, args)
@@ -380,6 +398,7 @@ def worker(once, interval, jobs) -> None:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s [worker %(process)d] %(name)s: "
                                "%(message)s")
+    _warn_about_database(settings.database_url)
     w = Worker(_container(), interval=interval, only=jobs)
     w.install_signal_handlers()
     w.run(once=once)

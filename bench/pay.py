@@ -20,7 +20,8 @@ Options: ``--seconds N`` per measurement (default 15), ``--rounds N`` alternatin
 payment measurements (default 3; the median ratio counts), ``--clients N`` concurrent clients
 (default 4), ``--workers N`` gunicorn workers (default 2), ``--sqlite`` to use SQLite even when
 PostgreSQL answers (``ASSIST_BENCH_POSTGRES_URL``, default
-``postgresql://postgres@127.0.0.1:5432/postgres``), ``--client light|requests``.
+``postgresql://postgres@127.0.0.1:5432/postgres``), ``--client light|requests``,
+``--history N`` paid orders in the database before the run (default 20,000; see ``_seed``).
 """
 
 from __future__ import annotations
@@ -257,11 +258,20 @@ def _drop(name: str | None) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _seed(url: str, emulator_url: str) -> None:
+def _seed(url: str, emulator_url: str, history: int = 0) -> None:
+    """The merchant and its centers; and ``history`` paid orders of a month ago, with the
+    planner's statistics taken: a gateway in service, not a new database (whose tables,
+    tiny when the first statements are prepared, would get plans for tiny tables)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
     from assist_ws.bootstrap import build
     from assist_ws.config import Settings
     from assist_ws.db.migrate import upgrade
     from assist_ws.services import admin
+
+    from bench._due import new_prefix, seed_due_payments
     upgrade(url)
     container = build(Settings(database_url=url, secret_key="bench"))
     for name, cur, partial, days in admin.DEMO_CENTERS:
@@ -270,6 +280,14 @@ def _seed(url: str, emulator_url: str) -> None:
     admin.save_merchant(container.uow, MERCHANT, admin.MerchantSettings(
         name="Bench shop", currencies=("RUB",), secret_word=SECRET, check_order_code=True,
         processing=(("RUB", "emulator-rub"),)), create=True)
+    if history:
+        engine = container.uow.engine
+        seed_due_payments(engine, history, prefix=new_prefix(), merchant_id=MERCHANT,
+                          center="emulator-rub",
+                          approved_at=datetime.now(timezone.utc) - timedelta(days=30))
+        if engine.dialect.name == "sqlite":
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
     container.close()
 
 
@@ -282,7 +300,7 @@ def _count_approved(url: str) -> int:
     container = build(Settings(database_url=url, secret_key="bench"))
     with container.uow.reader() as uow:
         n = uow.session.scalar(select(func.count()).select_from(Order).where(
-            Order.state == "Approved"))
+            Order.state == "Approved", Order.order_number.like("B-%")))
     container.close()
     return n
 
@@ -309,6 +327,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--client", choices=sorted(BROWSERS), default="light")
+    parser.add_argument("--history", type=int, default=20_000,
+                        help="paid orders in the database before the run (default 20000)")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="assist-bench-pay-")
@@ -329,11 +349,12 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the emulator did not start") from None
                 time.sleep(0.2)
-        _seed(url, emulator_url)
+        _seed(url, emulator_url, args.history)
         backend = "PostgreSQL" if pg_name else "SQLite"
         print(f"pay: {args.clients} clients ({args.client}) in a second process, gunicorn "
               f"{args.workers} sync "
-              f"workers, {backend}, emulator in its own process, {args.rounds} rounds of "
+              f"workers, {backend} with {args.history} paid orders before the run, emulator "
+              f"in its own process, {args.rounds} rounds of "
               f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.1f}")
         env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
