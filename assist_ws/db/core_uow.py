@@ -41,6 +41,7 @@ from sqlalchemy.orm.attributes import manager_of_class
 from ..domain.model import CurrencyRate, Merchant, Operation, Order, ProcessingCenter, Transaction
 from ..domain.notifications import Notification
 from .engine import READONLY
+from .uow import ThreadBound
 from .tables import (currency_rates, merchants, notifications, operations, orders,
                      processing_centers, start_mappers, transactions)
 
@@ -55,8 +56,7 @@ _CENTER_AT = _N_ORDER + _N_MERCHANT
 _OPS_AT = _CENTER_AT + len(_CENTER_KEYS)
 _MERCHANT_ID = _N_ORDER + _MERCHANT_KEYS.index("merchant_id")
 _CENTER_NAME = _CENTER_AT + _CENTER_KEYS.index("name")
-_ORDER_ID, _OP_ID, _TX_ID = (_ORDER_KEYS.index("id"), _OP_KEYS.index("id"),
-                             _TX_KEYS.index("id"))
+_OP_ID, _TX_ID = _OP_KEYS.index("id"), _TX_KEYS.index("id")
 _OP_ORDER_ID = _OP_KEYS.index("order_id")
 
 
@@ -144,8 +144,10 @@ def _transient(cls, keys: Sequence[str], values: Iterable) -> object:
     return obj
 
 
-#: Per table written here: its columns' keys, and where the mutable (JSON) values are.
+#: Per table written here: its columns' keys, where its id is, and where the mutable (JSON)
+#: values are.
 _KEYS = {orders.name: _ORDER_KEYS, operations.name: _OP_KEYS, transactions.name: _TX_KEYS}
+_ID_AT = {name: keys.index("id") for name, keys in _KEYS.items()}
 _MUTABLE = {t.name: tuple(i for i, c in enumerate(t.c) if isinstance(c.type, JSON))
             for t in (orders, operations, transactions)}
 
@@ -178,42 +180,42 @@ class _Open:
                 values[i] = type(values[i])(values[i])
         self.snapshots[id(obj)] = (obj, values)
 
+    def _object(self, known: dict, cls, table, row: Sequence, refresh: bool,
+                children: str | None = None) -> tuple[object, bool]:
+        """(the object of ``row``, whether it is new): one object per id in ``known``, made
+        outside any session when first met (with an empty list of ``children``), refreshed
+        from its row when ``refresh``."""
+        keys = _KEYS[table.name]
+        obj = known.get(row[_ID_AT[table.name]])
+        if obj is None:
+            obj = _transient(cls, keys, row)
+            if children:
+                obj.__dict__[children] = []
+            known[obj.id] = obj
+            self._remember(obj, table)
+            return obj, True
+        if refresh:
+            obj.__dict__.update(zip(keys, row))
+            self._remember(obj, table)
+        return obj, False
+
     def _order(self, row: Sequence, refresh: bool) -> Order:
-        order = self.orders_by_id.get(row[_ORDER_ID])
-        if order is None:
-            order = _transient(Order, _ORDER_KEYS, row)
-            order.__dict__["operations"] = []
-            self.orders_by_id[order.id] = order
+        order, new = self._object(self.orders_by_id, Order, orders, row, refresh, "operations")
+        if new:
             self.order_list.append(order)
-            self._remember(order, orders)
-        elif refresh:
-            order.__dict__.update(zip(_ORDER_KEYS, row))
-            self._remember(order, orders)
         return order
 
     def _operation(self, order: Order, row: Sequence, refresh: bool) -> Operation:
-        op = self.ops_by_id.get(row[_OP_ID])
-        if op is None:
-            op = _transient(Operation, _OP_KEYS, row)
-            op.__dict__["transactions"] = []
-            self.ops_by_id[op.id] = op
+        op, new = self._object(self.ops_by_id, Operation, operations, row, refresh,
+                               "transactions")
+        if new:
             order.operations.append(op)
-            self._remember(op, operations)
-        elif refresh:
-            op.__dict__.update(zip(_OP_KEYS, row))
-            self._remember(op, operations)
         return op
 
     def _transaction(self, op: Operation, row: Sequence, refresh: bool) -> None:
-        tx = self.txs_by_id.get(row[_TX_ID])
-        if tx is None:
-            tx = _transient(Transaction, _TX_KEYS, row)
-            self.txs_by_id[tx.id] = tx
+        tx, new = self._object(self.txs_by_id, Transaction, transactions, row, refresh)
+        if new:
             op.transactions.append(tx)
-            self._remember(tx, transactions)
-        elif refresh:
-            tx.__dict__.update(zip(_TX_KEYS, row))
-            self._remember(tx, transactions)
 
     def _operations_rows(self, rows, orders_by_id: dict[int, Order], refresh: bool) -> None:
         for row in rows:
@@ -365,10 +367,12 @@ class _Notifications:
         return self._open.conn.execute(_LAST_SEQUENCE, {"order": order_id}).scalar() or 0
 
 
-class CoreUnitOfWork:
+class CoreUnitOfWork(ThreadBound):
     """The ``UnitOfWork`` port on Core statements for the buyer's use cases (see the module
     docstring for what it supports).  Thread-safe like the ORM one: each thread has its
-    own open unit of work."""
+    own open unit of work.  Its reader runs in autocommit on PostgreSQL."""
+
+    REPOSITORIES = frozenset(("merchants", "centers", "rates", "orders", "notifications"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["CoreUnitOfWork"], None]] = ()):
@@ -381,27 +385,6 @@ class CoreUnitOfWork:
         self._queries = _orders_queries(engine.dialect.name)
         self._local = threading.local()
         self._reader: CoreUnitOfWork | None = None
-
-    def reader(self) -> "CoreUnitOfWork":
-        """A unit of work for queries only (autocommit on PostgreSQL; on SQLite a deferred
-        transaction, which does not take the write lock)."""
-        if self.readonly:
-            return self
-        if self._reader is None:
-            self._reader = CoreUnitOfWork(self.engine, readonly=True)
-        return self._reader
-
-    @property
-    def _open(self) -> _Open:
-        current = getattr(self._local, "open", None)
-        if current is None:
-            raise RuntimeError("the unit of work is not open: use `with uow:`")
-        return current
-
-    def __getattr__(self, name: str):
-        if name in ("merchants", "centers", "rates", "orders", "notifications"):
-            return getattr(self._open, name)
-        raise AttributeError(name)
 
     def __enter__(self) -> "CoreUnitOfWork":
         if getattr(self._local, "open", None) is not None:

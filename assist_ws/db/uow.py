@@ -33,7 +33,42 @@ class _Open:
         self.settlements = SettlementRepository(session)
 
 
-class SqlAlchemyUnitOfWork:
+class ThreadBound:
+    """What both units of work (this one and ``core_uow.CoreUnitOfWork``) share: the unit
+    of work open in each thread (``_local.open``), whose repositories (``REPOSITORIES``) are
+    read as attributes of the unit of work, and a read-only twin (``reader()``; on SQLite it
+    does not take the write lock)."""
+
+    REPOSITORIES: frozenset[str] = frozenset()
+    engine: Engine
+    readonly: bool
+    _local: threading.local
+    _reader: "ThreadBound | None"
+
+    def reader(self):
+        if self.readonly:
+            return self
+        if self._reader is None:
+            self._reader = type(self)(self.engine, readonly=True)
+        return self._reader
+
+    @property
+    def _open(self):
+        current = getattr(self._local, "open", None)
+        if current is None:
+            raise RuntimeError("the unit of work is not open: use `with uow:`")
+        return current
+
+    def __getattr__(self, name: str):
+        if name in self.REPOSITORIES:
+            return getattr(self._open, name)
+        raise AttributeError(name)
+
+
+class SqlAlchemyUnitOfWork(ThreadBound):
+    REPOSITORIES = frozenset(("session", "merchants", "users", "centers", "rates", "orders",
+                              "notifications", "settlements"))
+
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], None]] = ()):
         start_mappers()
@@ -51,27 +86,6 @@ class SqlAlchemyUnitOfWork:
         ``records_by_order_number``, ``operation_lines``) on a bare connection: no ORM
         session, for the hot paths of the merchant's queries."""
         return _Queries(self.engine)
-
-    def reader(self) -> "SqlAlchemyUnitOfWork":
-        """A unit of work for queries only (on SQLite it does not take the write lock)."""
-        if self.readonly:
-            return self
-        if self._reader is None:
-            self._reader = SqlAlchemyUnitOfWork(self.engine, readonly=True)
-        return self._reader
-
-    @property
-    def _open(self) -> _Open:
-        current = getattr(self._local, "open", None)
-        if current is None:
-            raise RuntimeError("the unit of work is not open: use `with uow:`")
-        return current
-
-    def __getattr__(self, name: str):
-        if name in ("session", "merchants", "users", "centers", "rates", "orders",
-                    "notifications", "settlements"):
-            return getattr(self._open, name)
-        raise AttributeError(name)
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         if getattr(self._local, "open", None) is not None:

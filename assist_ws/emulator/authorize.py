@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from .batch import SOAP_ENV, BatchFault, _contract_schema
+from .batch import SOAP_ENV, BatchFault, _contract_schema, request_element
 from .contract import TNS
 from .ledger import Ledger, LedgerError
 
@@ -35,16 +35,7 @@ def is_authorize(body: bytes):
     answers, faults included)."""
     if b"Authorize" not in body:
         return None
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError:
-        return None
-    if root.getroottree().docinfo.doctype or root.tag != f"{{{SOAP_ENV}}}Envelope":
-        return None
-    soap_body = root.find(f"{{{SOAP_ENV}}}Body")
-    if soap_body is None or len(soap_body) != 1 or soap_body[0].tag != f"{_T}Authorize":
-        return None
-    return soap_body[0]
+    return request_element(body, "Authorize", _PARSER)
 
 
 def _text(value) -> str:

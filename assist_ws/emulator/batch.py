@@ -57,21 +57,26 @@ def _contract_schema() -> etree.XMLSchema:
         return _schema
 
 
-def is_settle(body: bytes):
-    """The ``Settle`` element of a SOAP request, or None for anything else (which Spyne
-    answers, faults included)."""
-    if b"SettlementItem" not in body and b"Settle" not in body:
-        return None
+def request_element(body: bytes, operation: str, parser: etree.XMLParser = _PARSER):
+    """The ``operation`` element, alone in the body of the SOAP request ``body``, or None for
+    anything else (which Spyne answers, faults included)."""
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError:
         return None
     if root.getroottree().docinfo.doctype or root.tag != f"{{{SOAP_ENV}}}Envelope":
         return None
     soap_body = root.find(f"{{{SOAP_ENV}}}Body")
-    if soap_body is None or len(soap_body) != 1 or soap_body[0].tag != f"{_T}Settle":
+    if soap_body is None or len(soap_body) != 1 or soap_body[0].tag != f"{_T}{operation}":
         return None
     return soap_body[0]
+
+
+def is_settle(body: bytes):
+    """The ``Settle`` element of a SOAP request, or None for anything else."""
+    if b"SettlementItem" not in body and b"Settle" not in body:
+        return None
+    return request_element(body, "Settle")
 
 
 def settle(ledger: Ledger, center: Center, element) -> bytes:

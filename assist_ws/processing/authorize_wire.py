@@ -21,7 +21,7 @@ from lxml import etree
 from ..domain.cards import CardData
 from ..domain.money import Money
 from ..domain.ports import Outcome, ProcessingReply
-from .settlement_wire import BrokenAnswer
+from .settlement_wire import BrokenAnswer, envelope_body
 
 TNS = "urn:assist-ws:processing:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -60,15 +60,7 @@ def request_body(request_id: str, card: CardData, amount: Money) -> bytes:
 
 def parse_answer(content: bytes, request_id: str) -> ProcessingReply:
     """The center's reply from an ``AuthorizeResponse``; BrokenAnswer for anything else."""
-    try:
-        root = etree.fromstring(content, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise BrokenAnswer(f"not XML: {exc}") from None
-    if root.getroottree().docinfo.doctype:
-        raise BrokenAnswer("a DTD in the answer")
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise BrokenAnswer(f"not a SOAP 1.1 envelope: {root.tag}")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
+    body = envelope_body(content, _PARSER)
     response = body[0] if body is not None and len(body) else None
     if response is None or response.tag != _RESPONSE:
         raise BrokenAnswer("no AuthorizeResponse")

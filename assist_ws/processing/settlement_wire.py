@@ -66,16 +66,22 @@ def request_body(batch_id: str, items: Sequence[SettlementItem]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def _body(content: bytes):
+def envelope_body(content: bytes, parser: etree.XMLParser = _PARSER):
+    """The ``Body`` element (None when absent) of a center's SOAP 1.1 answer; BrokenAnswer
+    when the answer is not XML, carries a DTD or is not an envelope."""
     try:
-        root = etree.fromstring(content, _PARSER)
+        root = etree.fromstring(content, parser)
     except etree.XMLSyntaxError as exc:
         raise BrokenAnswer(f"not XML: {exc}") from None
     if root.getroottree().docinfo.doctype:
         raise BrokenAnswer("a DTD in the answer")
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise BrokenAnswer(f"not a SOAP 1.1 envelope: {root.tag}")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
+    return root.find(f"{{{SOAP_ENV}}}Body")
+
+
+def _body(content: bytes):
+    body = envelope_body(content)
     if body is None or len(body) == 0:
         raise BrokenAnswer("an empty SOAP body")
     return body[0]
