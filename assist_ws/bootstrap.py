@@ -135,7 +135,10 @@ class Container:
 def build(settings: Settings | None = None, *, clock: Clock | None = None,
           gateway: ProcessingGateway | None = None) -> Container:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    # Every thread of a server process may need a connection at once: the pool keeps
+    # ``db_pool_size`` and opens up to one more per thread while they are needed.
+    engine = make_engine(settings.database_url, pool_size=max(1, settings.db_pool_size),
+                         max_overflow=max(0, settings.web_threads))
     timeouts = Timeouts(connect=settings.processing_connect_timeout,
                         read=settings.processing_timeout,
                         batch_read=settings.settlement_timeout)
@@ -146,7 +149,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     policy = notify_policy(settings)
     return Container(settings=settings, engine=engine, uow=uow,
                      pages_uow=CoreUnitOfWork(engine, before_commit=[outbox]),
-                     gateway=gateway or ZeepProcessingGateway(timeouts),
+                     gateway=gateway or ZeepProcessingGateway(
+                         timeouts, connections=max(1, settings.web_threads)),
                      clock=clock,
                      notifier=HttpNotificationSender(
                          connect_timeout=settings.notify_connect_timeout,

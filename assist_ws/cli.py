@@ -271,7 +271,9 @@ def rate_set(source, target, value) -> None:
               help="NAME:CUR[:partial|nopartial[:HOLD_DAYS]]; default emulator-rub and "
                    "emulator-usd. Repeatable.")
 @click.option("--late-seconds", type=float, help="Delay of the late-answer test card.")
-def emulator(host, port, data, centers, late_seconds) -> None:
+@click.option("--latency", type=click.FloatRange(0, 600), default=0.0, show_default=True,
+              help="Seconds every operation takes, as a real bank's 0.2-3 s.")
+def emulator(host, port, data, centers, late_seconds, latency) -> None:
     """Run the processing-center emulator."""
     from . import emulator as emu
     settings = Settings.from_env()
@@ -281,9 +283,10 @@ def emulator(host, port, data, centers, late_seconds) -> None:
         raise click.BadParameter(str(exc), param_hint="--center")
     config = emu.EmulatorConfig(data_path=data or settings.emulator_data, centers=parsed,
                                 late_seconds=settings.emulator_late_seconds
-                                if late_seconds is None else late_seconds)
+                                if late_seconds is None else late_seconds, latency=latency)
     click.echo(f"emulator on http://{host}:{port}/ : "
-               + ", ".join(f"{c.name} ({c.currency})" for c in parsed))
+               + ", ".join(f"{c.name} ({c.currency})" for c in parsed)
+               + (f"; every operation takes {latency:g} s" if latency else ""))
     emu.serve(config, host, port)
 
 
@@ -307,14 +310,21 @@ def _warn_about_database(url: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default 2).")
-def serve(host, port, workers) -> None:
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="gunicorn worker processes (default ASSIST_WEB_WORKERS, 2).")
+@click.option("--threads", type=click.IntRange(1, 1024),
+              help="Threads per worker: requests answered at once, payments waiting for "
+                   "their bank included (default ASSIST_WEB_THREADS, 32).")
+def serve(host, port, workers, threads) -> None:
     """Run the gateway under gunicorn."""
     from .gunicorn_config import command
     settings = Settings.from_env()
     _warn_about_database(settings.database_url)
     args = command(bind=f"{host}:{port}", workers=workers or settings.web_workers,
+                   threads=threads or settings.web_threads,
                    log_level=settings.log_level.lower())
+    if threads:  # the database pools follow the threads (bootstrap reads the setting)
+        os.environ["ASSIST_WEB_THREADS"] = str(threads)
     os.execv(sys.executable, args)
 
 

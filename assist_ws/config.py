@@ -34,8 +34,20 @@ class Settings:
     #: The emulator's ledger file and how late it answers for card 4000 0000 0000 0119.
     emulator_data: str = "var/emulator.db"
     emulator_late_seconds: float = 25.0
-    #: gunicorn workers for ``assist-ws serve``.
+    #: ``assist-ws serve``: gunicorn worker processes, and threads per process (each thread
+    #: answers one request at a time, a payment waiting for its bank included).
     web_workers: int = 2
+    web_threads: int = 32
+    #: Database connections a process keeps open; beyond them up to ``web_threads`` more are
+    #: opened while needed (so no thread waits for a connection).
+    db_pool_size: int = 10
+    #: Seconds a client has to send a whole request (headers and body); then it is closed.
+    request_timeout: float = 10.0
+    #: Seconds a client may take to accept each part of an answer; then it is closed.
+    send_timeout: float = 30.0
+    #: Addresses or networks of the proxies in front (``127.0.0.1,10.0.0.0/8``): only their
+    #: ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` are believed.
+    trusted_proxies: str = ""
     #: Seconds between two rounds of the worker's jobs (``assist-ws worker``).
     worker_interval: float = 30.0
     #: Settlement batches one worker has in flight at once.
@@ -52,7 +64,8 @@ class Settings:
     auth_cache_seconds: float = 60.0
     var_dir: str = "var"
     #: The gateway's address as buyers and shops reach it (``https://pay.example.com``), for
-    #: the payment page URLs of ``payrequest.cfm``; empty: taken from each request.
+    #: every URL the server hands out (``payrequest.cfm``'s payment page URL, the WSDLs'
+    #: addresses); empty: taken from each request.
     public_url: str = ""
     #: Serve the demo shop at ``/demo-shop`` (``scripts/run`` turns it on).
     demo_shop: bool = False

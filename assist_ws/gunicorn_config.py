@@ -1,10 +1,17 @@
 """How ``assist-ws serve`` runs gunicorn (``gunicorn -c python:assist_ws.gunicorn_config``):
-sync workers, and the application loaded once, in the master, before the workers are forked
-(``preload_app``).
+threaded workers that receive each request whole before a thread takes it
+(``serving.worker.GatewayWorker``), redacted logs (``serving.logs.AccessLog``), and the
+application loaded once, in the master, before the workers are forked (``preload_app``).
 
-Preloading lets the workers share the imported code and the built application with the
+**Threads.**  Each worker answers up to ``ASSIST_WEB_THREADS`` requests at once; a payment
+holds its thread while its bank answers (0.2 to 3 s), so payments in flight are limited by
+``ASSIST_WEB_WORKERS`` x ``ASSIST_WEB_THREADS``, and a web service call never waits behind
+them.  Everything that outlives a request is shared by the threads and safe for it: the
+database pools (sized in ``bootstrap``), the HTTP clients to processing centers, the caches.
+
+**Preloading** lets the workers share the imported code and the built application with the
 master, copy-on-write, instead of each holding its own copy of them: the server's memory is
-one copy of the application plus what each worker allocates while it answers.  Two things
+one copy of the application plus what each worker allocates while it answers.  Three things
 keep it that way and keep it safe:
 
 * ``pre_fork`` freezes the garbage collector's view of everything the master has made
@@ -17,6 +24,9 @@ keep it that way and keep it safe:
   connections.  The master never opens one (nothing runs a query while the application is
   built), and a test checks that no connection is shared.
 
+**Proxies.**  gunicorn itself believes no forwarded header (``forwarded_allow_ips`` empty):
+``serving.edge`` decides, from ``ASSIST_TRUSTED_PROXIES``.
+
 Code changes need a restart of the server, not a HUP: the master holds the code.
 """
 
@@ -26,6 +36,10 @@ import ctypes
 import ctypes.util
 import gc
 import sys
+
+from .config import Settings
+from .serving.logs import ACCESS_FORMAT, AccessLog
+from .serving.worker import GatewayWorker
 
 #: The WSGI application ``assist-ws serve`` runs.
 APP = "assist_ws.wsgi:app"
@@ -48,8 +62,19 @@ def _map_big_allocations(threshold: int = 128 * 1024) -> bool:
 
 
 # -- settings gunicorn reads from this module (imported before the application is loaded) --
-worker_class = "sync"
+_settings = Settings.from_env()
+worker_class = GatewayWorker
+threads = max(1, _settings.web_threads)
 preload_app = True
+http_protocols = "h1"
+control_socket_disable = True  # not used; it would be one socket for every server of a user
+logger_class = AccessLog
+access_log_format = ACCESS_FORMAT
+forwarded_allow_ips = ""
+secure_scheme_headers: dict = {}
+GatewayWorker.request_timeout = _settings.request_timeout
+GatewayWorker.send_timeout = _settings.send_timeout
+AccessLog.level = _settings.log_level
 _map_big_allocations()
 
 
@@ -65,12 +90,16 @@ def post_fork(server, worker) -> None:
         after_fork()
 
 
-def command(app: str = APP, *, bind: str, workers: int, timeout: int = 60,
-            log_level: str = "info", access_log: bool = True) -> list[str]:
-    """The command line of a gunicorn server with these settings."""
-    args = [sys.executable, "-m", "gunicorn", "--config", f"python:{__name__}", app,
+def command(app: str = APP, *, bind: str, workers: int, threads: int | None = None,
+            timeout: int = 60, log_level: str = "info", access_log: bool = True,
+            config: str = __name__) -> list[str]:
+    """The command line of a gunicorn server with these settings (``config``: a module of
+    gunicorn settings, this one or one that imports it)."""
+    args = [sys.executable, "-m", "gunicorn", "--config", f"python:{config}", app,
             "--bind", bind, "--workers", str(workers), "--timeout", str(timeout),
             "--graceful-timeout", "20", "--log-level", log_level]
+    if threads is not None:
+        args += ["--threads", str(threads)]
     if access_log:
         args += ["--access-logfile", "-"]
     return args

@@ -21,21 +21,25 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``gunicorn APP`` with the settings of ``assist-ws serve`` (``gunicorn_config``: sync
-    workers, 2 by default, the application preloaded), without the access log."""
+    """``gunicorn APP`` with the settings of ``assist-ws serve`` (``gunicorn_config``: 2
+    threaded workers by default, the application preloaded), without the access log;
+    ``extra`` gunicorn arguments override them (``--worker-class sync``)."""
 
     def __init__(self, app: str, *, workers: int = 2, env: dict | None = None,
-                 health_path: str = "/"):
+                 health_path: str = "/", threads: int | None = None,
+                 extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app, self.workers, self.health_path = app, workers, health_path
+        self.threads, self.extra = threads, extra
         self.env = dict(os.environ, **(env or {}))
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Gunicorn":
         self.proc = subprocess.Popen(
             command(self.app, bind=f"127.0.0.1:{self.port}", workers=self.workers,
-                    timeout=120, log_level="warning", access_log=False),
+                    threads=self.threads, timeout=120, log_level="warning",
+                    access_log=False) + list(self.extra),
             env=self.env, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -26,26 +26,40 @@ def normalize_url(url: str | URL) -> URL:
     return u
 
 
-def make_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False,
-                ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
+def make_engine(url: str | URL, *, pool_size: int = 5, max_overflow: int = 10,
+                echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
+    """An engine whose pool keeps ``pool_size`` connections and opens up to ``max_overflow``
+    more while they are needed (a thread asking beyond both waits for one to come back)."""
     u = normalize_url(url)
     if u.get_backend_name() == "sqlite":
         path = u.database
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(u, echo=echo, connect_args={"timeout": 30})
+        pool = {}
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_file(path)
+            pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        engine = create_engine(u, echo=echo, connect_args={"timeout": 30}, **pool)
         _sqlite_setup(engine)
         _MADE.add(engine)
         return engine
     # JIT compilation pays off for long analytical queries, not for ours: a claim with
     # correlated subqueries looks costly to the planner and would spend most of a second
     # compiling what runs in milliseconds.
-    engine = create_engine(u, echo=echo, pool_size=pool_size, max_overflow=10,
+    engine = create_engine(u, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                            connect_args={"options": "-c jit=off",
                                          "cursor_factory": _psycopg_cursor()})
     _ping_when_idle(engine, ping_after_idle)
     _MADE.add(engine)
     return engine
+
+
+def _private_file(path: str) -> None:
+    """Create a new SQLite database file readable and writable by its owner only (SQLite
+    gives its journal files the same mode); an existing file is left as it is."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def made() -> list[Engine]:

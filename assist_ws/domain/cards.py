@@ -1,4 +1,5 @@
-"""Card data as the buyer types it: checks (Luhn, expiry, holder, CVC), masking, fingerprints.
+"""Card data as the buyer types it: checks (Luhn, expiry, holder, CVC), masking, fingerprints;
+and finding card numbers where they must not be (a URL, a log line).
 
 A ``CardData`` lives only for the length of one authorization: it is never stored, logged or
 put in a URL.  What is kept is ``mask(number)`` and, at most, a keyed fingerprint.
@@ -11,6 +12,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterable
 
 from .errors import ValidationError
 
@@ -26,7 +28,7 @@ def digits_only(number: str) -> str:
 
 
 def luhn_ok(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for i, ch in enumerate(reversed(number)):
@@ -41,6 +43,44 @@ def mask(number: str) -> str:
     """``411111******1111``: the first six and the last four digits."""
     n = digits_only(number)
     return n[:6] + "*" * (len(n) - 10) + n[-4:] if len(n) > 10 else "*" * len(n)
+
+
+#: A run of 13 to 19 digits, single spaces or hyphens allowed between them, that begins with
+#: a digit card numbers begin with (2 to 6) and is not part of a longer number.
+_CARD_LIKE = re.compile(r"(?<![0-9])[2-6](?:[ -]?[0-9]){12,18}(?![0-9])")
+#: Parameter names that carry card data: refused anywhere in a URL, whatever their value.
+CARD_PARAMS = frozenset({"cardnumber", "cvc2", "cvc", "cvv", "cvv2", "csc2", "expiremonth",
+                         "expireyear", "meannumber", "pan"})
+#: Parameters that carry the shop's or our own identifiers, which may look like a card number
+#: by chance (a shop numbering its orders by a 13-digit timestamp): not taken for one.
+IDENTIFIERS = frozenset({"ordernumber", "billnumber", "cfsid"})
+
+
+def card_numbers_in(text: str) -> list[str]:
+    """The card numbers in ``text``: runs of 13 to 19 digits that pass the Luhn check (spaces
+    or hyphens between the digits allowed), as they stand in the text."""
+    return [m.group(0) for m in _CARD_LIKE.finditer(text or "")
+            if luhn_ok(digits_only(m.group(0)))]
+
+
+def mask_card_numbers(text: str) -> str:
+    """``text`` with every card number in it masked (``411111******1111``)."""
+    if not text or not _CARD_LIKE.search(text):
+        return text
+    return _CARD_LIKE.sub(lambda m: mask(m.group(0)) if luhn_ok(digits_only(m.group(0)))
+                          else m.group(0), text)
+
+
+def card_data_in(params: Iterable[tuple[str, str]]) -> list[str]:
+    """The names of the parameters that carry card data: a card parameter's name (any value),
+    or a card number in the value of any other parameter but our identifiers.  Names in lower
+    case, sorted, each once."""
+    found = set()
+    for name, value in params:
+        key = str(name).strip().lower()
+        if key in CARD_PARAMS or (key not in IDENTIFIERS and card_numbers_in(str(value))):
+            found.add(key)
+    return sorted(found)
 
 
 def brand(number: str) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Iterable
 
+from .cards import luhn_ok
 from .errors import LimitExceeded, OperationProhibited, Second, ValidationError
 from .money import Money, normalize_currency
 from .states import FINAL_STATES, INITIAL_STATE, OrderEvent, OrderState, next_state
@@ -176,8 +177,13 @@ class CurrencyRate:
 
 
 def new_bill_number() -> str:
-    """A unique-by-chance, unpredictable 16-digit billnumber (first digit never 0)."""
-    return str(10**15 + secrets.randbelow(9 * 10**15))
+    """A unique-by-chance, unpredictable 16-digit billnumber (first digit never 0) that never
+    passes the Luhn check: nothing that looks for card numbers (in URLs, in log lines) takes a
+    billnumber for one."""
+    while True:
+        number = str(10**15 + secrets.randbelow(9 * 10**15))
+        if not luhn_ok(number):
+            return number
 
 
 def new_request_id() -> str:

@@ -27,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
                              + ", ".join(c.name for c in DEFAULT_CENTERS))
     parser.add_argument("--late-seconds", type=float, default=25.0,
                         help="delay of the late test card's answer (default %(default)s)")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds every operation takes (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         centers = tuple(parse_center(s) for s in args.center) or DEFAULT_CENTERS
-        config = EmulatorConfig(args.data, centers, args.late_seconds)
+        config = EmulatorConfig(args.data, centers, args.late_seconds, args.latency)
     except ValueError as exc:
         parser.error(str(exc))
     server = make_server(config, args.host, args.port)

@@ -123,13 +123,16 @@ class EmulatorConfig:
     """Everything one emulator process needs.
 
     ``data_path`` is the SQLite ledger file (parent directories are created),
-    ``centers`` the centers to serve and ``late_seconds`` how long the answer
-    for the "late" test card is delayed after it has been recorded.
+    ``centers`` the centers to serve, ``late_seconds`` how long the answer
+    for the "late" test card is delayed after it has been recorded, and
+    ``latency`` how long every operation takes before it is answered (a real
+    bank takes 0.2 to 3 seconds; 0 answers at once).
     """
 
     data_path: str
     centers: tuple[Center, ...] = DEFAULT_CENTERS
     late_seconds: float = 25.0
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         self.centers = tuple(self.centers)
@@ -141,6 +144,8 @@ class EmulatorConfig:
             raise ValueError(f"duplicate center names: {', '.join(dupes)}")
         if self.late_seconds < 0:
             raise ValueError("late_seconds must be >= 0")
+        if not 0 <= self.latency <= 600:
+            raise ValueError("latency must be between 0 and 600 seconds")
 
     def center(self, name: str) -> Center | None:
         """The configured center called ``name``, or None."""

@@ -3,6 +3,7 @@
 :func:`make_wsgi_app` builds the WSGI callable: ``POST /<center>`` goes to the
 Spyne SOAP application bound to that center, ``GET /<center>?wsdl`` returns
 the center's WSDL, ``GET /ledger`` the ledger as JSON, anything else is 404.
+Every operation is answered after the configured latency (none by default).
 :func:`make_server` wraps it in a threaded wsgiref server (daemon threads, HTTP/1.1
 keep-alive, quiet request logging) and :func:`serve` runs one forever.
 """
@@ -15,6 +16,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections import OrderedDict
 from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
@@ -137,6 +139,8 @@ class EmulatorApp:
             chunks.append(chunk)
             remaining -= len(chunk)
         body = b"".join(chunks)
+        if self.config.latency:
+            time.sleep(self.config.latency)  # the bank thinking (this thread only)
         if not body.strip():
             return _fault(start_response, "Client.XMLSyntaxError", "empty request body")
         auth = authorize.is_authorize(body) if self.fast_authorize else None

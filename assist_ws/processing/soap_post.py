@@ -41,10 +41,12 @@ def _ca_bundle() -> str:
 
 
 class SoapPoster:
-    """Thread-safe; one pool of connections per center host (and per proxy)."""
+    """Thread-safe; one pool of connections per center host (and per proxy), keeping up to
+    ``connections`` of them alive (one per thread that may be waiting for the center)."""
 
-    def __init__(self, connect: float, read: float):
+    def __init__(self, connect: float, read: float, connections: int = 10):
         self.timeout = urllib3.Timeout(connect=connect, read=read)
+        self.connections = connections
         self._lock = threading.Lock()
         self._managers: dict[tuple[str, str], urllib3.PoolManager] = {}
 
@@ -56,7 +58,8 @@ class SoapPoster:
             with self._lock:
                 manager = self._managers.get(key)
                 if manager is None:
-                    tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": _ca_bundle()}
+                    tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": _ca_bundle(),
+                           "maxsize": self.connections}
                     proxy = urllib.request.getproxies().get(key[0])
                     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
                         manager = urllib3.ProxyManager(proxy, **tls)

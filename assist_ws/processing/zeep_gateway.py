@@ -10,6 +10,7 @@ from typing import Sequence
 
 import requests
 from lxml import etree
+from requests.adapters import HTTPAdapter
 from zeep import Client, Settings
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault
@@ -59,25 +60,37 @@ def _not_sent(exc: BaseException) -> bool:
 
 
 class ZeepProcessingGateway:
-    """One Zeep client per center (and per timeout profile), built on first use."""
+    """One Zeep client per center (and per timeout profile), built on first use; shared by
+    the threads of a process, with up to ``connections`` kept-alive connections to each
+    center (as many as requests a process answers at once)."""
 
-    def __init__(self, timeouts: Timeouts = Timeouts()):
-        self.timeouts = timeouts
+    def __init__(self, timeouts: Timeouts = Timeouts(), connections: int = 10):
+        self.timeouts, self.connections = timeouts, connections
         self._clients: dict[tuple[str, bool], object] = {}
+        self._locks: dict[tuple[str, bool], threading.Lock] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         #: Authorize goes on the wire without Zeep (``authorize_wire``) through this.
-        self._poster = SoapPoster(timeouts.connect, timeouts.read)
+        self._poster = SoapPoster(timeouts.connect, timeouts.read, connections)
 
     # -- plumbing -------------------------------------------------------------------------
     def _service(self, center: ProcessingCenter, batch: bool = False):
         key = (center.url, batch)
-        with self._lock:
+        service = self._clients.get(key)
+        if service is not None:
+            return service
+        with self._lock:  # one lock per client: a center whose WSDL is slow holds no other
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             service = self._clients.get(key)
             if service is None:
                 read = self.timeouts.batch_read if batch else self.timeouts.read
                 transport = Transport(timeout=self.timeouts.wsdl,
                                       operation_timeout=(self.timeouts.connect, read))
+                adapter = HTTPAdapter(pool_connections=1,
+                                      pool_maxsize=self.connections)
+                transport.session.mount("http://", adapter)
+                transport.session.mount("https://", adapter)
                 client = Client(center.url, transport=transport,
                                 settings=Settings(strict=True, xml_huge_tree=False))
                 binding = next(iter(client.wsdl.bindings))

@@ -138,7 +138,9 @@ class MerchantServices:
 
     @staticmethod
     def _location(environ, base: str) -> str:
-        scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+        # The scheme and host are the public URL's when one is configured, and a trusted
+        # proxy's otherwise (``serving.edge``): never a forwarded header believed here.
+        scheme = environ.get("wsgi.url_scheme", "http")
         host = environ.get("HTTP_HOST") or (
             f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}")
         return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{base}.cfm"

@@ -30,10 +30,6 @@ CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
 URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
 URL_MAX = 256
 
-#: Names that carry card data: refused anywhere in a URL, ignored in an order request.
-CARD_PARAMS = frozenset({"cardnumber", "cvc2", "cvc", "cvv", "cvv2", "csc2", "expiremonth",
-                         "expireyear", "meannumber", "pan"})
-
 _GENERAL = re.compile(r"[<>\"='/\\();#]")       # every parameter not listed below
 _TEXT = re.compile(r"[<>=\\]")                   # Address, OrderComment
 _URL = re.compile(r"<|>|%3c|%3e", re.IGNORECASE)  # URL parameters
@@ -59,8 +55,6 @@ class Params:
     def names(self) -> set[str]:
         return set(self._values)
 
-    def card_data(self) -> list[str]:
-        return sorted(n for n in self._values if n in CARD_PARAMS)
 
 
 def clean_general(value: str | None) -> str | None:

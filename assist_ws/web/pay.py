@@ -23,7 +23,7 @@ from functools import partial
 from flask import (Blueprint, Flask, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
-from ..domain.cards import card_errors, parse_card
+from ..domain.cards import card_data_in, card_errors, parse_card
 from ..domain.errors import AssistError, NotFound, OperationProhibited
 from ..services.checkout import Checkout
 from ..services.payment import OrderTimedOut
@@ -64,7 +64,7 @@ def _sessions() -> PageSessions:
 # -- every response ------------------------------------------------------------------------
 @bp.before_request
 def _no_card_data_in_urls():
-    found = Params(request.args).card_data()
+    found = card_data_in(request.args.items(multi=True))
     if found:
         # Refused whatever else the request says; the names only go to the log.
         log.warning("refused a request with card data in its URL (%s)", ", ".join(found))
@@ -253,8 +253,8 @@ def _page_url(sid: str, lang: str | None = None, **extra: str) -> str:
 
 
 def _absolute(path: str) -> str:
-    base = (getattr(_container().settings, "public_url", "") or request.host_url).rstrip("/")
-    return base + path
+    # The scheme and host are the public URL's when one is configured (``serving.edge``).
+    return request.host_url.rstrip("/") + path
 
 
 def _with_order(checkout: Checkout, target: str) -> str:

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from assist_ws.domain.cards import card_data_in
 from assist_ws.domain.errors import AssistError, ValidationError
-from assist_ws.processing.redaction import RedactCardData, redact
+from assist_ws.domain.redaction import RedactSecrets, redact
 from assist_ws.web import texts
 from assist_ws.web.authrequest import (Params, authorization_request, clean_url, language)
 from assist_ws.web.page_session import PageSessions
@@ -18,8 +19,17 @@ def test_params_ignore_case_and_the_first_source_wins():
     p = Params({"ORDERNUMBER": "form", "merchant_id": "1"}, {"OrderNumber": "query", "X": "y"})
     assert p.get("OrderNumber") == "form" and p.get("Merchant_ID") == "1"
     assert p.get("x") == "y" and p.get("missing") is None
-    assert Params({"cardNumber": "1", "CVC2": "2", "a": "b"}).card_data() == ["cardnumber",
-                                                                            "cvc2"]
+
+
+def test_card_data_in_parameters_by_name_or_by_a_card_number_in_any_value():
+    assert card_data_in([("cardNumber", "1"), ("CVC2", "2"), ("a", "b")]) == ["cardnumber",
+                                                                             "cvc2"]
+    found = card_data_in([("cc", "4111111111111111"), ("CardNo", "4111 1111 1111 1111"),
+                          ("x", "1"), ("x", "pan:5555-5555-5555-4444"),
+                          ("pan_ok", "4111111111111112"),        # fails the Luhn check
+                          ("n", "17336000000000000"),             # begins with 1
+                          ("OrderNumber", "4111111111111111")])   # the shop's own number
+    assert found == ["cardno", "cc", "x"]
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "/relative", "ftp://h/x",
@@ -132,7 +142,17 @@ def test_envelope_logs_lose_card_numbers_and_cvcs():
     import logging
     record = logging.LogRecord("zeep.transports", logging.DEBUG, __file__, 1,
                                "HTTP Post to %s:\n%s", ("http://c", envelope), None)
-    assert RedactCardData().filter(record) and "737" not in record.getMessage()
+    assert RedactSecrets().filter(record) and "737" not in record.getMessage()
+
+
+def test_log_lines_lose_passwords_cvcs_and_page_sessions_in_urls_and_forms():
+    line = ('GET /orderstate/orderstate.cfm?Login=erp&Password=Secret1&x=1 '
+            'POST body CVC2=123&CFSID=1234.abcd&cc=5555-5555-5555-4444 '
+            '<ws:password>Secret2</ws:password> Password%3DSecret3')
+    cleaned = redact(line)
+    for secret in ("Secret1", "Secret2", "Secret3", "123&", "1234.abcd", "5555-5555-5555-4444"):
+        assert secret not in cleaned
+    assert "Login=erp" in cleaned and "x=1" in cleaned and "555555******4444" in cleaned
 
 
 def test_every_card_check_message_has_a_russian_wording():

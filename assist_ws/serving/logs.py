@@ -1,0 +1,90 @@
+"""Logs with nothing secret in them.
+
+* ``configure`` sends the process's own log lines (the application's audit lines: orders
+  created, payment results, confirms and cancels; warnings; errors) to stderr at
+  ``ASSIST_LOG_LEVEL``, each through ``RedactSecrets`` (card numbers masked; CVCs, passwords
+  and page session ids hidden), whatever logger wrote it.
+* ``AccessLog`` is the gunicorn logger class of ``assist-ws serve``: its access log never
+  shows the query string of a payment page (page session ids, and whatever a shop or a
+  buyer put there), redacts every other URL and referrer, and its error log lines go through
+  the same filter (gunicorn quotes a broken request line there).  When the operator brings a
+  logging configuration of their own (``--log-config*``), gunicorn's handlers are theirs; the
+  access log lines are still built redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+from gunicorn.glogging import Logger
+
+from ..domain.redaction import RedactSecrets, redact
+
+FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+#: The access log: client, time, request line (redacted), status, size, time taken, agent.
+ACCESS_FORMAT = '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+_HIDDEN_QUERY = "?…"
+
+
+def _filtered(handler: logging.Handler) -> logging.Handler:
+    if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+        handler.addFilter(RedactSecrets())
+    return handler
+
+
+def configure(level: str = "INFO", fmt: str = FORMAT) -> None:
+    """The process's log lines to stderr at ``level``, redacted (a second call changes the
+    level and keeps one handler)."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    ours = [h for h in root.handlers if getattr(h, "_assist", False)]
+    if not ours:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(fmt))
+        handler._assist = True  # type: ignore[attr-defined]
+        root.addHandler(_filtered(handler))
+
+
+def redacted_uri(path: str, query: str) -> str:
+    """A request's path and query as a log line may show them."""
+    if path.startswith("/pay/") and query:
+        return redact(path) + _HIDDEN_QUERY
+    return redact(f"{path}?{query}" if query else path)
+
+
+def redacted_referer(url: str) -> str:
+    """A ``Referer`` as a log line may show it (a payment page's query hidden)."""
+    parts = urlsplit(url)
+    if parts.query and parts.path.startswith("/pay/"):
+        return redact(urlunsplit(parts._replace(query="", fragment=""))) + _HIDDEN_QUERY
+    return redact(url)
+
+
+class AccessLog(Logger):
+    """gunicorn's logger, redacting (see the module doc).  ``gunicorn_config`` sets
+    ``level``, the level of the application's own log lines, from the settings."""
+
+    level = "INFO"
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json:
+            return
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                _filtered(handler)
+        configure(self.level)
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        uri = redacted_uri(environ.get("PATH_INFO") or "", environ.get("QUERY_STRING") or "")
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {uri} {environ.get('SERVER_PROTOCOL')}"
+        atoms["U"] = redact(environ.get("PATH_INFO") or "")
+        atoms["q"] = uri.partition("?")[2]
+        referer = environ.get("HTTP_REFERER")
+        atoms["f"] = redacted_referer(referer) if referer else "-"
+        for key in ("{raw_uri}e", "{query_string}e", "{http_referer}e", "{referer}i"):
+            atoms.pop(key, None)
+        return atoms
