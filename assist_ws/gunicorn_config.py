@@ -92,10 +92,10 @@ def post_fork(server, worker) -> None:
 
 def command(app: str = APP, *, bind: str, workers: int, threads: int | None = None,
             timeout: int = 60, log_level: str = "info", access_log: bool = True,
-            config: str = __name__) -> list[str]:
-    """The command line of a gunicorn server with these settings (``config``: a module of
-    gunicorn settings, this one or one that imports it)."""
-    args = [sys.executable, "-m", "gunicorn", "--config", f"python:{config}", app,
+            config: str = f"python:{__name__}") -> list[str]:
+    """The command line of a gunicorn server with these settings (``config``: gunicorn's
+    ``--config``, this module or a file of settings that imports it)."""
+    args = [sys.executable, "-m", "gunicorn", "--config", config, app,
             "--bind", bind, "--workers", str(workers), "--timeout", str(timeout),
             "--graceful-timeout", "20", "--log-level", log_level]
     if threads is not None:

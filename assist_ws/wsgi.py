@@ -31,11 +31,9 @@ def failure_reply(environ) -> tuple[str, bytes]:
 
 
 def _failure(environ, start_response):
-    import sys
     ctype, body = failure_reply(environ)
     start_response("500 Internal Server Error",
-                   [("Content-Type", ctype), ("Content-Length", str(len(body)))],
-                   sys.exc_info())
+                   [("Content-Type", ctype), ("Content-Length", str(len(body)))])
     return [body]
 
 

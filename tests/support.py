@@ -56,20 +56,22 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 2
 
 
 class Emulator:
-    """The processing-center emulator as a separate process, over real HTTP."""
+    """The processing-center emulator as a separate process, over real HTTP (every operation
+    answered after ``latency`` seconds)."""
 
-    def __init__(self, data_path: str, late_seconds: float = 2.0):
+    def __init__(self, data_path: str, late_seconds: float = 2.0, latency: float = 0.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_path = data_path
-        self.late_seconds = late_seconds
+        self.late_seconds, self.latency = late_seconds, latency
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Emulator":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "assist_ws.cli", "emulator", "--port", str(self.port),
-             "--data", self.data_path, "--late-seconds", str(self.late_seconds)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--data", self.data_path, "--late-seconds", str(self.late_seconds),
+             "--latency", str(self.latency)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_http(self.url + "/ledger", self.proc)
         return self
 
@@ -84,6 +86,47 @@ class Emulator:
 
     def ledger(self) -> dict:
         return requests.get(self.url + "/ledger", timeout=10).json()
+
+
+class Serve:
+    """``assist-ws serve`` on a free port (2 workers unless told), its output (gunicorn's
+    and the application's logs, as the operator sees them) in ``log_path``."""
+
+    def __init__(self, database_url: str, var_dir: str, *, workers: int = 2,
+                 threads: int | None = None, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(var_dir, f"serve-{self.port}.log")
+        self.env = dict(os.environ, ASSIST_DATABASE_URL=database_url, ASSIST_SECRET_KEY="test",
+                        ASSIST_VAR_DIR=var_dir, ASSIST_LOG_LEVEL="WARNING")
+        self.env.update(env)
+        self.args = [sys.executable, "-m", "assist_ws.cli", "serve", "--port", str(self.port),
+                     "--workers", str(workers)] + (["--threads", str(threads)] if threads
+                                                   else [])
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Serve":
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.args, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        wait_http(self.url + "/health", self.proc, timeout=40)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def workers(self) -> list[int]:
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as fh:
+            return fh.read()
 
 
 def postgres_available() -> bool:

@@ -11,7 +11,7 @@ from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderState
 from .common import load_center, load_order, split_bill_number
 from .outcomes import record_reply
-from .results import OperationResult, OperationView, OrderView
+from .results import OperationResult, OperationView, OrderView, log_result
 
 REASONS = {1: "declined by the shop", 2: "declined by the customer", 3: "fraud"}
 
@@ -91,4 +91,6 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
         op, tx = find_transaction(order, request_id)
         record_reply(order, op, tx, reply, clock.now())
         uow.commit()
-        return OperationResult(OrderView.of(order), OperationView.of(order, op))
+        result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    log_result("cancel", result)
+    return result

@@ -10,7 +10,7 @@ from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order, split_bill_number
 from .outcomes import record_reply
-from .results import OperationResult, OperationView, OrderView
+from .results import OperationResult, OperationView, OrderView, log_result
 
 
 def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
@@ -63,6 +63,7 @@ def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
                 release_id = tx.request_id
         uow.commit()
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    log_result("confirm", result)
     if release_id is None:
         return result
 

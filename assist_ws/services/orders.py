@@ -12,7 +12,7 @@ from ..domain.model import Customer, Order, new_bill_number
 from ..domain.money import normalize_currency, parse_amount
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.states import PAID_STATES
-from .results import OrderView
+from .results import OrderView, audit
 
 #: Payment-means flags of the authorization request (reference §1.2) and our means names.
 MEANS_FLAGS = {
@@ -127,7 +127,10 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
             order.bill_number = new_bill_number()
         uow.orders.add(order)
         uow.commit()
-        return OrderView.of(order)
+    audit.info("order %s created: merchant %s, order number %s, %s %s%s", order.bill_number,
+               merchant_id, order_number, format(amount.amount, "f"), amount.currency,
+               ", two-stage" if order.delay else "")
+    return OrderView.of(order)
 
 
 def _means(flags: dict[str, str], enabled: list[str]) -> list[str]:

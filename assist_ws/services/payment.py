@@ -12,7 +12,7 @@ from ..domain.states import OrderEvent, OrderState
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
 from .outcomes import record_reply
-from .results import OperationResult, OperationView, OrderView
+from .results import OperationResult, OperationView, OrderView, log_result
 
 
 class OrderTimedOut(AssistError):
@@ -79,4 +79,6 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
         op, tx = find_transaction(order, request_id)
         record_reply(order, op, tx, reply, clock.now(), hold_days=center.hold_days)
         uow.commit()
-        return OperationResult(OrderView.of(order), OperationView.of(order, op))
+        result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    log_result("pay", result)
+    return result

@@ -3,11 +3,15 @@ unit of work has closed."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from ..domain.model import Operation, Order
+
+#: The audit log: one INFO line per order created and per payment, confirm or cancel made.
+audit = logging.getLogger("assist_ws.audit")
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,11 @@ class OperationResult:
     @property
     def succeeded(self) -> bool:
         return self.operation.state == "Success"
+
+
+def log_result(what: str, result: OperationResult) -> None:
+    """The audit line of a payment, confirm or cancel (no card data: not even masked)."""
+    op, order = result.operation, result.order
+    audit.info("order %s: %s %s %s %s %s%s; order %s", order.bill_number, what, op.bill_number,
+               op.state, format(op.amount, "f"), op.currency,
+               f" {op.response_code}" if op.response_code else "", order.state)

@@ -94,6 +94,12 @@ class Edge:
             self.public = (parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
+        started = []
+
+        def starting(status, headers, exc_info=None):
+            started.append(status)
+            return start_response(status, headers, exc_info)
+
         try:
             self._forwarded(environ)
             refusal = self._refusal(environ)
@@ -102,11 +108,17 @@ class Edge:
             too_big = self._body(environ)
             if too_big is not None:
                 return _plain(start_response, *too_big)
-            return self.app(environ, start_response)
+            return self.app(environ, starting)
         except Exception:  # noqa: BLE001 - the last answer: logged, and a short one
             log.exception("request %s %s failed", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
-            return self.failure(environ, start_response)
+            error = sys.exc_info()
+
+            def restart(status, headers, exc_info=None):
+                # Headers the application set (and did not send) are replaced.
+                return start_response(status, headers, error if started else None)
+
+            return self.failure(environ, restart)
 
     # -- who is asking ------------------------------------------------------------------
     def _trusted(self, address: str) -> bool:
@@ -201,9 +213,9 @@ def _plain(start_response, status: str, text: str) -> list[bytes]:
 
 
 def internal_error(environ, start_response) -> list[bytes]:
-    """The plain text 500 of a request that failed (call it while handling the exception)."""
+    """The plain text 500 of a request that failed."""
     body = b"internal error: see the gateway's log\n"
     start_response("500 Internal Server Error",
                    [("Content-Type", "text/plain; charset=utf-8"),
-                    ("Content-Length", str(len(body)))], sys.exc_info())
+                    ("Content-Length", str(len(body)))])
     return [body]

@@ -5,8 +5,9 @@
   ``ASSIST_LOG_LEVEL``, each through ``RedactSecrets`` (card numbers masked; CVCs, passwords
   and page session ids hidden), whatever logger wrote it.
 * ``AccessLog`` is the gunicorn logger class of ``assist-ws serve``: its access log never
-  shows the query string of a payment page (page session ids, and whatever a shop or a
-  buyer put there), redacts every other URL and referrer, and its error log lines go through
+  shows the values in a payment page's URL (page session ids, and whatever a shop or a
+  buyer put there: names, e-mails, card data) but those that say which step was seen
+  (``go``, ``lang``, ``means``), redacts every other URL and referrer, and its error log lines go through
   the same filter (gunicorn quotes a broken request line there).  When the operator brings a
   logging configuration of their own (``--log-config*``), gunicorn's handlers are theirs; the
   access log lines are still built redacted.
@@ -25,7 +26,9 @@ from ..domain.redaction import RedactSecrets, redact
 FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 #: The access log: client, time, request line (redacted), status, size, time taken, agent.
 ACCESS_FORMAT = '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
-_HIDDEN_QUERY = "?…"
+_HIDDEN = "…"
+#: Parameters of the payment pages' URLs whose values a log line shows: which step was seen.
+_PAGE_STEPS = frozenset({"go", "lang", "means"})
 
 
 def _filtered(handler: logging.Handler) -> logging.Handler:
@@ -48,9 +51,15 @@ def configure(level: str = "INFO", fmt: str = FORMAT) -> None:
 
 
 def redacted_uri(path: str, query: str) -> str:
-    """A request's path and query as a log line may show them."""
+    """A request's path and query as a log line may show them: a payment page's parameters
+    by name only (but the few that say which page was seen), others redacted."""
     if path.startswith("/pay/") and query:
-        return redact(path) + _HIDDEN_QUERY
+        shown = []
+        for item in query.split("&"):
+            name, eq, value = item.partition("=")
+            keep = name.lower() in _PAGE_STEPS and value.isascii() and value.isalnum()
+            shown.append(f"{name}={value}" if keep else f"{name}{eq}{_HIDDEN if eq else ''}")
+        return redact(f"{path}?{'&'.join(shown)}")
     return redact(f"{path}?{query}" if query else path)
 
 
@@ -58,7 +67,8 @@ def redacted_referer(url: str) -> str:
     """A ``Referer`` as a log line may show it (a payment page's query hidden)."""
     parts = urlsplit(url)
     if parts.query and parts.path.startswith("/pay/"):
-        return redact(urlunsplit(parts._replace(query="", fragment=""))) + _HIDDEN_QUERY
+        return urlunsplit(parts._replace(path="", query="", fragment="")) + redacted_uri(
+            parts.path, parts.query)
     return redact(url)
 
 

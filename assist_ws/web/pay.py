@@ -102,8 +102,6 @@ def order_cfm():
         log.info("authorization request refused: %s/%s %s", exc.firstcode, exc.secondcode,
                  exc.message)
         return _error(exc, lang, 400)
-    log.info("order %s created: merchant %s, order number %s, %s %s", view.bill_number,
-             view.merchant_id, view.order_number, view.amount, view.currency)
     return redirect(_page_url(_sessions().new(view.bill_number)), 303)
 
 
@@ -222,9 +220,6 @@ def _pay(sid: str, bill: str, lang: str | None):
         checkout = _open(sid)
         return _error(exc, lang or (checkout.order.language if checkout else "RU"), 409,
                       checkout=checkout)
-    log.info("order %s: pay operation %s %s %s%s", bill, result.operation.bill_number,
-             result.operation.state, result.operation.response_code or "",
-             " (repeated request)" if result.repeated else "")
     target = container.return_url_after(result)
     if target:
         return redirect(with_order(target, bill, result.order.order_number), 303)

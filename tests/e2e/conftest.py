@@ -11,7 +11,6 @@ import html
 import os
 import re
 import subprocess
-import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import requests
 from sqlalchemy import func, select
 
 from assist_ws.bootstrap import build
+from assist_ws.gunicorn_config import command
 from assist_ws.config import Settings
 from assist_ws.db.migrate import upgrade
 from assist_ws.domain.checkvalue import checkvalue
@@ -99,7 +99,7 @@ class Shop:
 
 class Gateway:
     """``gunicorn assist_ws.wsgi:app`` in its own process, as ``assist-ws serve`` runs it
-    (threaded workers, so that a browser's idle connections cannot block it)."""
+    (``gunicorn_config``), every logger at DEBUG into a file, unfiltered."""
 
     def __init__(self, database_url: str, tmp: Path):
         self.port = free_port()
@@ -114,10 +114,8 @@ class Gateway:
     def start(self) -> "Gateway":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "assist_ws.wsgi:app", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "gthread",
-             "--threads", "4", "--timeout", "60", "--access-logfile", "-",
-             "--config", str(HERE / "gunicorn_debug_logging.py")],
+            command(bind=f"127.0.0.1:{self.port}", workers=2, threads=8,
+                    config=str(HERE / "gunicorn_debug_logging.py")),
             env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_http(self.url + "/health", self.proc, timeout=40)

@@ -20,7 +20,7 @@ from lxml import etree
 
 from assist_ws.db.fork import after_fork
 
-from ..support import free_port, wait_http
+from ..support import Serve
 from .conftest import MERCHANT
 from .ws.conftest import PASSWORD, paid_order
 
@@ -64,36 +64,6 @@ def _backend_pid(conn, dialect) -> int | None:
     if dialect != "postgresql":
         return None
     return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-
-
-# -- assist-ws serve ---------------------------------------------------------------------------
-class Serve:
-    """``assist-ws serve`` on a free port, with 2 workers."""
-
-    def __init__(self, database_url: str, var_dir: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, ASSIST_DATABASE_URL=database_url, ASSIST_SECRET_KEY="test",
-                   ASSIST_VAR_DIR=var_dir, ASSIST_LOG_LEVEL="WARNING")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "assist_ws.cli", "serve", "--port", str(self.port),
-             "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def __enter__(self) -> "Serve":
-        wait_http(self.url + "/health", self.proc, timeout=40)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def workers(self) -> list[int]:
-        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
 
 
 def _order_state(url: str, number: str, bill: str, soap: bool) -> None:
