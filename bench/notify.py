@@ -6,7 +6,7 @@ ASSIST_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1/postgres) Pos
 
 1. commit time of a state change (an order becoming Approved) for a merchant without and
    with notifications — the outbox row is written in the same commit;
-2. delivery to a local merchant endpoint (gunicorn, 2 sync workers): notifications per
+2. delivery to a local merchant endpoint (gunicorn, 2 workers): notifications per
    second for one worker pass at a time with 1 and 4 concurrent sends, and for two workers
    running passes at once.
 """

@@ -4,7 +4,7 @@ One payment = ``POST /pay/order.cfm`` (a signed authorization request: the order
 -> ``GET`` the card form (its CSRF token) -> ``POST`` the card (the pay operation written,
 the authorization at the emulator over SOAP, its answer written) -> the 303 back to the
 shop's ``URL_RETURN_OK``.  The gateway runs under gunicorn as ``assist-ws serve`` runs it
-(sync workers, without the access log); the emulator in its own process; the client in a
+(threaded workers, without the access log); the emulator in its own process; the client in a
 second process with several threads.  The same run measures the bare Spyne echo service
 (``bench/echo.py``) under the same gunicorn settings and the same client, for scale; the
 measurements alternate.  Goal: payments per second >= 0.15 x the echo's requests per second.
@@ -59,8 +59,7 @@ ECHO_BODY = (
 # -- the client (its own process) ---------------------------------------------------------
 class Browser:
     """The client's side of one HTTP request, as little as a browser does: one connection
-    per request (a sync gunicorn worker closes it after its answer anyway), the answer read
-    whole, nothing else.  Echo and payments use it alike, so that the client's own CPU --
+    per request, the answer read whole, nothing else.  Echo and payments use it alike, so that the client's own CPU --
     which shares the machine with the servers -- weighs on both the same per request.
     (``requests`` spent up to 1.5 ms per request reading the proxy environment and, for a
     303, preparing the redirect it was told not to follow: a payment's client cost five
@@ -352,7 +351,7 @@ def main() -> None:
         _seed(url, emulator_url, args.history)
         backend = "PostgreSQL" if pg_name else "SQLite"
         print(f"pay: {args.clients} clients ({args.client}) in a second process, gunicorn "
-              f"{args.workers} sync "
+              f"{args.workers} threaded "
               f"workers, {backend} with {args.history} paid orders before the run, emulator "
               f"in its own process, {args.rounds} rounds of "
               f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "

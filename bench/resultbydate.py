@@ -166,7 +166,7 @@ def main() -> None:
                 requests.post(target, data=_soap(creds, recent), headers=xml, timeout=30)
             with MemoryWatch(gw.proc.pid) as idle:
                 time.sleep(0.2)
-            print(f"gunicorn: {a.workers} sync workers, application preloaded; idle: {idle}")
+            print(f"gunicorn: {a.workers} workers, application preloaded; idle: {idle}")
             loads = [("CSV (Format=1)", dict(creds, Format="1", **window), {}, b"\n", 1),
                      ("SOAP", _soap(creds, window), xml, b"</tns:operation>", 0)]
             for label, data, headers, marker, header_rows in loads:

@@ -1,5 +1,5 @@
 """``scripts/bench ws``: throughput and latency of the merchant web services under gunicorn
-as ``assist-ws serve`` runs it (sync workers, 2 by default), against the bare Spyne echo
+as ``assist-ws serve`` runs it (2 threaded workers by default), against the bare Spyne echo
 service (``bench/echo.py``) under the same settings and load, on SQLite and PostgreSQL.
 
 Three loads, one after the other, each on its own freshly started server:
@@ -263,7 +263,7 @@ def main() -> None:
     a = p.parse_args(sys.argv[1:])
     tool = f"wrk ({wrk_threads(a.connections)} threads)" if shutil.which("wrk") else \
         "python clients (apt-get install wrk for the figures of record)"
-    print(f"load tool: {tool}; gunicorn sync "
+    print(f"load tool: {tool}; gunicorn threaded "
           f"workers: {a.workers}; {a.connections} connections; {a.rounds} rounds of "
           f"{a.seconds} s per load, median shown; load average {os.getloadavg()[0]:.1f}")
     tmp = tempfile.mkdtemp(prefix="assist-bench-")
