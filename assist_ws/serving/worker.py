@@ -170,11 +170,17 @@ class GatewayWorker(ThreadWorker):
             return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._receive(conn)
+        self._receive(conn, now=True)
 
-    def _receive(self, conn: TConn) -> None:
+    def _receive(self, conn: TConn, now: bool = False) -> None:
+        """Receive the connection's next request; ``now``: its first bytes are there already
+        (most requests then arrive whole, and go on to a thread at once)."""
         receiving = _Receiving(conn, time.monotonic() + self.request_timeout)
         self.receiving[conn] = receiving
+        if now:
+            self._readable(receiving, conn.sock)
+            if conn not in self.receiving:  # handed on, refused or gone
+                return
         self.poller.register(conn.sock, selectors.EVENT_READ,
                              partial(self._readable, receiving))
 
