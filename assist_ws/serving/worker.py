@@ -11,9 +11,10 @@ only a request received whole goes to the thread pool.  So:
 
 * a slow or silent client holds a socket and its few buffered bytes, never a thread;
 * a request not received within ``request_timeout`` seconds of its first moment is answered
-  408 and closed; one that announces a body larger than its path takes
-  (``edge.body_limit``) is answered 413 at once, without reading the body (an
-  ``Expect: 100-continue`` client is told to go on only when its body is acceptable);
+  408 and closed (a connection that sent nothing at all is just closed); one that announces
+  a body larger than its path takes (``edge.body_limit``) is answered 413 at once, without
+  reading the body (an ``Expect: 100-continue`` client is told to go on only when its body
+  is acceptable);
 * a chunked body, which cannot be measured beforehand, is read by the thread, under the same
   deadline, and measured by ``edge.Edge``;
 * a client that does not take its answer within ``send_timeout`` seconds for each piece is
@@ -280,18 +281,18 @@ class GatewayWorker(ThreadWorker):
 
     def murder_pending(self) -> None:
         """(Called by the main loop about once a second.)  Requests not received in time are
-        answered 408; refused connections that linger are closed; a stopping worker drops
-        the connections that have sent nothing."""
+        answered 408 (connections that sent nothing are closed); refused connections that
+        linger are closed; a stopping worker drops the connections that have sent nothing."""
         super().murder_pending()
         now = time.monotonic()
         for receiving in list(self.receiving.values()):
-            if receiving.deadline <= now:
+            if receiving.deadline <= now and receiving.data:
                 self.log.info("closed a connection from %s: no whole request within %ss",
                               _address(receiving.conn), self.request_timeout)
                 self._refuse(receiving, "408 Request Timeout",
                              "the request did not arrive in time\n")
-            elif not self.alive and not receiving.data:
-                self._forget(receiving)
+            elif not receiving.data and (receiving.deadline <= now or not self.alive):
+                self._forget(receiving)  # opened and never used (a browser's spare one)
                 self._close(receiving.conn)
         for conn, until in list(self.lingering.items()):
             if until <= now:
