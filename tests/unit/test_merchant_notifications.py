@@ -11,7 +11,6 @@ from assist_ws.domain.errors import AssistError
 from assist_ws.domain.model import MerchantUser, Right
 from assist_ws.domain.notifications import DeliveryAttempt, Verdict
 from assist_ws.domain.passwords import hash_password
-from assist_ws.domain.records import LoginRecord
 from assist_ws.services import admin, merchant_notifications as mn, notifications
 from assist_ws.services.auth import Credentials, SuccessCache
 from assist_ws.services.merchant_api import MerchantApi
@@ -24,23 +23,13 @@ BAD = Credentials(str(MID), "erp", "Wrong1234")
 
 
 class Uow(NotifyUow):
-    """The notification fakes, with the login read model and the journal's last lines."""
+    """The notification fakes, with the journal's last lines."""
 
     queries = NotifyUow.reader
 
     def _bind(self):
         super()._bind()
-        self.users.get_locked = self.users.get
-        self.users.login_record = self._login_record
         self.notifications.last_attempts = self._last_attempts
-
-    def _login_record(self, merchant_id, login):
-        user, merchant = self.users.get(merchant_id, login), self.merchants.get(merchant_id)
-        if user is None:
-            return None
-        return LoginRecord(merchant_id, login, user.password_hash, tuple(user.rights),
-                           user.active, user.failed_logins, user.locked_until, merchant.active,
-                           merchant.secret_word)
 
     def _last_attempts(self, found):
         last = {}
