@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
 from ..domain.checkvalue import result_checkvalue
 from ..domain.errors import AssistError, NotFound, Second, ValidationError, malformed, missing
 from ..domain.model import Right
 from ..domain.money import Money, normalize_currency, parse_amount
+from ..domain.notifications import check_url
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import OperationLine, Window
 from . import cancel as cancel_uc
@@ -204,8 +205,11 @@ class MerchantApi:
     """The merchant web services with their ports bound (see ``bootstrap.Container``)."""
 
     def __init__(self, uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
-                 cache: SuccessCache):
+                 cache: SuccessCache, *, check_notify_url: Callable[[str], str] | None = None):
+        """``check_notify_url``: the URL check of the notification sender
+        (``NotificationSender.check_url``); by default the form of the URL alone."""
         self.uow, self.gateway, self.clock, self.cache = uow, gateway, clock, cache
+        self.check_notify_url = check_notify_url or check_url
 
     def _auth(self, creds: Credentials, right: Right) -> Principal:
         return authenticate(self.uow, self.clock, self.cache, creds, right)
