@@ -104,6 +104,12 @@ class MerchantEndpoint:
             def log_message(self, *args):  # quiet
                 pass
 
+            def handle(self):
+                try:
+                    super().handle()
+                except ConnectionError:  # the sender gave up (a timeout, a killed worker)
+                    pass
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 received = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
