@@ -129,7 +129,8 @@ class Container:
         from .services.auth import SuccessCache
         from .services.merchant_api import MerchantApi
         return MerchantApi(self.uow, self.gateway, self.clock,
-                           SuccessCache(ttl=self.settings.auth_cache_seconds))
+                           SuccessCache(ttl=self.settings.auth_cache_seconds),
+                           check_notify_url=self.notifier.check_url if self.notifier else None)
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -146,7 +147,6 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     # The notification outbox is written inside every commit, with the state change.
     outbox = functools.partial(notifications.write_outbox, clock=clock)
     uow = SqlAlchemyUnitOfWork(engine, before_commit=[outbox])
-    policy = notify_policy(settings)
     return Container(settings=settings, engine=engine, uow=uow,
                      pages_uow=CoreUnitOfWork(engine, before_commit=[outbox]),
                      gateway=gateway or ZeepProcessingGateway(
@@ -156,8 +156,9 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
                          connect_timeout=settings.notify_connect_timeout,
                          timeout=settings.notify_timeout,
                          max_reply_bytes=settings.notify_max_reply_bytes,
-                         allowed_ports=policy.allowed_ports),
-                     notify_policy=policy)
+                         allowed_ports=parse_ports(settings.notify_ports),
+                         allow_private=settings.notify_allow_private),
+                     notify_policy=notify_policy(settings))
 
 
 def notify_policy(settings: Settings) -> DeliveryPolicy:
@@ -169,8 +170,7 @@ def notify_policy(settings: Settings) -> DeliveryPolicy:
     rounds = -(-batch // concurrency) + chain_limit
     return DeliveryPolicy(retry_period=timedelta(hours=settings.notify_retry_hours),
                           lease=max(timedelta(minutes=10), timedelta(seconds=rounds * one_try)),
-                          batch_size=batch, concurrency=concurrency, chain_limit=chain_limit,
-                          allowed_ports=parse_ports(settings.notify_ports))
+                          batch_size=batch, concurrency=concurrency, chain_limit=chain_limit)
 
 
 def _clock(settings: Settings) -> Clock:

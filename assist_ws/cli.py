@@ -151,7 +151,9 @@ def _notify_options(fn):
     options = [
         click.option("--notify-url", help="Where result notifications go (http/https; ports "
                                           "80, 443, 8080, 8443 unless ASSIST_NOTIFY_PORTS "
-                                          "says otherwise). An empty value switches them off."),
+                                          "says otherwise; public addresses only unless "
+                                          "ASSIST_NOTIFY_ALLOW_PRIVATE=1). An empty value "
+                                          "switches them off."),
         click.option("--notify-protocol", type=click.Choice(["post", "soap"]),
                      help="A form POST or a SOAP PushPaymentResult (default post)."),
         click.option("--notify-results",
@@ -197,7 +199,7 @@ def merchant_add(merchant_id, **kw) -> None:
     notify = _notify_settings(kw)
     c = _container()
     m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
-                            create=True, notify_ports=c.notify_policy.allowed_ports)
+                            create=True, check_notify_url=c.notifier.check_url)
     click.echo(f"merchant {m.merchant_id} {m.name!r}: {', '.join(m.currencies)}")
 
 
@@ -210,7 +212,7 @@ def merchant_update(merchant_id, **kw) -> None:
     notify = _notify_settings(kw)
     c = _container()
     m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
-                            create=False, notify_ports=c.notify_policy.allowed_ports)
+                            create=False, check_notify_url=c.notifier.check_url)
     click.echo(f"merchant {m.merchant_id} {m.name!r} updated")
 
 

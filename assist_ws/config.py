@@ -71,12 +71,14 @@ class Settings:
     demo_shop: bool = False
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     #: Result notifications to merchants: seconds to connect and for a whole try, hours to
-    #: keep trying, the ports a notification URL may use (``*``: any), the reply size cap,
-    #: how many notifications one worker pass takes and how many it sends at once.
+    #: keep trying, the ports a notification URL may use (``*``: any), whether it may lead
+    #: to loopback, private or link-local addresses (tests, private networks), the reply
+    #: size cap, how many notifications one worker pass takes and how many it sends at once.
     notify_connect_timeout: float = 5.0
     notify_timeout: float = 10.0
     notify_retry_hours: float = 72.0
     notify_ports: str = "80,443,8080,8443"
+    notify_allow_private: bool = False
     notify_max_reply_bytes: int = 65536
     notify_batch_size: int = 20
     notify_concurrency: int = 4

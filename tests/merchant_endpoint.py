@@ -3,6 +3,7 @@ process that records every request and answers from a script."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -72,11 +73,16 @@ def packet_reply(received: Received, firstcode: str = "0", secondcode: str = "0"
 
 class MerchantEndpoint:
     """Answers from ``script`` (Answers or responders, used up in order), then with
-    ``default``.  ``hold`` (an Event) makes requests wait until it is set."""
+    ``default``.  ``hold`` (an Event) makes requests wait until it is set.  With ``tls`` (a
+    server context) it speaks https, and ``server_names`` lists the SNI names it was
+    sent."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1"):
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None):
         self.host = host
         self.port = port or free_port()
+        self.tls = tls
+        self.server_names: list[str | None] = []
         self.received: list[Received] = []
         self.script: list[Answer | Responder] = []
         self.default: Answer | Responder = Answer()
@@ -87,7 +93,7 @@ class MerchantEndpoint:
         self._thread: threading.Thread | None = None
 
     def url(self, path: str = "/assist/result", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{host or self.host}:{self.port}{path}"
 
     def start(self) -> "MerchantEndpoint":
         endpoint = self
@@ -97,6 +103,12 @@ class MerchantEndpoint:
 
             def log_message(self, *args):  # quiet
                 pass
+
+            def handle(self):
+                try:
+                    super().handle()
+                except ConnectionError:  # the sender gave up (a timeout, a killed worker)
+                    pass
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -120,6 +132,9 @@ class MerchantEndpoint:
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
         self._thread.start()

@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import (Integer, String, and_, bindparam, cast, exists, literal_column, or_,
-                        select)
+from sqlalchemy import (Integer, String, and_, bindparam, case, cast, delete, exists,
+                        literal_column, null, or_, select, update)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, MerchantUser,
@@ -15,10 +16,11 @@ from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, Mer
                             TransactionState)
 from ..domain.ports import OpenTransactionView
 from ..domain.states import OrderState
-from ..domain.records import LoginRecord, OperationLine, OperationRecord, OrderRecord, Window
+from ..domain.records import (ANY_LOGIN, ANY_MERCHANT, FailureState, LoginKey, LoginRecord,
+                              OperationLine, OperationRecord, OrderRecord, Window)
 from . import results_csv
 from .direct import DirectQuery
-from .tables import merchant_users, merchants, operations, orders, transactions
+from .tables import login_failures, merchant_users, merchants, operations, orders, transactions
 from .types import UtcDateTime
 
 
@@ -57,19 +59,71 @@ class UserRepository(_Repo):
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
 
-    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
-        return self.session.scalar(
-            select(MerchantUser).where(MerchantUser.merchant_id == merchant_id,
-                                       MerchantUser.login == login)
-            .with_for_update().execution_options(populate_existing=True))
-
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
         rows = _LOGIN.rows(self.session.connection(), {"m": merchant_id, "l": login})
         if not rows:
             return None
         row = rows[0]
         return LoginRecord(merchant_id, login, row[0], tuple(row[1] or ()), bool(row[2]),
-                           row[3] or 0, row[4], bool(row[5]), row[6])
+                           bool(row[3]), row[4])
+
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class LoginFailureRepository(_Repo):
+    """Failed logins (``tables.login_failures``).  A failure is counted by one upsert
+    (``INSERT … ON CONFLICT DO UPDATE … RETURNING``) on both databases: concurrent failures
+    of several processes are all counted, none read and written back over another's."""
+
+    def state(self, key: LoginKey) -> FailureState:
+        rows = _FAILURES.rows(self.session.connection(), _key_params(key))
+        own = next((r for r in rows if r[0] != ANY_LOGIN), None)
+        every = next((r for r in rows if r[0] == ANY_LOGIN), None)
+        return FailureState(own[1] if own else 0, own[2] if own else None,
+                            every[2] if every else None)
+
+    def count(self, key: LoginKey, now: datetime, since: datetime) -> int:
+        t = login_failures
+        stmt = _INSERT[self.session.get_bind().dialect.name](t).values(
+            client=key.client, merchant_id=key.merchant_id, login=key.login, failures=1,
+            first_failure_at=now, last_failure_at=now, refused_until=None)
+        again = t.c.first_failure_at < since
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.client, t.c.merchant_id, t.c.login],
+            set_={"failures": case((again, 1), else_=t.c.failures + 1),
+                  "first_failure_at": case((again, stmt.excluded.first_failure_at),
+                                           else_=t.c.first_failure_at),
+                  "last_failure_at": stmt.excluded.last_failure_at,
+                  "refused_until": case((again, null()), else_=t.c.refused_until)})
+        return self.session.execute(stmt.returning(t.c.failures)).scalar_one()
+
+    def refuse(self, key: LoginKey, until: datetime) -> None:
+        self.session.execute(update(login_failures).where(*_key_is(key))
+                             .values(refused_until=until))
+
+    def clear(self, key: LoginKey) -> None:
+        self.session.execute(delete(login_failures).where(*_key_is(key)))
+
+    def purge(self, before: datetime, now: datetime, limit: int) -> int:
+        t = login_failures
+        old = (t.c.last_failure_at < before,
+               or_(t.c.refused_until.is_(None), t.c.refused_until <= now))
+        # Rows another transaction is counting are skipped (PostgreSQL); the conditions are
+        # checked again on the rows deleted, which may have changed meanwhile.
+        victims = (select(t.c.id).where(*old).order_by(t.c.last_failure_at).limit(limit)
+                   .with_for_update(skip_locked=True))
+        return self.session.execute(delete(t).where(t.c.id.in_(victims), *old)).rowcount
+
+
+def _key_is(key: LoginKey):
+    t = login_failures
+    return (t.c.client == key.client, t.c.merchant_id == key.merchant_id,
+            t.c.login == key.login)
+
+
+def _key_params(key: LoginKey) -> dict:
+    return {"c": key.client, "m": key.merchant_id, "l": key.login}
 
 
 class CenterRepository(_Repo):
@@ -186,20 +240,20 @@ class OrderRepository(_Repo):
             transactions.c.request_id == request_id))
 
     # -- read models for the merchant's queries (Core selects: no identity map) ----------
-    def login_and_records(self, merchant_id: int, login: str, order_number: str,
-                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
-        """``UserRepository.login_record`` and ``records_by_order_number`` (without
-        operations) in one query: the hot path of an ERP polling for order states."""
+    def login_and_records(self, key: LoginKey, order_number: str, window: Window
+                          ) -> tuple[LoginRecord | None, FailureState, list[OrderRecord]]:
+        """``UserRepository.login_record``, ``LoginFailureRepository.state`` and
+        ``records_by_order_number`` (without operations) in one query: the hot path of an
+        ERP polling for order states.  The same query, and one row at least, whether the
+        login exists or not."""
         rows = _LOGIN_AND_ORDERS.rows(self.session.connection(), {
-            "m": merchant_id, "l": login, "n": order_number, "s": window.start,
-            "e": window.end})
-        if not rows:
-            return None, []
+            **_key_params(key), "n": order_number, "s": window.start, "e": window.end})
         r = rows[0]
-        record = LoginRecord(merchant_id, login, r[0], tuple(json.loads(r[1] or "null") or ()),
-                             bool(r[2]),
-                             r[3] or 0, r[4], bool(r[5]), r[6])
-        return record, [OrderRecord(*row[7:]) for row in rows if row[7] is not None]
+        record = None if r[0] is None else LoginRecord(
+            key.merchant_id, key.login, r[0], tuple(json.loads(r[1] or "null") or ()),
+            bool(r[2]), bool(r[3]), r[4])
+        state = FailureState(r[5] or 0, r[6], r[7])
+        return record, state, [OrderRecord(*row[8:]) for row in rows if row[8] is not None]
 
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
@@ -302,27 +356,43 @@ _BY_NUMBER = DirectQuery(
            orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
            orders.c.created_at < bindparam("e", type_=UtcDateTime()))
     .order_by(orders.c.created_at, orders.c.id))
+_OWN, _EVERY = login_failures.alias("own"), login_failures.alias("every")
+#: One row whatever else is found: the login's (and the client's failures) join it.
+_ONE = select(literal_column("1").label("one")).subquery("one")
 #: The user's columns repeat on each order's row: ``rights`` comes as its JSON text, decoded
 #: once (``login_and_records``), not once per row by the driver.
 _LOGIN_AND_ORDERS = DirectQuery(
     select(merchant_users.c.password_hash, cast(merchant_users.c.rights, String),
-           merchant_users.c.active,
-           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
-           merchants.c.secret_word, *_ORDER_COLUMNS)
-    .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
+           merchant_users.c.active, merchants.c.active, merchants.c.secret_word,
+           _OWN.c.failures, _OWN.c.refused_until, _EVERY.c.refused_until, *_ORDER_COLUMNS)
+    .select_from(_ONE)
+    .outerjoin(merchant_users, and_(merchant_users.c.merchant_id == bindparam("m"),
+                                    merchant_users.c.login == bindparam("l")))
+    .outerjoin(merchants, merchants.c.merchant_id == merchant_users.c.merchant_id)
+    .outerjoin(_OWN, and_(_OWN.c.client == bindparam("c"), _OWN.c.merchant_id == bindparam("m"),
+                          _OWN.c.login == bindparam("l")))
+    .outerjoin(_EVERY, and_(_EVERY.c.client == bindparam("c"),
+                            _EVERY.c.merchant_id == ANY_MERCHANT,
+                            _EVERY.c.login == ANY_LOGIN))
     .outerjoin(orders, and_(orders.c.merchant_id == merchant_users.c.merchant_id,
                             orders.c.order_number == bindparam("n"),
                             orders.c.created_at >= bindparam("s", type_=UtcDateTime()),
                             orders.c.created_at < bindparam("e", type_=UtcDateTime())))
-    .where(merchant_users.c.merchant_id == bindparam("m"), merchant_users.c.login == bindparam("l"))
     .order_by(orders.c.created_at, orders.c.id))
 _LOGIN = DirectQuery(
     select(merchant_users.c.password_hash, merchant_users.c.rights, merchant_users.c.active,
-           merchant_users.c.failed_logins, merchant_users.c.locked_until, merchants.c.active,
-           merchants.c.secret_word)
+           merchants.c.active, merchants.c.secret_word)
     .join_from(merchant_users, merchants, merchant_users.c.merchant_id == merchants.c.merchant_id)
     .where(merchant_users.c.merchant_id == bindparam("m"),
            merchant_users.c.login == bindparam("l")))
+#: The key's row and the client's (the login of a real key is never empty).
+_FAILURES = DirectQuery(
+    select(login_failures.c.login, login_failures.c.failures, login_failures.c.refused_until)
+    .where(login_failures.c.client == bindparam("c"),
+           or_(and_(login_failures.c.merchant_id == bindparam("m"),
+                    login_failures.c.login == bindparam("l")),
+               and_(login_failures.c.merchant_id == ANY_MERCHANT,
+                    login_failures.c.login == ANY_LOGIN))))
 
 
 def _operation_record(bill: str, row) -> OperationRecord:

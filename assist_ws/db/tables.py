@@ -70,9 +70,24 @@ merchant_users = Table(
     Column("password_hash", String(256), nullable=False),
     Column("rights", JSON, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", UtcDateTime),
     UniqueConstraint("merchant_id", "login", name="uq_merchant_users_login"),
+)
+
+#: Failed logins of the web services, per client (address), merchant and login -- unknown
+#: ones too, hence no foreign key; merchant 0 with the empty login counts a client's
+#: failures on every login.  Rows whose last failure is old are deleted as new ones come.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("merchant_id", BigInteger, nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("first_failure_at", UtcDateTime, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("refused_until", UtcDateTime),
+    UniqueConstraint("client", "merchant_id", "login", name="uq_login_failures_key"),
+    Index("ix_login_failures_last", "last_failure_at"),
 )
 
 currency_rates = Table(

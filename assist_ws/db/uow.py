@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import READONLY
 from .notifications import NotificationRepository
-from .repositories import (CenterRepository, MerchantRepository, OrderRepository,
-                           RateRepository, UserRepository)
+from .repositories import (CenterRepository, LoginFailureRepository, MerchantRepository,
+                           OrderRepository, RateRepository, UserRepository)
 from .settlements import SettlementRepository
 from .tables import start_mappers
 
@@ -26,6 +26,7 @@ class _Open:
         self.session = session
         self.merchants = MerchantRepository(session)
         self.users = UserRepository(session)
+        self.login_failures = LoginFailureRepository(session)
         self.centers = CenterRepository(session)
         self.rates = RateRepository(session)
         self.orders = OrderRepository(session)
@@ -66,8 +67,8 @@ class ThreadBound:
 
 
 class SqlAlchemyUnitOfWork(ThreadBound):
-    REPOSITORIES = frozenset(("session", "merchants", "users", "centers", "rates", "orders",
-                              "notifications", "settlements"))
+    REPOSITORIES = frozenset(("session", "merchants", "users", "login_failures", "centers",
+                              "rates", "orders", "notifications", "settlements"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], None]] = ()):
@@ -82,9 +83,9 @@ class SqlAlchemyUnitOfWork(ThreadBound):
         self._reader: SqlAlchemyUnitOfWork | None = None
 
     def queries(self) -> "_Queries":
-        """A read-only unit of work for the read models (``login_record``,
-        ``records_by_order_number``, ``operation_lines``) on a bare connection: no ORM
-        session, for the hot paths of the merchant's queries."""
+        """A read-only unit of work for the read models (``login_record``, the login
+        failures' ``state``, ``records_by_order_number``, ``operation_lines``) on a bare
+        connection: no ORM session, for the hot paths of the merchant's queries."""
         return _Queries(self.engine)
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
@@ -176,6 +177,7 @@ class _Queries:
         self._conn, self._keep = self._connect()
         bare = _BareSession(self._conn)
         self.users = UserRepository(bare)
+        self.login_failures = LoginFailureRepository(bare)
         self.orders = OrderRepository(bare)
         return self
 

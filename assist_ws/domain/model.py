@@ -157,8 +157,6 @@ class MerchantUser:
         self.password_hash = password_hash
         self.rights = sorted({Right(r).value for r in rights})
         self.active = active
-        self.failed_logins = 0
-        self.locked_until: datetime | None = None
 
     def has(self, right: Right) -> bool:
         return right.value in self.rights or Right.ADMIN.value in self.rights

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import enum
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any, Iterable, Protocol
 from urllib.parse import urlsplit
 
@@ -118,9 +119,87 @@ def parse_ports(text: str) -> frozenset[int] | None:
     return ports
 
 
-def check_url(url: str, ports: frozenset[int] | None = ASSIST_PORTS) -> str:
-    """The notification URL if it may be used: http or https, a host, no credentials, and a
-    port among ``ports`` (None: any).  Otherwise a ValidationError (secondcode 154, URL)."""
+def host_address(host: str) -> IPv4Address | IPv6Address | None:
+    """The address a URL's host is by itself, in any spelling resolvers take for one
+    (``127.0.0.1``, ``127.1``, ``0x7f000001``, ``2130706433``, ``0177.0.0.1``,
+    ``::ffff:127.0.0.1``), or None for a name."""
+    text = host.strip().strip("[]")
+    try:
+        return ip_address(text)
+    except ValueError:
+        pass
+    parts = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        low = part.lower()
+        try:
+            if low.startswith("0x"):
+                numbers.append(int(low[2:] or "0", 16))
+            elif len(low) > 1 and low.startswith("0"):
+                numbers.append(int(low, 8))
+            elif low.isdigit():
+                numbers.append(int(low))
+            else:
+                return None
+        except ValueError:
+            return None
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for i, n in enumerate(leading):
+        value += n << (8 * (3 - i))
+    return IPv4Address(value)
+
+
+def _embedded_ipv4(address: IPv6Address) -> list[IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped, 6to4, Teredo, NAT64."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.append(address.teredo[1])
+    if address in _NAT64:
+        found.append(IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+_NAT64 = ip_network("64:ff9b::/96")
+_SPECIAL = ("unspecified", "loopback", "link-local", "multicast", "private", "reserved")
+
+
+def address_problem(address: str | IPv4Address | IPv6Address) -> str | None:
+    """Why results may not go to ``address``, or None when it is public: a loopback,
+    link-local, private, multicast, reserved, unspecified or otherwise not global address
+    is not (an IPv6 address carrying an IPv4 one is judged by that one as well)."""
+    ip = ip_address(address) if isinstance(address, str) else address
+    if isinstance(ip, IPv6Address):
+        for inner in _embedded_ipv4(ip):
+            problem = address_problem(inner)
+            if problem is not None:
+                return problem
+    for name in _SPECIAL:
+        if getattr(ip, "is_" + name.replace("-", "_")):
+            return f"a {name} address"
+    return None if ip.is_global else "not a public address"
+
+
+def refuse_address(what: str, address: str | IPv4Address | IPv6Address) -> None:
+    """A ValidationError (5/154) when ``address`` is not public; ``what`` says where it
+    comes from (``notification URL 'http://…'`` or ``… host x resolves to``)."""
+    problem = address_problem(address)
+    if problem is not None:
+        raise ValidationError(f"{what} {address}, {problem}: results go to public "
+                              f"addresses only", Second.URL)
+
+
+def check_url(url: str, ports: frozenset[int] | None = ASSIST_PORTS, *,
+              allow_private: bool = False) -> str:
+    """The notification URL if it may be used: http or https, a host, no credentials, a
+    port among ``ports`` (None: any) and, unless ``allow_private``, no host that is a
+    non-public address by itself (in any spelling).  Otherwise a ValidationError
+    (secondcode 154, URL).  A host name is not resolved here: the sender resolves it, and
+    checks every address it gets, whenever it connects."""
     text = (url or "").strip()
     try:
         parts = urlsplit(text)
@@ -142,6 +221,9 @@ def check_url(url: str, ports: frozenset[int] | None = ASSIST_PORTS) -> str:
         raise ValidationError(f"notification URL port {port} is not allowed; results are "
                               f"delivered to ports {', '.join(map(str, sorted(ports)))}",
                               Second.URL)
+    literal = host_address(parts.hostname)
+    if literal is not None and not allow_private:
+        refuse_address(f"notification URL {text!r} goes to", literal)
     return text
 
 
@@ -327,8 +409,16 @@ class PushReply:
 
 
 class NotificationSender(Protocol):
+    def check_url(self, url: str) -> str:
+        """The URL if results may be sent there: ``check_url`` with the sender's ports and,
+        unless it may reach private addresses, every address the host resolves to now is
+        public (a host that does not resolve yet passes: each try checks again).
+        Otherwise a ValidationError (5/154, 4/154 malformed)."""
+
     def send(self, target: PushTarget, notice: PushNotice) -> PushReply:
-        """Make one try; never raises for network or merchant trouble (that is a verdict)."""
+        """Make one try; never raises for network or merchant trouble (that is a verdict).
+        A URL ``check_url`` refuses, or a host resolving to an address it refuses, is a
+        failed try that contacts nothing."""
 
 
 @dataclass(frozen=True)
@@ -344,4 +434,3 @@ class DeliveryPolicy:
     concurrency: int = 4
     #: At most this many notifications of one order are sent in one pass.
     chain_limit: int = 10
-    allowed_ports: frozenset[int] | None = field(default=ASSIST_PORTS)

@@ -17,7 +17,8 @@ from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .notifications import DeliveryAttempt, Notification
 from .money import Money
-from .records import LoginRecord, OperationLine, OrderRecord, Window
+from .records import (FailureState, LoginKey, LoginRecord, OperationLine, OrderRecord,
+                      Window)
 from .settlement import DuePayment, ItemResult, SettlementBatch, SettlementItem
 
 
@@ -112,11 +113,33 @@ class UserRepository(Protocol):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
     def add(self, user: MerchantUser) -> None: ...
 
-    def get_locked(self, merchant_id: int, login: str) -> MerchantUser | None:
-        """The user with its row locked for the rest of the transaction."""
-
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
         """The user and its merchant's state, read in one cheap query."""
+
+
+class LoginFailureRepository(Protocol):
+    """Failed logins counted per ``LoginKey`` (client, merchant, login -- known or not), in
+    one place every server process and host shares."""
+
+    def state(self, key: LoginKey) -> FailureState:
+        """The failures counted for ``key`` and its refusal, with the refusal of the
+        client as a whole (``key.of_client()``)."""
+
+    def count(self, key: LoginKey, now: datetime, since: datetime) -> int:
+        """Count one failure of ``key`` at ``now`` and return how many are counted: when
+        the first one counted was before ``since``, counting starts again at this one (and
+        a refusal is forgotten).  Atomic: failures counted at once by several processes
+        are all counted, and the row stays locked until the transaction ends."""
+
+    def refuse(self, key: LoginKey, until: datetime) -> None:
+        """Refuse ``key`` until ``until`` (its failures are counted already)."""
+
+    def clear(self, key: LoginKey) -> None:
+        """Forget the failures of ``key``."""
+
+    def purge(self, before: datetime, now: datetime, limit: int) -> int:
+        """Forget at most ``limit`` keys whose last failure was before ``before`` and which
+        are not refused at ``now``; return how many."""
 
 
 class CenterRepository(Protocol):
@@ -160,9 +183,10 @@ class OrderRepository(Protocol):
     def loaded(self) -> list[Order]:
         """The orders this unit of work has loaded or added (to collect their results)."""
 
-    def login_and_records(self, merchant_id: int, login: str, order_number: str,
-                          window: Window) -> tuple[LoginRecord | None, list[OrderRecord]]:
-        """``users.login_record`` and ``records_by_order_number`` in one query."""
+    def login_and_records(self, key: LoginKey, order_number: str, window: Window
+                          ) -> tuple[LoginRecord | None, FailureState, list[OrderRecord]]:
+        """``users.login_record``, ``login_failures.state`` and ``records_by_order_number``
+        (of the key's merchant and login) in one query."""
 
     def records_by_order_number(self, merchant_id: int, order_number: str, window: Window, *,
                                 with_operations: bool = False) -> list[OrderRecord]:
@@ -289,6 +313,7 @@ class SettlementRepository(Protocol):
 class UnitOfWork(Protocol):
     merchants: MerchantRepository
     users: UserRepository
+    login_failures: LoginFailureRepository
     centers: CenterRepository
     rates: RateRepository
     orders: OrderRepository
@@ -306,6 +331,6 @@ class UnitOfWork(Protocol):
 
     def queries(self) -> "UnitOfWork":
         """A read-only unit of work offering only the read models (``users.login_record``,
-        ``orders.records_by_order_number``, ``orders.operation_lines``), cheaper than
-        ``reader()``."""
+        ``login_failures.state``, ``orders.records_by_order_number``,
+        ``orders.operation_lines``), cheaper than ``reader()``."""
 

@@ -5,6 +5,9 @@ They carry the same attribute names as ``services.results.OrderView``/``Operatio
 one reply renderer serves both the queries and the answers of confirm and cancel.  The rows
 of results by date are flat named tuples: a million of them are made for a big window, and a
 tuple is made ten times faster than a frozen dataclass.
+
+The login of every query reads its user (``LoginRecord``) and what is known of the client's
+failed logins (``FailureState``, counted per ``LoginKey``) with it.
 """
 
 from __future__ import annotations
@@ -112,7 +115,33 @@ class LoginRecord:
     password_hash: str
     rights: tuple[str, ...]
     active: bool
-    failed_logins: int
-    locked_until: datetime | None
     merchant_active: bool
     secret_word: str | None
+
+
+#: The merchant and login of the key that counts a client's failures on every login.
+ANY_MERCHANT, ANY_LOGIN = 0, ""
+
+
+class LoginKey(NamedTuple):
+    """Whose failed logins are counted together: a client (its address, or the network it
+    stands for) trying one login of one merchant -- which need not exist."""
+
+    client: str
+    merchant_id: int
+    login: str
+
+    def of_client(self) -> "LoginKey":
+        """The key of every login this client tries (no real login is empty)."""
+        return LoginKey(self.client, ANY_MERCHANT, ANY_LOGIN)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureState:
+    """What is known of a client's failed logins when it tries again: its failures on this
+    login (0: none counted), until when this login is refused to it, and until when every
+    login is refused to it (None: not refused)."""
+
+    failures: int = 0
+    refused_until: datetime | None = None
+    client_refused_until: datetime | None = None

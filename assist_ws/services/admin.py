@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Callable
 
 from ..domain.errors import Duplicate, NotFound, Second, ValidationError
 from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCenter, Right
 from ..domain.money import normalize_currency
-from ..domain.notifications import ASSIST_PORTS
+from ..domain.notifications import check_url
 from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
 from .notifications import NotifySettings, apply_settings
@@ -72,8 +73,11 @@ class MerchantSettings:
 
 
 def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
-                  create: bool, notify_ports: frozenset[int] | None = ASSIST_PORTS) -> Merchant:
-    """Create (``create``) or update a merchant; refuses what would not work."""
+                  create: bool, check_notify_url: Callable[[str], str] = check_url) -> Merchant:
+    """Create (``create``) or update a merchant; refuses what would not work.  A
+    notification URL must pass ``check_notify_url`` -- that of the sender that will deliver
+    (``NotificationSender.check_url``), refusing ports it does not use and, unless allowed,
+    hosts that are or resolve to non-public addresses (5/154)."""
     if not 0 < merchant_id <= 2147483647:
         raise ValidationError("Merchant_ID is a whole number from 1 to 2147483647",
                               Second.MERCHANT_ID)
@@ -110,7 +114,7 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
                 mapping[cur] = name
             merchant.processing = mapping
         if s.notify is not None and s.notify.any():
-            apply_settings(merchant, s.notify, notify_ports)
+            apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:
             raise ValidationError("checking the order code needs a secret word", Second.NONE)
         uow.commit()

@@ -13,18 +13,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
 from ..domain.checkvalue import result_checkvalue
 from ..domain.errors import AssistError, NotFound, Second, ValidationError, malformed, missing
 from ..domain.model import Right
 from ..domain.money import Money, normalize_currency, parse_amount
+from ..domain.notifications import check_url
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import OperationLine, Window
 from . import cancel as cancel_uc
 from . import confirm as confirm_uc
-from . import auth
+from . import auth, throttle
 from .auth import Credentials, Principal, SuccessCache, authenticate
 from .results import OperationView
 
@@ -204,8 +205,11 @@ class MerchantApi:
     """The merchant web services with their ports bound (see ``bootstrap.Container``)."""
 
     def __init__(self, uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
-                 cache: SuccessCache):
+                 cache: SuccessCache, *, check_notify_url: Callable[[str], str] | None = None):
+        """``check_notify_url``: the URL check of the notification sender
+        (``NotificationSender.check_url``); by default the form of the URL alone."""
         self.uow, self.gateway, self.clock, self.cache = uow, gateway, clock, cache
+        self.check_notify_url = check_notify_url or check_url
 
     def _auth(self, creds: Credentials, right: Right) -> Principal:
         return authenticate(self.uow, self.clock, self.cache, creds, right)
@@ -227,6 +231,7 @@ class MerchantApi:
         creation times (default: the last 3 days), oldest first; with their operations for
         the order result.  None found is 10/201."""
         merchant_id, login, password = auth.parse_credentials(creds)
+        key = throttle.login_key(creds.client, merchant_id, login)
         number = _text(order_number)
         if number is None:
             raise missing("Ordernumber", Second.ORDERNUMBER)
@@ -235,19 +240,20 @@ class MerchantApi:
         parse_language(language)
         now = self.clock.now()
         window = parse_window(window_parts, now, ORDER_QUERY_SPAN)
-        # One short read transaction for the login and the query (the hot path of an ERP
-        # polling for states); nothing is shown before the password is checked.
+        # One short read transaction for the login, the client's failed logins and the
+        # query (the hot path of an ERP polling for states); nothing is shown before the
+        # password is checked.
         with self.uow.queries() as reader:
             if with_operations or len(login) > 64:
                 record = auth.read_login(reader, merchant_id, login)
+                state = reader.login_failures.state(key)
                 found = reader.orders.records_by_order_number(
                     merchant_id, number, window, with_operations=True) \
                     if record is not None else []
             else:
-                record, found = reader.orders.login_and_records(merchant_id, login, number,
-                                                                window)
-        principal = auth.check(self.uow, self.clock, self.cache, merchant_id, login, password,
-                               record, Right.MONITOR)
+                record, state, found = reader.orders.login_and_records(key, number, window)
+        principal = auth.check(self.uow, self.clock, self.cache, key, password, record, state,
+                               Right.MONITOR)
         if not found:
             raise NotFound(f"no order {number} created between "
                            f"{window.start:%d.%m.%Y %H:%M} and {window.end:%d.%m.%Y %H:%M} UTC",

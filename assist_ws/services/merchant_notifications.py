@@ -1,8 +1,8 @@
-"""The merchant's web services for result notifications (issue 6, item 4): **replay** the
-notifications of an order (its billnumber, short or extended), of an order number (all its
-payment attempts) or created in a window, and list those **undelivered** (pending, rejected,
-expired) in a window with their last try — each behind the merchant user's login with the
-``monitor`` right, and only ever for that user's own merchant.
+"""The merchant's web services for result notifications: **replay** the notifications of
+an order (its billnumber, short or extended), of an order number (all its payment attempts)
+or created in a window, and list those **undelivered** (pending, rejected, expired) in a
+window with their last try — each behind the merchant user's login with the ``monitor``
+right, and only ever for that user's own merchant.
 
 Both faces (SOAP in ``soap/``, the POST formats in ``web/``) call ``replay`` and
 ``undelivered`` with the values as received and build their replies from the same field
@@ -11,7 +11,9 @@ order services; every refusal happens here, with Assist's codes:
 
 * nothing chosen to replay is 3/0; more than one of billnumber, order number and window is
   5/0; a malformed billnumber 4/143, order number 4/107, dates 4/129, 4/130, 5/129;
-* a merchant without a notification URL cannot replay (15/154: nothing would be sent);
+* a merchant without a notification URL, or whose URL the sender would refuse (a port it
+  does not use, a host that is or resolves to a non-public address), cannot replay (15/154:
+  nothing would be sent);
 * a billnumber or order number that is not the merchant's (unknown, or another merchant's)
   is 10/201 and replays nothing;
 * more than ``LIMIT`` notifications in one request is 17/4 (choose a shorter window).
@@ -96,9 +98,15 @@ def replay(api: MerchantApi, creds: Credentials, bill_number=None, order_number=
     merchant_id = principal.merchant_id
     with api.uow.reader() as r:
         merchant = r.merchants.get(merchant_id)
-        if merchant is None or not merchant.notify_url:
-            raise OperationProhibited(f"merchant {merchant_id} has no notification URL: "
-                                      f"nothing would be sent", Second.URL)
+        url = merchant.notify_url if merchant is not None else None
+    if not url:
+        raise OperationProhibited(f"merchant {merchant_id} has no notification URL: "
+                                  f"nothing would be sent", Second.URL)
+    try:
+        api.check_notify_url(url)
+    except ValidationError as exc:
+        raise OperationProhibited(f"the notification URL is refused ({exc.message}): "
+                                  f"nothing would be sent", Second.URL) from None
     result = notifications.replay(api.uow, api.clock, merchant_id, bill_number=bill,
                                   order_number=number, since=since, until=until, limit=LIMIT)
     if result.count == 0 and (bill is not None or number is not None):

@@ -20,12 +20,12 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..domain.errors import NotFound, Second, ValidationError
 from ..domain.model import (Merchant, Operation, OperationState, OperationType, Order,
                             TransactionState)
-from ..domain.notifications import (ASSIST_PORTS, KIND_OF_EVENT, KIND_OF_OPERATION, UNDELIVERED,
+from ..domain.notifications import (KIND_OF_EVENT, KIND_OF_OPERATION, UNDELIVERED,
                                     DeliveryAttempt, DeliveryPolicy, ExpectedReply,
                                     Notification, NotificationSender, NotificationState,
                                     PushNotice, PushProtocol, PushReply, PushTarget, ResultKind,
@@ -62,11 +62,14 @@ class NotifySettings:
 
 
 def apply_settings(merchant: Merchant, s: NotifySettings,
-                   ports: frozenset[int] | None = ASSIST_PORTS) -> None:
-    """Validate and set; raises ValidationError (and changes nothing) on a bad value."""
+                   check: Callable[[str], str] = check_url) -> None:
+    """Validate and set; raises ValidationError (and changes nothing) on a bad value.
+    ``check`` is the URL check of the sender that will deliver (``NotificationSender.
+    check_url``: its ports, and public addresses only unless it may reach private ones);
+    by default the form alone, with Assist's ports and no private addresses."""
     url = merchant.notify_url
     if s.url is not None:
-        url = check_url(s.url, ports) if s.url.strip() else None
+        url = check(s.url) if s.url.strip() else None
     protocol = parse_choice(PushProtocol, s.protocol, "notification protocol").value \
         if s.protocol is not None else merchant.notify_protocol
     results = ResultKind.parse_list(s.results) if s.results is not None else \

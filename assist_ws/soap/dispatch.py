@@ -74,8 +74,9 @@ class MerchantServices:
     """WSGI middleware in front of the Flask app (see the module doc)."""
 
     def __init__(self, inner: Callable, api: MerchantApi, post: Callable | None = None):
-        """``post(path, body, is_json, query_string)`` answers the other POSTs (a WSGI
-        callable); without it they go on to ``inner``."""
+        """``post(path, body, is_json, query_string, client)`` answers the other POSTs (a
+        WSGI callable; ``client`` is the ``REMOTE_ADDR``); without it they go on to
+        ``inner``."""
         self.inner, self.post = inner, post
         self.apps = {path: WsgiApplication(make_application(spec, api),
                                            max_content_length=MAX_BODY)
@@ -132,7 +133,8 @@ class MerchantServices:
                 env = dict(environ, CONTENT_TYPE=_XML, CONTENT_LENGTH=str(len(envelope)))
                 return self._soap(base, env, envelope, start_response)
         if self.post is not None and (is_form or ctype.startswith("application/json")):
-            reply = self.post(base, body, not is_form, environ.get("QUERY_STRING", ""))
+            reply = self.post(base, body, not is_form, environ.get("QUERY_STRING", ""),
+                              environ.get("REMOTE_ADDR"))
             return reply(environ, start_response)
         return self.inner(environ, start_response)
 

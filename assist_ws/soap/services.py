@@ -53,8 +53,10 @@ def _api(ctx) -> MerchantApi:
     return ctx.app.api
 
 
-def _creds(merchant_id, login, password) -> Credentials:
-    return Credentials(None if merchant_id is None else str(merchant_id), login, password)
+def _creds(ctx, merchant_id, login, password) -> Credentials:
+    """The credentials of the request, with the address of the client that sent them."""
+    return Credentials(None if merchant_id is None else str(merchant_id), login, password,
+                       ctx.transport.req_env.get("REMOTE_ADDR"))
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -84,7 +86,7 @@ class OrderStateService(ServiceBase):
     def orderstate(ctx, ordernumber, merchant_id, login, password, startyear, startmonth,
                    startday, starthour, startmin, endyear, endmonth, endday, endhour, endmin):
         """The payment attempts of an order number: billnumber, amount, state."""
-        answer = _api(ctx).order_state(_creds(merchant_id, login, password), ordernumber,
+        answer = _api(ctx).order_state(_creds(ctx, merchant_id, login, password), ordernumber,
                                        _window(locals()))
         _reply(ctx, "orderstateResponse", {"orderstate": {"order": [
             replies.order_state(o, cv, answer.packet_date)
@@ -100,7 +102,7 @@ class OrderResultService(ServiceBase):
                     startday, starthour, startmin, endyear, endmonth, endday, endhour, endmin,
                     language):
         """The payment attempts of an order number with their operations."""
-        answer = _api(ctx).order_result(_creds(merchant_id, login, password), ordernumber,
+        answer = _api(ctx).order_result(_creds(ctx, merchant_id, login, password), ordernumber,
                                         _window(locals()), language=language)
         _reply(ctx, "orderresultResponse", {"orderresult": {"order": [
             replies.order_result(o, cv, answer.packet_date)
@@ -116,7 +118,7 @@ class ChargeService(ServiceBase):
     def charge(ctx, billnumber, merchant_id, login, password, amount, currency, clientip,
                language, autodeposit):
         """Confirm a two-stage payment, all of it or Amount; never twice."""
-        answer = _api(ctx).confirm(_creds(merchant_id, login, password), billnumber,
+        answer = _api(ctx).confirm(_creds(ctx, merchant_id, login, password), billnumber,
                                    _amount(amount), currency, auto_deposit=autodeposit,
                                    client_ip=clientip, language=language)
         _operation_orders(ctx, "chargeResponse", answer)
@@ -139,7 +141,7 @@ class CancelService(ServiceBase):
     def cancel(ctx, billnumber, merchant_id, login, password, amount, currency, cancelreason,
                language, clientip, externalrefundid):
         """Cancel (reverse or refund) all that is left of a payment, or Amount."""
-        answer = _api(ctx).cancel(_creds(merchant_id, login, password), billnumber,
+        answer = _api(ctx).cancel(_creds(ctx, merchant_id, login, password), billnumber,
                                   _amount(amount), currency, reason=cancelreason,
                                   external_id=externalrefundid, client_ip=clientip,
                                   language=language)
@@ -155,7 +157,7 @@ class WSCancelService(ServiceBase):
     def wscancel(ctx, billnumber, merchant_id, login, password, amount, currency,
                  cancelreason, language, clientip, externalrefundid):
         """Cancel with a result per operation; Externalrefundid makes it idempotent."""
-        answer = _api(ctx).cancel(_creds(merchant_id, login, password), billnumber,
+        answer = _api(ctx).cancel(_creds(ctx, merchant_id, login, password), billnumber,
                                   _amount(amount), currency, reason=cancelreason,
                                   external_id=externalrefundid, client_ip=clientip,
                                   language=language)
@@ -171,7 +173,7 @@ class ResultByDateService(ServiceBase):
     def resultbydate(ctx, merchant_id, login, password, startyear, startmonth, startday,
                      starthour, startmin, endyear, endmonth, endday, endhour, endmin, success):
         """The merchant's operations in a window (default: the last 3 hours), streamed."""
-        stream = _api(ctx).results_by_date(_creds(merchant_id, login, password),
+        stream = _api(ctx).results_by_date(_creds(ctx, merchant_id, login, password),
                                            _window(locals()), success=success)
         ctx.transport.req_env[STREAM_KEY] = stream
         ctx.out_string = [b""]
@@ -187,7 +189,7 @@ class ReplayService(ServiceBase):
                endmin):
         """Send again, unchanged and with the same ids, the result notifications of a
         billnumber, of an order number, or made in a window."""
-        lines = notices.replay(_api(ctx), _creds(merchant_id, login, password), billnumber,
+        lines = notices.replay(_api(ctx), _creds(ctx, merchant_id, login, password), billnumber,
                                ordernumber, _window(locals()))
         _reply(ctx, "replayResponse", {"replay": {"notification": [
             notices.replay_row(line) for line in lines]}})
@@ -202,7 +204,7 @@ class UndeliveredService(ServiceBase):
                     starthour, startmin, endyear, endmonth, endday, endhour, endmin):
         """The result notifications made in a window (default: the last 3 days) and not
         delivered: pending, rejected or expired, with their tries."""
-        lines = notices.undelivered(_api(ctx), _creds(merchant_id, login, password),
+        lines = notices.undelivered(_api(ctx), _creds(ctx, merchant_id, login, password),
                                     _window(locals()))
         _reply(ctx, "undeliveredResponse", {"undelivered": {"notification": [
             notices.undelivered_row(line) for line in lines]}})

@@ -37,17 +37,19 @@ _WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "ho
 
 
 class _Params:
-    """The request's parameters, names in lower case."""
+    """The request's parameters, names in lower case, and the client's address."""
 
     def __init__(self, values: dict[str, Any]):
         self.values = {str(k).lower(): v for k, v in values.items()}
+        self.client: str | None = None
 
     def get(self, name: str):
         value = self.values.get(name)
         return None if value is None else str(value)
 
     def creds(self) -> Credentials:
-        return Credentials(self.get("merchant_id"), self.get("login"), self.get("password"))
+        return Credentials(self.get("merchant_id"), self.get("login"), self.get("password"),
+                           self.client)
 
     def window(self) -> dict[str, Any]:
         return {name: self.get(name) for name in _WINDOW}
@@ -146,13 +148,15 @@ def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
 
 
 def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]],
-           query_string: str) -> Reply | Response:
-    """The reply to a request for the service at ``path`` (without ``.cfm``), whatever
-    becomes of it: a refusal is a reply in the asked format too."""
+           query_string: str, client: str | None) -> Reply | Response:
+    """The reply to a request for the service at ``path`` (without ``.cfm``) from the
+    address ``client``, whatever becomes of it: a refusal is a reply in the asked format
+    too."""
     key, default = SERVICES[path]
     fmt, csv = "3", formats.CsvOptions()
     try:
         params, is_json = load()
+        params.client = client
         fmt = _format(params, is_json, default)
         if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
             fmt = "5"
@@ -166,15 +170,16 @@ def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]]
 
 def post_handler(api: MerchantApi) -> Callable:
     """For ``soap.dispatch``: a POST's reply straight from its body, without a Flask
-    request (the hot path of an ERP polling for states)."""
+    request (the hot path of an ERP polling for states); ``client`` is the WSGI
+    ``REMOTE_ADDR``."""
 
-    def handle(path: str, body: bytes, is_json: bool, query_string: str):
+    def handle(path: str, body: bytes, is_json: bool, query_string: str, client: str | None):
         if is_json:
             load = lambda: (_json_params(body), True)  # noqa: E731
         else:
             load = lambda: (_Params(dict(parse_qsl(  # noqa: E731
                 body.decode("utf-8", "replace"), keep_blank_values=True))), False)
-        return answer(api, path, load, query_string)
+        return answer(api, path, load, query_string, client)
 
     return handle
 
@@ -184,7 +189,8 @@ def merchant_blueprint(api: MerchantApi) -> Blueprint:
     bp = Blueprint("merchant_services", __name__)
 
     def handle(path: str) -> Reply | Response:
-        return answer(api, path, _params, request.query_string.decode("latin-1"))
+        return answer(api, path, _params, request.query_string.decode("latin-1"),
+                      request.environ.get("REMOTE_ADDR"))
 
     for path in SERVICES:
         bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",

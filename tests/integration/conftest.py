@@ -36,9 +36,11 @@ def backend(request, tmp_path_factory):
     upgrade(url)
     emulator = Emulator(str(tmp / "emulator.db"), late_seconds=2 * TIMEOUT).start()
     clock = MovableClock()
+    # The tests' merchants' servers listen on 127.0.0.1, on any port.
     container = build(Settings(database_url=url, secret_key="test-secret",
                                processing_timeout=TIMEOUT, processing_connect_timeout=2,
-                               resolve_grace=0, var_dir=str(tmp)), clock=clock)
+                               resolve_grace=0, var_dir=str(tmp), notify_ports="*",
+                               notify_allow_private=True), clock=clock)
     for name, cur, partial, days in admin.DEMO_CENTERS:
         admin.add_center(container.uow, name, f"{emulator.url}/{name}?wsdl", cur,
                          partial_reversal=partial, hold_days=days)

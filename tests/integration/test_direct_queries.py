@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from assist_ws.db import repositories
 from assist_ws.db.direct import DirectQuery
 from assist_ws.db.tables import orders
-from assist_ws.domain.records import Window
+from assist_ws.domain.records import LoginKey, Window
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
 from .conftest import MERCHANT
@@ -33,8 +33,8 @@ def params(gw):
     gw.cancel(MERCHANT, bill, None)
     attempt(gw, number, "5.00")
     now = gw.clock.now()
-    return {"m": MERCHANT, "l": "erp_user", "n": number, "s": now - timedelta(days=1),
-            "e": now + timedelta(minutes=1)}
+    return {"m": MERCHANT, "l": "erp_user", "c": "127.0.0.1", "n": number,
+            "s": now - timedelta(days=1), "e": now + timedelta(minutes=1)}
 
 
 @pytest.mark.parametrize("name", ["_LOGIN", "_LOGIN_AND_ORDERS", "_BY_NUMBER"])
@@ -52,7 +52,7 @@ def test_the_same_rows_as_through_sqlalchemy(gw, params, name):
         # _LOGIN_AND_ORDERS has the rights as their JSON text (decoded once, not per row)
         rights = json.loads(row[1]) if name == "_LOGIN_AND_ORDERS" else row[1]
         assert set(rights) == {"monitor", "confirm", "cancel", "export", "admin"}
-        assert row[2] is True and row[5] is True
+        assert row[2] is True and row[3] is True
     if name != "_LOGIN":
         created, amount = row[-2], row[-11]
         assert created.tzinfo == timezone.utc and amount == Decimal("12.34")
@@ -73,12 +73,15 @@ def test_rows_come_whole_whatever_the_driver_batch(gw, params, monkeypatch, batc
 
 def test_the_read_models_read_through_it(gw, params):
     window = Window(params["s"], params["e"])
+    key = LoginKey("127.0.0.1", MERCHANT, "erp_user")
     with gw.uow.queries() as q:
-        record, found = q.orders.login_and_records(MERCHANT, "erp_user", params["n"], window)
+        record, state, found = q.orders.login_and_records(key, params["n"], window)
         same = q.orders.records_by_order_number(MERCHANT, params["n"], window)
         login = q.users.login_record(MERCHANT, "erp_user")
+        failures = q.login_failures.state(key)
     assert [o.amount for o in found] == [Decimal("12.34"), Decimal("5.00")]
     assert same == found and login == record and login.secret_word == "s3cret"
+    assert state == failures
 
 
 def test_driver_errors_are_sqlalchemy_errors(gw):

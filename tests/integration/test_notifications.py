@@ -44,12 +44,10 @@ WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "pushpaymentresult.wsdl"
 
 @pytest.fixture
 def ngw(gw):
-    """The gateway, delivering to any port with short timeouts.  Afterwards nothing of the
-    test stays pending (so no other test delivers it)."""
-    policy = dataclasses.replace(gw.notify_policy, allowed_ports=None)
-    container = dataclasses.replace(
-        gw, notifier=HttpNotificationSender(connect_timeout=1, timeout=3, allowed_ports=None),
-        notify_policy=policy)
+    """The gateway, delivering to any port on loopback with short timeouts.  Afterwards
+    nothing of the test stays pending (so no other test delivers it)."""
+    container = dataclasses.replace(gw, notifier=HttpNotificationSender(
+        connect_timeout=1, timeout=3, allowed_ports=None, allow_private=True))
     yield container
     with gw.uow as uow:
         uow.session.execute(text("UPDATE notifications SET state = 'expired', "
@@ -70,7 +68,7 @@ def make_shop(c, url: str, **notify) -> int:
     admin.save_merchant(c.uow, mid, admin.MerchantSettings(
         name="Notified shop", currencies=("RUB",), two_stage=True, secret_word=SECRET,
         processing=(("RUB", "emulator-rub"),), notify=NotifySettings(url=url, **notify)),
-        create=True, notify_ports=None)
+        create=True, check_notify_url=c.notifier.check_url)
     return mid
 
 
@@ -238,7 +236,7 @@ def test_a_worker_killed_while_sending_loses_nothing(ngw, endpoint, tmp_path):
         "from assist_ws.config import Settings\n"
         "from assist_ws.jobs.notifications import run_once\n"
         f"c = build(Settings(database_url={ngw.settings.database_url!r}, notify_ports='*', "
-        f"secret_key='x', var_dir={str(tmp_path)!r}))\n"
+        f"notify_allow_private=True, secret_key='x', var_dir={str(tmp_path)!r}))\n"
         "run_once(c)\n")
     worker = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
     try:
@@ -303,6 +301,27 @@ def test_an_endpoint_down_for_an_hour_gets_the_notification_once_it_is_up(ngw):
         assert only(ngw, order.bill_number).state == "delivered"
     finally:
         endpoint.stop()
+
+
+def test_a_url_refused_when_connecting_is_a_failed_try_journaled_and_retried(ngw, endpoint):
+    # Set while private addresses were allowed; the worker now allows none: it refuses the
+    # address (not the URL, which passes as written) when it resolves the host.
+    mid = make_shop(ngw, endpoint.url(host="localhost"))
+    order = pay(ngw, mid)
+    strict = dataclasses.replace(ngw, notifier=HttpNotificationSender(
+        connect_timeout=1, timeout=3, allowed_ports=None, allow_private=False))
+    assert run_once(strict) == 1
+    n = only(ngw, order.bill_number)
+    assert n.state == "pending" and n.next_attempt_at > ngw.clock.now()
+    assert "resolves to" in n.last_error and "public addresses only" in n.last_error
+    _, journal, _ = details(ngw.uow, n.notification_id)
+    assert [(a.verdict, a.http_status, a.url) for a in journal] == [
+        ("failed", None, endpoint.url(host="localhost"))]
+    assert journal[0].error == n.last_error and endpoint.received == []
+    for _ in range(20):  # 20 x 4 h: past the 3 days, as any URL not allowed
+        ngw.clock.move(hours=4)
+        run_once(strict)
+    assert only(ngw, order.bill_number).state == "expired" and endpoint.received == []
 
 
 def test_a_later_notification_never_overtakes_an_earlier_one(ngw, endpoint):

@@ -69,15 +69,24 @@ def test_notification_settings_from_the_command_line(cli, tmp_path):
     assert settings(tmp_path, 700)[2:4] == (["cancel"], False)
     cli("merchant", "update", "700", "--notify-url", "")
     assert settings(tmp_path, 700)[0] is None
-    # a port outside Assist's is allowed when the operator says so
+    # a port outside Assist's, and a private address, are allowed when the operator says so
     cli("merchant", "update", "700", "--notify-url", "http://127.0.0.1:9000/r",
-        ASSIST_NOTIFY_PORTS="9000")
+        ASSIST_NOTIFY_PORTS="9000", ASSIST_NOTIFY_ALLOW_PRIVATE="1")
     assert settings(tmp_path, 700)[0] == "http://127.0.0.1:9000/r"
 
 
 @pytest.mark.parametrize("args,message", [
     (("--notify-url", "http://shop.example:9000/r"), "port 9000 is not allowed"),
     (("--notify-url", "ftp://shop.example/r"), "http:// or https://"),
+    (("--notify-url", "http://169.254.169.254/latest/meta-data/"),
+     "169.254.169.254, a link-local address: results go to public addresses only (code 5/154)"),
+    (("--notify-url", "http://10.0.0.1/r"), "10.0.0.1, a private address"),
+    (("--notify-url", "http://[::1]/r"), "::1, a loopback address"),
+    (("--notify-url", "http://0x7f000001/r"), "127.0.0.1, a loopback address"),
+    (("--notify-url", "http://2130706433/r"), "127.0.0.1, a loopback address"),
+    (("--notify-url", "http://127.1/r"), "127.0.0.1, a loopback address"),
+    (("--notify-url", "http://[::ffff:127.0.0.1]/r"), "a loopback address"),
+    (("--notify-url", "http://localhost/r"), "host localhost resolves to"),
     (("--notify-results", "pay,refund"), "unknown notification result"),
     (("--notify-protocol", "xml"), "xml"),
     (("--notify-reply", "json"), "json"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from decimal import Decimal
@@ -11,6 +12,7 @@ from assist_ws.domain.model import (OperationType, Order, Transaction, Transacti
                                     open_transactions)
 from assist_ws.domain.ports import (OpenTransactionView, Outcome, ProcessingReply,
                                     SettlementAnswer)
+from assist_ws.domain.records import FailureState, LoginRecord
 from assist_ws.domain.settlement import DuePayment
 
 
@@ -37,6 +39,67 @@ class _Dict:
 
     def list(self):
         return list(self.store.values())
+
+
+class FakeUsers(_Dict):
+    """Users, with the login read model over the fake's merchants."""
+
+    def __init__(self, store: dict, merchants: dict):
+        super().__init__(store, lambda u: (u.merchant_id, u.login))
+        self.merchants = merchants
+
+    def login_record(self, merchant_id, login):
+        user, merchant = self.store.get((merchant_id, login)), self.merchants.get(merchant_id)
+        if user is None:
+            return None
+        return LoginRecord(merchant_id, login, user.password_hash, tuple(user.rights),
+                           user.active, merchant.active, merchant.secret_word)
+
+
+@dataclass
+class FailureRow:
+    failures: int
+    first_failure_at: datetime
+    last_failure_at: datetime
+    refused_until: datetime | None = None
+
+
+class FakeLoginFailures:
+    """Failed logins by key; ``calls`` gets the writes made, in order."""
+
+    def __init__(self, store: dict, calls: list):
+        self.store, self.calls = store, calls
+
+    def state(self, key):
+        own, every = self.store.get(key), self.store.get(key.of_client())
+        return FailureState(own.failures if own else 0, own.refused_until if own else None,
+                            every.refused_until if every else None)
+
+    def count(self, key, now, since):
+        self.calls.append(("count", key))
+        row = self.store.get(key)
+        if row is None or row.first_failure_at < since:
+            row = self.store[key] = FailureRow(1, now, now)
+        else:
+            row.failures += 1
+            row.last_failure_at = now
+        return row.failures
+
+    def refuse(self, key, until):
+        self.calls.append(("refuse", key))
+        self.store[key].refused_until = until
+
+    def clear(self, key):
+        self.calls.append(("clear", key))
+        self.store.pop(key, None)
+
+    def purge(self, before, now, limit):
+        self.calls.append(("purge",))
+        old = [k for k, r in self.store.items() if r.last_failure_at < before
+               and (r.refused_until is None or r.refused_until <= now)][:limit]
+        for k in old:
+            del self.store[k]
+        return len(old)
 
 
 class FakeOrders:
@@ -184,13 +247,16 @@ class FakeUnitOfWork:
 
     def __init__(self):
         self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {},
-                     "batches": {}}
+                     "batches": {}, "login_failures": {}}
         self.commits = 0
+        #: The writes made to ``login_failures``, committed or not.
+        self.failure_writes: list[tuple] = []
 
     def _bind(self):
         d = self.data
         self.merchants = _Dict(d["merchants"], lambda m: m.merchant_id)
-        self.users = _Dict(d["users"], lambda u: (u.merchant_id, u.login))
+        self.users = FakeUsers(d["users"], d["merchants"])
+        self.login_failures = FakeLoginFailures(d["login_failures"], self.failure_writes)
         self.centers = _Dict(d["centers"], lambda c: c.name)
         self.rates = _Dict(d["rates"], lambda r: (r.source, r.target))
         self.orders = FakeOrders(d["orders"])

@@ -7,11 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from assist_ws.domain.errors import AssistError
+from assist_ws.domain.errors import AssistError, ValidationError
 from assist_ws.domain.model import MerchantUser, Right
-from assist_ws.domain.notifications import DeliveryAttempt, Verdict
+from assist_ws.domain.notifications import DeliveryAttempt, Verdict, check_url
 from assist_ws.domain.passwords import hash_password
-from assist_ws.domain.records import LoginRecord
 from assist_ws.services import admin, merchant_notifications as mn, notifications
 from assist_ws.services.auth import Credentials, SuccessCache
 from assist_ws.services.merchant_api import MerchantApi
@@ -24,23 +23,13 @@ BAD = Credentials(str(MID), "erp", "Wrong1234")
 
 
 class Uow(NotifyUow):
-    """The notification fakes, with the login read model and the journal's last lines."""
+    """The notification fakes, with the journal's last lines."""
 
     queries = NotifyUow.reader
 
     def _bind(self):
         super()._bind()
-        self.users.get_locked = self.users.get
-        self.users.login_record = self._login_record
         self.notifications.last_attempts = self._last_attempts
-
-    def _login_record(self, merchant_id, login):
-        user, merchant = self.users.get(merchant_id, login), self.merchants.get(merchant_id)
-        if user is None:
-            return None
-        return LoginRecord(merchant_id, login, user.password_hash, tuple(user.rights),
-                           user.active, user.failed_logins, user.locked_until, merchant.active,
-                           merchant.secret_word)
 
     def _last_attempts(self, found):
         last = {}
@@ -115,6 +104,21 @@ def test_replay_answers_what_it_queued_again(env):
     assert n.replays == 1
 
 
+def test_no_replay_to_a_url_the_sender_refuses(env):
+    uow, gw, clock = env
+    bill = paid(env)
+
+    def private(url):  # the host resolves to a private address now
+        raise ValidationError(f"notification URL host shop.example resolves to 10.0.0.1, a "
+                              f"private address: results go to public addresses only", 154)
+
+    a = MerchantApi(uow, gw, clock, SuccessCache(ttl=0), check_notify_url=private)
+    with pytest.raises(AssistError) as info:
+        mn.replay(a, GOOD, bill)
+    assert info.value.codes == (15, 154) and "10.0.0.1" in info.value.message
+    assert uow.notifications.items[0].replays == 0
+
+
 def test_undelivered_rows_carry_the_last_try(env):
     uow, _, clock = env
     bill = paid(env)
@@ -153,6 +157,9 @@ def test_a_result_without_an_operation_has_no_operation_fields():
 class _Sender:
     def __init__(self, verdict=Verdict.DELIVERED):
         self.verdict = verdict
+
+    def check_url(self, url):
+        return check_url(url)
 
     def send(self, target, notice):
         from assist_ws.domain.notifications import PushReply

@@ -10,7 +10,7 @@ from assist_ws.domain.cards import parse_card
 from assist_ws.domain.errors import ValidationError
 from assist_ws.domain.model import Merchant, ProcessingCenter
 from assist_ws.domain.money import Money
-from assist_ws.domain.notifications import DeliveryPolicy, PushReply, Verdict
+from assist_ws.domain.notifications import DeliveryPolicy, PushReply, Verdict, check_url
 from assist_ws.domain.ports import Outcome, ProcessingReply
 from assist_ws.services import admin, confirm, notifications, payment
 from assist_ws.services.notifications import NotifySettings
@@ -98,6 +98,9 @@ class Sender:
         self.sent = []
         self.side_effect = side_effect
 
+    def check_url(self, url):
+        return check_url(url)
+
     def send(self, target, notice):
         self.sent.append((target, notice))
         if self.side_effect:
@@ -174,6 +177,31 @@ def test_bad_settings_change_nothing(env):
         m = uow.merchants.get(MID)
         assert (m.notify_url, m.notify_protocol, m.notify_results, m.notify_expected_reply) == (
             "https://shop.example/result", "post", ["pay", "confirm"], "http200")
+
+
+def test_a_url_the_sender_refuses_is_not_set(env):
+    uow, _, _ = env
+    checked = []
+
+    def private(url):  # the sender's check: the host resolves to a private address
+        checked.append(url)
+        raise ValidationError("notification URL host new.example resolves to 10.0.0.1, a "
+                              "private address: results go to public addresses only", 154)
+
+    for url in ("http://10.0.0.1/r", "http://127.1/r", "http://[::1]/r"):  # by themselves
+        with pytest.raises(ValidationError) as info:
+            admin.save_merchant(uow, MID, admin.MerchantSettings(notify=NotifySettings(
+                url=url)), create=False)
+        assert info.value.codes == (5, 154)
+    with pytest.raises(ValidationError) as info:
+        admin.save_merchant(uow, MID, admin.MerchantSettings(notify=NotifySettings(
+            url="https://new.example/r", results="pay")), create=False,
+            check_notify_url=private)
+    assert info.value.codes == (5, 154) and checked == ["https://new.example/r"]
+    with uow:
+        m = uow.merchants.get(MID)
+        assert (m.notify_url, m.notify_results) == ("https://shop.example/result",
+                                                    ["pay", "confirm"])
 
 
 def test_a_pass_sends_records_and_retries(env):

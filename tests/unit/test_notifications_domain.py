@@ -10,16 +10,61 @@ from assist_ws.domain.errors import ValidationError
 from assist_ws.domain.model import FinishedResult, OperationState, OperationType, Order
 from assist_ws.domain.money import Money
 from assist_ws.domain.notifications import (ASSIST_PORTS, Notification, ResultKind, Verdict,
-                                            check_url, parse_ports, retry_delay)
+                                            address_problem, check_url, host_address,
+                                            parse_ports, retry_delay)
 from assist_ws.domain.states import OrderEvent
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("url", ["https://shop.example/assist", "http://shop.example:8080/r",
-                                 "https://shop.example:8443/r?x=1", "http://10.0.0.5/r"])
+                                 "https://shop.example:8443/r?x=1", "http://93.184.216.34/r",
+                                 "https://[2606:4700::1]/r"])
 def test_urls_on_assist_ports_are_accepted(url):
     assert check_url(url) == url
+
+
+@pytest.mark.parametrize("host,address", [
+    ("127.0.0.1", "127.0.0.1"), ("127.1", "127.0.0.1"), ("0x7f000001", "127.0.0.1"),
+    ("2130706433", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"), ("10.0.0.1.", "10.0.0.1"),
+    ("0x7f.1", "127.0.0.1"), ("[::1]", "::1"), ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+    ("shop.example", None), ("1.2.3.4.5", None), ("08.0.0.1", None), ("256.1", None),
+    ("4294967296", None), ("1.2.3.x", None)])
+def test_a_host_is_an_address_in_any_spelling_a_resolver_takes(host, address):
+    found = host_address(host)
+    assert (None if found is None else str(found)) == address
+
+
+@pytest.mark.parametrize("url,problem", [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://10.0.0.1/", "private"),
+    ("http://192.168.1.10:8080/r", "private"),
+    ("http://[::1]/", "loopback"),
+    ("http://0x7f000001/", "loopback"),
+    ("http://2130706433/", "loopback"),
+    ("http://127.1/", "loopback"),
+    ("http://0177.0.0.1/", "loopback"),
+    ("http://[::ffff:127.0.0.1]/", "loopback"),
+    ("http://[::ffff:10.0.0.1]/", "private"),
+    ("http://[2002:7f00:1::]/", "loopback"),         # 6to4 of 127.0.0.1
+    ("http://[fe80::1]/", "link-local"),
+    ("http://[fd00::1]/", "private"),
+    ("http://0.0.0.0/", "unspecified"),
+    ("http://100.64.0.1/", "not a public address"),  # carrier-grade NAT
+    ("http://224.0.0.1/", "multicast"),
+])
+def test_urls_of_non_public_addresses_are_refused(url, problem):
+    with pytest.raises(ValidationError) as exc:
+        check_url(url)
+    assert exc.value.codes == (5, 154)
+    assert problem in exc.value.message and "public addresses only" in exc.value.message
+    assert check_url(url, allow_private=True) == url  # where the operator allows them
+
+
+def test_public_addresses_have_no_problem():
+    for address in ("93.184.216.34", "2606:4700::1", "2002:5db8:d822::1"):
+        assert address_problem(address) is None
+    assert address_problem("127.0.0.1") == "a loopback address"
 
 
 @pytest.mark.parametrize("url,words", [
@@ -40,8 +85,8 @@ def test_other_urls_are_refused_with_a_clear_error(url, words):
 def test_ports_are_configurable():
     assert parse_ports("80,443,8080,8443") == ASSIST_PORTS
     assert parse_ports("*") is None
-    assert check_url("http://127.0.0.1:54321/x", None)
-    assert check_url("http://127.0.0.1:54321/x", parse_ports("54321"))
+    assert check_url("http://127.0.0.1:54321/x", None, allow_private=True)
+    assert check_url("http://93.184.216.34:54321/x", parse_ports("54321"))
     with pytest.raises(ValueError):
         parse_ports("80,http")
     with pytest.raises(ValueError):

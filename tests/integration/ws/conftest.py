@@ -110,7 +110,7 @@ NOTIFY_USERS = {"notify_erp": ("Notify1234", [Right.MONITOR], "a"),
 class Shops:
     """Two merchants notified at ``endpoint``, ``a`` and ``b``, with the users of
     ``NOTIFY_USERS``, and ``deliver()``: one pass of the notification worker, allowed to
-    reach the endpoint's port."""
+    reach the endpoint's port on loopback."""
 
     a: int
     b: int
@@ -133,9 +133,8 @@ def shops(gw):
             n.give_up(gw.clock.now(), "left by another test")
         uow.commit()
     endpoint = MerchantEndpoint().start()
-    worker = dataclasses.replace(
-        gw, notifier=HttpNotificationSender(connect_timeout=1, timeout=3, allowed_ports=None),
-        notify_policy=dataclasses.replace(gw.notify_policy, allowed_ports=None))
+    worker = dataclasses.replace(gw, notifier=HttpNotificationSender(
+        connect_timeout=1, timeout=3, allowed_ports=None, allow_private=True))
     ids = []
     for name in ("Notified shop A", "Notified shop B"):
         mid = random.randint(300000, 2_000_000_000)
@@ -143,7 +142,7 @@ def shops(gw):
             name=name, currencies=("RUB",), two_stage=True, secret_word=NOTIFY_SECRET,
             processing=(("RUB", "emulator-rub"),),
             notify=NotifySettings(url=endpoint.url(), results="pay,confirm,cancel")),
-            create=True, notify_ports=None)
+            create=True, check_notify_url=worker.notifier.check_url)
         ids.append(mid)
     for login, (password, rights, merchant) in NOTIFY_USERS.items():
         admin.add_user(gw.uow, ids[0 if merchant == "a" else 1], login, password, rights,

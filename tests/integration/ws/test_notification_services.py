@@ -54,7 +54,8 @@ def merchant_server(shops, *, reject=(), fail=()):
     """Merchant A expects the packet; its server rejects the billnumbers of ``reject`` (5/143),
     answers HTTP 500 for those of ``fail`` and accepts the rest."""
     admin.save_merchant(shops.worker.uow, shops.a, admin.MerchantSettings(
-        notify=NotifySettings(expected_reply="packet")), create=False, notify_ports=None)
+        notify=NotifySettings(expected_reply="packet")), create=False,
+        check_notify_url=shops.worker.notifier.check_url)
 
     def answer(received):
         bill = received.form["billnumber"]

@@ -1,22 +1,26 @@
 """Hostile and careless requests: XML with a DTD, external entities or entity expansion is
-refused quickly with a fault and reads nothing; repeated failed logins are slowed down, then
-locked; Assist-style unqualified SOAP bodies are accepted."""
+refused quickly with a fault and reads nothing; repeated failed logins slow down, then refuse,
+the client that fails -- not the merchant's ERP calling from another address -- and unknown
+logins are answered as known ones; Assist-style unqualified SOAP bodies are accepted."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import time
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from lxml import etree
 
 from assist_ws.domain.model import Right
+from assist_ws.domain.records import LoginKey
 from assist_ws.services import admin
 from assist_ws.soap.wire import NS
 
 from ..conftest import MERCHANT
-from .conftest import PASSWORD, paid_order
+from .conftest import PASSWORD, PATHS, paid_order
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -106,30 +110,92 @@ def test_assist_style_unqualified_body_is_accepted(gw, server):
     assert etree.fromstring(r.content).findtext(f".//{{{NS}}}billnumber") == bill
 
 
-def test_failed_logins_are_slowed_down_then_locked(gw, server):
+def from_address(server, address: str, name: str, body: bytes,
+                 content_type: str) -> tuple[int, bytes]:
+    """POST ``body`` to a service from ``address`` (any of 127.0.0.0/8 reaches the server
+    listening on 127.0.0.1): the server sees it as the client's address."""
+    host, port = server.url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30,
+                                      source_address=(address, 0))
+    try:
+        conn.request("POST", PATHS[name] + ".cfm", body=body,
+                     headers={"Content-Type": content_type})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def soap_from(server, address: str, login: str, number: str, password: str):
+    body = orderstate_body(number, password).replace("erp_user", login)
+    status, content = from_address(server, address, "orderstate", envelope(body),
+                                   "text/xml; charset=utf-8")
+    if status == 200:
+        return 0, 0
+    detail = etree.fromstring(content).find(f".//{{{NS}}}AssistFault")
+    return (int(detail.findtext(f"{{{NS}}}firstcode")),
+            int(detail.findtext(f"{{{NS}}}secondcode")))
+
+
+def post_from(server, address: str, login: str, password: str):
+    form = urlencode({"Merchant_ID": MERCHANT, "Login": login, "Password": password,
+                      "Format": "3"}).encode()
+    status, content = from_address(server, address, "resultbydate", form,
+                                   "application/x-www-form-urlencoded")
+    assert status == 200
+    root = etree.fromstring(content)
+    return int(root.get("firstcode")), int(root.get("secondcode"))
+
+
+def test_failed_logins_slow_down_then_refuse_that_client_not_the_merchant(gw, server):
     login, good = "lock_me", "LockMe1234"
     admin.add_user(gw.uow, MERCHANT, login, good, [Right.MONITOR], replace=True)
     number, _ = paid_order(gw, "6.00")
+    attacker, erp, cabinet = "127.0.0.11", "127.0.0.12", "127.0.0.13"
 
-    def call(password):
-        body = orderstate_body(number, password).replace("erp_user", login)
-        return soap(server, "orderstate", envelope(body))
+    def call(password, address=attacker):
+        return soap_from(server, address, login, number, password)
 
     for _ in range(4):
-        assert fault(call("Wrong1234"))[:2] == (7, 141)
-    assert fault(call("Wrong1234"))[:2] == (7, 3)         # the 5th: slowed down
-    assert fault(call(good))[:2] == (7, 3)                # even the right password waits
+        assert call("Wrong1234") == (7, 141)
+    assert call("Wrong1234") == (7, 3)                     # the 5th: slowed down
+    assert call(good) == (7, 3)                            # even the right password waits
+    assert call(good, erp) == (0, 0)                       # but not the merchant's ERP
+    assert post_from(server, erp, login, good) == (0, 0)   # on either face
     gw.clock.move(seconds=2)
-    assert call(good).status_code == 200                  # and then gets in; count reset
+    assert call(good) == (0, 0)                            # and then gets in; count reset
     for _ in range(9):
-        fault(call("Wrong1234"))
-        gw.clock.move(seconds=60)                         # waiting out each slow-down
-    code = fault(call("Wrong1234"))                       # the 10th in a row: locked
-    assert code[:2] == (7, 3) and "try again after" in code[2]
+        call("Wrong1234")
+        gw.clock.move(seconds=60)                          # waiting out each slow-down
+    assert call("Wrong1234") == (7, 3)                     # the 10th in a row: refused
     gw.clock.move(minutes=10)
-    assert fault(call(good))[:2] == (7, 3)
+    assert call(good) == (7, 3)
+    assert post_from(server, attacker, login, good) == (7, 3)
+    assert call(good, erp) == (0, 0)
+    assert post_from(server, cabinet, login, good) == (0, 0)
     gw.clock.move(minutes=6)
-    assert call(good).status_code == 200
+    assert call(good) == (0, 0)
+
+
+def test_the_post_face_counts_its_failures_by_client_too(gw, server):
+    address = "127.0.0.14"
+    for _ in range(4):
+        assert post_from(server, address, "erp_user", "Wrong1234") == (7, 141)
+    assert post_from(server, address, "erp_user", "Wrong1234") == (7, 3)
+    assert post_from(server, "127.0.0.15", "erp_user", PASSWORD) == (0, 0)
+    with gw.uow.queries() as q:
+        assert q.login_failures.state(LoginKey(address, MERCHANT, "erp_user")).failures == 5
+
+
+def test_an_unknown_login_is_answered_as_a_known_one(gw, server):
+    number, _ = paid_order(gw, "6.50")
+    answers = {}
+    for login, address in (("erp_user", "127.0.0.16"), ("no_such_user", "127.0.0.17")):
+        answers[login] = [soap_from(server, address, login, number, "Wrong1234")
+                          for _ in range(6)]
+        with gw.uow.queries() as q:
+            assert q.login_failures.state(LoginKey(address, MERCHANT, login)).failures == 5
+    assert answers["erp_user"] == answers["no_such_user"] == [(7, 141)] * 4 + [(7, 3)] * 2
 
 
 def test_a_changed_password_is_not_served_from_the_success_cache(gw, server):
