@@ -61,6 +61,7 @@ class MerchantSettings:
     two_stage: bool | None = None
     secret_word: str | None = None
     check_order_code: bool | None = None
+    legacy_checkvalue: bool | None = None
     processing: tuple[tuple[str, str], ...] = ()
     timeout_minutes: int | None = None
     test_mode: bool | None = None
@@ -95,8 +96,9 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
             merchant.name = s.name
         if curs and not create:
             merchant.currencies = list(dict.fromkeys([merchant.base_currency] + curs))
-        for attr in ("two_stage", "secret_word", "check_order_code", "timeout_minutes",
-                     "test_mode", "url_return", "url_return_ok", "url_return_no"):
+        for attr in ("two_stage", "secret_word", "check_order_code", "legacy_checkvalue",
+                     "timeout_minutes", "test_mode", "url_return", "url_return_ok",
+                     "url_return_no"):
             value = getattr(s, attr)
             if value is not None:
                 setattr(merchant, attr, value)

@@ -107,9 +107,12 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
             if not req.checkvalue:
                 raise AuthenticationError("Checkvalue is required by this merchant's settings",
                                           Second.NONE, firstcode=3)
+            # Signed over what was sent: a request without OrderCurrency is signed without it.
             if not verify_order_checkvalue(merchant.secret_word or "", req.checkvalue,
                                            req.merchant_id.strip(), order_number,
-                                           req.order_amount.strip(), currency_text, extras):
+                                           req.order_amount.strip(),
+                                           (req.order_currency or "").strip(), extras,
+                                           legacy=merchant.legacy_checkvalue):
                 raise AuthenticationError("Checkvalue does not match the order parameters",
                                           Second.NONE, firstcode=9)
         means = _means(req.means_flags, merchant.payment_means)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
 import requests
 
-from .conftest import INACTIVE, MERCHANT, RUB_ONLY, sign_request
+from .conftest import INACTIVE, LEGACY, MERCHANT, RUB_ONLY, sign_request
 
 
 def codes(resp) -> tuple[int, int]:
@@ -93,9 +94,8 @@ def test_declined_order_number_may_be_paid_again(site):
     assert again.status_code == 303
 
 
-def test_names_are_case_insensitive_get_works_and_legacy_checkvalue_is_accepted(site):
+def test_names_are_case_insensitive_and_get_works(site):
     fields = site.fields()
-    fields["Checkvalue"] = sign_request(fields, legacy=True)
     shouting = {name.upper(): value for name, value in fields.items()}
     resp = site.order_cfm(shouting, method="GET")
     assert resp.status_code == 303 and "/pay/pay.cfm?CFSID=" in resp.headers["Location"]
@@ -103,6 +103,42 @@ def test_names_are_case_insensitive_get_works_and_legacy_checkvalue_is_accepted(
     order = site.order(session.bill)
     assert (order.order_number, order.amount, order.currency, order.state) == (
         fields["OrderNumber"], Decimal("100.00"), "RUB", "In Process")
+
+
+def tampered(merchant: int) -> dict[str, str]:
+    """A request signed in the unjoined form for order S…1 of 150.00, sent as order S…11 of
+    50.00: the same unjoined string."""
+    number = "S" + str(uuid.uuid4().int)[:7] + "1"
+    signed = {"Merchant_ID": str(merchant), "OrderNumber": number, "OrderAmount": "150.00",
+              "OrderCurrency": "RUB"}
+    return dict(signed, OrderNumber=number + "1", OrderAmount="50.00",
+                Checkvalue=sign_request(signed, legacy=True))
+
+
+def test_an_unjoined_checkvalue_does_not_let_digits_move_into_the_order_number(site):
+    before = site.order_count()
+    resp = site.order_cfm(site.fields(**tampered(MERCHANT)))
+    assert resp.status_code == 400 and codes(resp) == (9, 0)
+    assert site.order_count() == before
+    # Only a merchant whose settings allow the unjoined form takes it.
+    fields = site.fields(merchant=LEGACY, **tampered(LEGACY))
+    resp = site.order_cfm(fields)
+    assert resp.status_code == 303, resp.text
+    order = site.order(site.open(resp.headers["Location"]).bill)
+    assert (order.order_number, order.amount) == (fields["OrderNumber"], Decimal("50.00"))
+
+
+def test_a_request_signed_without_currency_gets_the_base_currency_and_is_paid(site):
+    fields = site.fields()
+    del fields["OrderCurrency"]
+    fields["Checkvalue"] = sign_request(fields)
+    resp = site.order_cfm(fields)
+    assert resp.status_code == 303, resp.text
+    session = site.open(resp.headers["Location"])
+    assert session.pay().status_code == 303
+    order = site.order(session.bill)
+    assert (order.amount, order.currency, order.state) == (Decimal("100.00"), "RUB",
+                                                           "Approved")
 
 
 def test_forbidden_characters_are_stripped_as_assist_does(site):
