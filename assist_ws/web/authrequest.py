@@ -1,9 +1,10 @@
-"""The authorization request on the wire (reference §1.1-§1.2, §10.2).
+"""The authorization request on the wire.
 
 Assist's parameter names, matched without regard to case, from the query string and the form
-(the form wins); cleaned of the characters Assist strips; checked for the lengths the order
-can keep; turned into the use case's ``AuthorizationRequest``.  Card data never belongs in
-such a request, and never in a URL.
+(the form wins); refused when a value holds a character XML cannot carry (the order's fields
+go out again in the merchant's XML replies); cleaned of the characters Assist strips; checked
+for the lengths the order can keep; turned into the use case's ``AuthorizationRequest``.
+Card data never belongs in such a request, and never in a URL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import Second, ValidationError
 from ..domain.model import Customer
+from ..domain.text import refuse_unfit_parameters
 from ..services.orders import MEANS_FLAGS, AuthorizationRequest
 
 #: Customer parameters: wire name -> (Customer field, longest value, secondcode).
@@ -29,6 +31,19 @@ CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
 
 URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
 URL_MAX = 256
+
+#: The request's parameters by their lower-case names: Assist's name and the secondcode of a
+#: refusal about it (0 for a name the request does not know).
+PARAMETERS: dict[str, tuple[str, int]] = {
+    name.lower(): (name, code) for name, code in (
+        ("Merchant_ID", Second.MERCHANT_ID), ("OrderNumber", Second.ORDERNUMBER),
+        ("OrderAmount", Second.AMOUNT), ("OrderCurrency", Second.CURRENCY),
+        ("Delay", Second.DELAY), ("Language", Second.LANGUAGE),
+        ("OrderComment", Second.COMMENT), ("ClientIP", Second.CLIENT_IP),
+        ("OrderMaxPoints", Second.AMOUNT), ("Prepayment", Second.AMOUNT),
+        *((wire, code) for wire, (_attr, _longest, code) in CUSTOMER_PARAMS.items()),
+        *((name, Second.URL) for name in URL_PARAMS),
+        *((name, Second.PAYMENT_MEANS) for name in MEANS_FLAGS))}
 
 #: Names that carry card data: refused anywhere in a URL, ignored in an order request.
 CARD_PARAMS = frozenset({"cardnumber", "cvc2", "cvc", "cvv", "cvv2", "csc2", "expiremonth",
@@ -58,6 +73,10 @@ class Params:
 
     def names(self) -> set[str]:
         return set(self._values)
+
+    def items(self):
+        """(lower-case name, value) pairs."""
+        return self._values.items()
 
     def card_data(self) -> list[str]:
         return sorted(n for n in self._values if n in CARD_PARAMS)
@@ -93,7 +112,8 @@ def _client_ip(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
-        raise ValidationError(f"ClientIP {value!r} is not an IP address", 116) from None
+        raise ValidationError(f"ClientIP {value!r} is not an IP address",
+                              Second.CLIENT_IP) from None
 
 
 def _customer(params: Params) -> Customer:
@@ -111,6 +131,7 @@ def authorization_request(params: Params, *, client_ip: str | None = None
                           ) -> AuthorizationRequest:
     """The request as the use case takes it.  ``client_ip`` is the buyer's address when the
     buyer's browser itself brought the request (``ClientIP`` wins when sent)."""
+    refuse_unfit_parameters(params.items(), PARAMETERS)
     flags = {name: params.get(name) for name in MEANS_FLAGS if params.get(name) is not None}
     return AuthorizationRequest(
         merchant_id=params.get("Merchant_ID"),

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ..domain.money import Money
+from ..domain.text import xml_fit, xml_unfit
 
 XML_DECL = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"
 CONTENT_TYPES = {"1": "text/csv; charset=utf-8", "3": "text/xml; charset=utf-8",
@@ -68,9 +69,11 @@ def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
 
 # -- XML ---------------------------------------------------------------------------------------
 def _escape(value: str) -> str:
+    """A value as XML text: escaped, and never a character XML cannot hold (a row written
+    before such values were refused has U+FFFD in their place)."""
     if "&" in value or "<" in value or ">" in value:
-        return escape(value)
-    return value
+        return escape(xml_fit(value))
+    return xml_fit(value)
 
 
 def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
@@ -110,7 +113,7 @@ def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
 
 def xml_error(firstcode: int, secondcode: int, message: str) -> bytes:
     return (f'{XML_DECL}<result firstcode="{firstcode}" secondcode="{secondcode}" count="0" '
-            f'message={quoteattr(message)}></result>').encode("utf-8")
+            f'message={quoteattr(xml_fit(message))}></result>').encode("utf-8")
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -219,8 +222,8 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
         for row in rows:
             texts = [v if type(v) is str else conv[type(v)](v) for v in row]
             joined = "".join(texts)
-            if "&" in joined or "<" in joined or ">" in joined:
-                texts = [escape(t) for t in texts]  # only text can hold them
+            if "&" in joined or "<" in joined or ">" in joined or xml_unfit(joined):
+                texts = [_escape(t) for t in texts]  # only text can hold them
             line = template % tuple(texts)
             buf.append(line)
             size += len(line)
