@@ -5,6 +5,7 @@ concurrent "Pay" requests."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
@@ -36,6 +37,12 @@ REFUSALS = {
     "unknown merchant": (dict(Merchant_ID="999999"), 10, 100, "unknown"),
     "inactive merchant": (dict(Merchant_ID=str(INACTIVE)), 10, 100, "unknown"),
     "malformed amount": (dict(OrderAmount="10.3.4"), 4, 108, "amount"),
+    "amount in fullwidth digits": (dict(OrderAmount="１００.００"), 4, 108, "amount"),
+    "amount in Arabic-Indic digits": (dict(OrderAmount="١٠٠"), 4, 108, "amount"),
+    "Merchant_ID with a superscript digit": (dict(Merchant_ID="10000²"), 4, 100, "shop"),
+    "OrderMaxPoints with a superscript digit": (dict(OrderMaxPoints="²"), 4, 108, "amount"),
+    "control character in OrderNumber": (dict(OrderNumber="A\x01B"), 4, 107, "order number"),
+    "control character in a customer field": (dict(Lastname="Ivan\x01"), 4, 117, "buyer"),
     "negative amount": (dict(OrderAmount="-5.00"), 4, 108, "amount"),
     "zero amount": (dict(OrderAmount="0.00"), 5, 108, "amount"),
     "too many decimals": (dict(OrderAmount="10.123"), 5, 108, "amount"),
@@ -165,7 +172,7 @@ def test_payrequest_answers_json_with_a_working_page_url(site):
 def test_payrequest_takes_json_bodies_with_numbers_kept_as_sent(site):
     fields = site.fields(amount="10.30")
     payload = dict(fields, Merchant_ID=int(fields["Merchant_ID"]))
-    raw = __import__("json").dumps(payload).replace('"10.30"', "10.30")
+    raw = json.dumps(payload).replace('"10.30"', "10.30")
     resp = site.http.post(site.url + "/pay/payrequest.cfm", data=raw,
                           headers={"Content-Type": "application/json"}, timeout=30)
     assert resp.json()["orderstate"] == "In Process", resp.text
@@ -179,6 +186,39 @@ def test_payrequest_refusal_is_decline_with_codes(site):
     assert resp.status_code == 200
     assert (body["orderstate"], body["url"], body["firstcode"], body["secondcode"]) == (
         "Decline", "", 5, 105)
+    assert site.order_count() == before
+
+
+def payrequest_json(site, body) -> dict:
+    resp = site.http.post(site.url + "/pay/payrequest.cfm", data=body, timeout=30,
+                          headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith(
+        "application/json"), resp.text
+    return resp.json()
+
+
+@pytest.mark.parametrize("body", ["[" * 50_000 + "]" * 50_000,
+                                  '{"a":' * 50_000 + "1" + "}" * 50_000],
+                         ids=["arrays", "objects"])
+def test_payrequest_refuses_json_nested_past_the_parsers_depth(site, body):
+    before = site.order_count()
+    answer = payrequest_json(site, body)
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 0)
+    assert site.order_count() == before
+
+
+def test_payrequest_refuses_json_text_it_cannot_keep(site):
+    before = site.order_count()
+    fields = site.fields(merchant=RUB_ONLY)
+    lone = json.dumps(dict(fields, OrderNumber="N-\ud800"))  # a lone surrogate, escaped
+    answer = payrequest_json(site, lone)
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 107)
+    latin1 = json.dumps(dict(fields, OrderNumber="N-\xff"), ensure_ascii=False)
+    answer = payrequest_json(site, latin1.encode("latin-1"))  # not UTF-8
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 0)
     assert site.order_count() == before
 
 
