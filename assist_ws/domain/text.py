@@ -8,6 +8,11 @@ with ``is_digits`` (or an ASCII pattern) before it is converted.
 Every reply of the web services may be XML, and XML 1.0 cannot hold every character a
 Python string can: requests holding such characters are refused (``xml_unfit`` names the
 first), and XML writers put U+FFFD in their place (``xml_fit``) for anything else.
+
+A CSV reply is opened in spreadsheets, which run a cell that starts with ``=``, ``+``,
+``-`` or ``@`` (or a tab or carriage return before one) as a formula: ``csv_cell`` prefixes
+such a cell with ``'``, as is usual, unless it is a plain number (``-5`` is a number to a
+spreadsheet too).  Our own values (amounts, codes, dates) never start so.
 """
 
 from __future__ import annotations
@@ -57,3 +62,18 @@ def refuse_unfit_parameters(params: Iterable[tuple[str, Any]],
             label, code = names.get(name.lower(), (name, Second.NONE))
             raise malformed(label, code, f"it holds U+{ord(bad):04X}, a character XML cannot "
                                          f"carry")
+
+
+#: The first characters of a CSV cell that a spreadsheet may take for a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number, which a spreadsheet reads as a number whatever its sign: left as it is.
+PLAIN_NUMBER = r"[+-]?[0-9]+(?:[.,][0-9]+)?"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
+
+
+def csv_cell(value: str) -> str:
+    """``value`` as a CSV cell no spreadsheet runs: ``'`` before one that starts like a
+    formula and is not a plain number."""
+    if value[:1] in FORMULA_START and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
