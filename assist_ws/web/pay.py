@@ -30,7 +30,7 @@ from . import texts
 from .authrequest import Params, authorization_request, language
 from .bodies import json_object
 from .page_session import PageSessions
-from .returns import origin, with_order
+from .returns import with_order
 from .security import secure_headers
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def _internal_error(error):
 
 @bp.after_request
 def _headers(response):
-    secure_headers(response.headers, form_targets=g.get("shop_origins", ()),
-                   frame_ancestors=g.get("shop_origins", ()), https=request.is_secure,
+    secure_headers(response.headers, form_targets=g.get("shop_urls", ()),
+                   frame_ancestors=g.get("shop_urls", ()), https=request.is_secure,
                    cache=request.endpoint == "pay.static")
     return response
 
@@ -230,8 +230,7 @@ def _open(sid: str) -> Checkout | None:
         checkout = _container().open_checkout(bill)
     except NotFound:
         return None
-    g.shop_origins = tuple(o for o in (origin(checkout.return_ok), origin(checkout.return_no))
-                           if o)
+    g.shop_urls = (checkout.return_ok, checkout.return_no)  # the CSP takes their origins
     return checkout
 
 

@@ -56,6 +56,14 @@ REFUSALS = {
                                    "Checkvalue"),
     "all payment means off": (dict(CardPayment="0", YMPayment="0"), 5, 218, "payment means"),
     "return URL not http": (dict(URL_RETURN_OK="javascript:alert(1)"), 5, 154, "return"),
+    "return URL host holding ;": (dict(URL_RETURN_OK="https://shop.example;sandbox"), 5, 154,
+                                  "return"),
+    "return URL host holding ,": (dict(URL_RETURN_NO="https://shop.example,https://evil.example"),
+                                  5, 154, "return"),
+    "return URL with a user": (dict(URL_RETURN="https://user@shop.example/back"), 5, 154,
+                               "return"),
+    "return URL with an unclosed IPv6 literal": (dict(URL_RETURN="http://[::1/back"), 5, 154,
+                                                 "return"),
     "customer field too long": (dict(Lastname="x" * 71), 5, 117, "buyer"),
 }
 
@@ -232,6 +240,18 @@ def test_card_page_headers(site):
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "http" not in re.sub(r'(href|src)="/pay/', "", session.page.text.split("<body>")[0])
+
+
+def test_the_csp_names_the_shop_only_by_an_origin_written_anew(site):
+    session = site.start()
+    with site.container.uow as uow:  # a return URL kept before such hosts were refused
+        uow.orders.get(session.bill).url_return_ok = "https://shop.example;script-src *"
+        uow.commit()
+    csp = site.http.get(site.url + f"/pay/pay.cfm?CFSID={session.sid}",
+                        timeout=30).headers["Content-Security-Policy"]
+    assert f"form-action 'self' {site.shop.url};" in csp
+    assert f"frame-ancestors 'self' {site.shop.url};" in csp
+    assert "*" not in csp and csp.count("script-src") == 1
 
 
 def test_card_data_in_a_url_is_refused(site):
