@@ -125,6 +125,9 @@ def _merchant_options(fn):
         click.option("--secret-word", help="Secret word for Checkvalue."),
         click.option("--check-order-code/--no-check-order-code", default=None,
                      help="Require a correct Checkvalue in authorization requests."),
+        click.option("--legacy-checkvalue/--no-legacy-checkvalue", default=None,
+                     help="Accept the old unjoined Checkvalue form too (default off: it "
+                          "lets digits move between order number and amount)."),
         click.option("--processing", "processing", multiple=True,
                      help="CUR=CENTER: the center taking payments in CUR. Repeatable."),
         click.option("--timeout", "timeout", type=click.IntRange(1, 1440),
@@ -138,11 +141,13 @@ def _merchant_options(fn):
     return fn
 
 
-def _settings(name, currencies, two_stage, secret_word, check_order_code, processing, timeout,
-              test_mode, url_return, url_return_ok, url_return_no) -> admin.MerchantSettings:
+def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy_checkvalue,
+              processing, timeout, test_mode, url_return, url_return_ok,
+              url_return_no) -> admin.MerchantSettings:
     return admin.MerchantSettings(
         name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
-        check_order_code=check_order_code, processing=_processing_pairs(processing),
+        check_order_code=check_order_code, legacy_checkvalue=legacy_checkvalue,
+        processing=_processing_pairs(processing),
         timeout_minutes=timeout, test_mode=test_mode, url_return=url_return,
         url_return_ok=url_return_ok, url_return_no=url_return_no)
 
@@ -224,7 +229,8 @@ def merchant_list() -> None:
         for m in uow.merchants.list():
             centers = ",".join(f"{k}={v}" for k, v in sorted(m.processing.items()))
             click.echo(f"{m.merchant_id}\t{m.name}\t{','.join(m.currencies)}\t"
-                       f"{'two-stage' if m.two_stage else 'one-stage'}\t{centers}")
+                       f"{'two-stage' if m.two_stage else 'one-stage'}\t{centers}\t"
+                       f"{'' if m.legacy_checkvalue else 'no-'}legacy-checkvalue")
 
 
 # -- user ---------------------------------------------------------------------------------

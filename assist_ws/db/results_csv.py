@@ -11,6 +11,10 @@ compares them):
   ``web.formats`` write them: amounts rounded to their currency's digits (the domain never
   stores more), times ``DD.MM.YYYY HH:MM:SS``, the test mode ``1``/``0``, the response
   code ``AS300`` where an operation's outcome is still open, absent values empty;
+* a text of the merchant's or the buyer's (order number, names, e-mail ...) or the
+  processing center's (messages, codes) that starts like a spreadsheet formula gets a
+  leading ``'``, as ``domain.text.csv_cell`` decides (the same characters, the same plain
+  numbers left alone); our own values never start so;
 * PostgreSQL's CSV quoting is ours: a field holding the delimiter, ``"``, CR or LF is
   quoted and its quotes doubled, nothing else is; its NULL marker is set to a string longer
   than any column can hold, so that no value is ever quoted for being empty;
@@ -31,6 +35,7 @@ from sqlalchemy.engine import Connection
 from ..domain.model import OperationState
 from ..domain.money import EXPONENTS
 from ..domain.records import Window
+from ..domain.text import FORMULA_START, PLAIN_NUMBER
 from .types import UtcDateTime
 
 CHUNK = 64 * 1024
@@ -52,14 +57,24 @@ def _amount(amount: str, currency: str) -> str:
     return f"round({amount}, {_digits(currency)})::text"
 
 
+_FORMULA_SQL = ", ".join(f"chr({ord(ch)})" for ch in FORMULA_START)
+
+
+def _cell(text: str) -> str:
+    """A text as a cell no spreadsheet runs: ``domain.text.csv_cell`` in SQL."""
+    return (f"CASE WHEN left({text}, 1) IN ({_FORMULA_SQL}) AND {text} !~ '^{PLAIN_NUMBER}$' "
+            f"THEN '''' || {text} ELSE {text} END")
+
+
 def _text(column: str) -> str:
-    return f"coalesce({column}, '')"
+    """A text from outside (the merchant, the buyer, a center); absent is empty."""
+    return _cell(f"coalesce({column}, '')")
 
 
 _OPEN_SQL = ", ".join(f"'{state}'" for state in _OPEN)
 #: The fields, in ``OperationLine``'s order (without the id).
 _FIELDS = ", ".join([
-    "o.order_number",
+    _cell("o.order_number"),
     "o.bill_number || '.' || p.number",
     "CASE WHEN o.test_mode THEN '1' ELSE '0' END",
     f"to_char(o.created_at, {_TIME})",
@@ -75,7 +90,7 @@ _FIELDS = ", ".join([
     _text("p.means_number"),
     _text("p.cardholder"),
     _text("p.approval_code"),
-    f"CASE WHEN coalesce(p.response_code, '') <> '' THEN p.response_code "
+    f"CASE WHEN coalesce(p.response_code, '') <> '' THEN {_cell('p.response_code')} "
     f"WHEN p.state IN ({_OPEN_SQL}) THEN 'AS300' ELSE '' END",
     _text("p.message"),
     _text("p.processing_name"),

@@ -7,7 +7,7 @@ save them.  Alembic migrations (``migrations/``) create exactly these tables.
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData,
-                        SmallInteger, String, Table, Text, UniqueConstraint)
+                        SmallInteger, String, Table, Text, UniqueConstraint, false)
 from sqlalchemy.orm import registry, relationship
 
 from ..domain import model
@@ -50,6 +50,7 @@ merchants = Table(
     Column("url_return_no", String(256)),
     Column("secret_word", String(128)),
     Column("check_order_code", Boolean, nullable=False),
+    Column("legacy_checkvalue", Boolean, nullable=False, server_default=false()),
     Column("two_stage", Boolean, nullable=False),
     Column("payment_means", JSON, nullable=False),
     Column("processing", JSON, nullable=False),

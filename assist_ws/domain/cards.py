@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Iterable
 
 from .errors import ValidationError
+from .text import is_digits
 
 _HOLDER_RE = re.compile(r"^[A-Za-z][A-Za-z .'\-]{0,58}[A-Za-z.]$")
 
@@ -28,7 +29,7 @@ def digits_only(number: str) -> str:
 
 
 def luhn_ok(number: str) -> bool:
-    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
+    if not is_digits(number) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for i, ch in enumerate(reversed(number)):
@@ -138,9 +139,9 @@ def card_errors(number: str, month: str, year: str, holder: str, cvc: str,
         errors.append(FieldError("CardNumber", "This card number is not valid", 106))
     m = (month or "").strip()
     y = (year or "").strip()
-    if not m.isdigit() or not 1 <= int(m) <= 12:
+    if not is_digits(m) or len(m) > 2 or not 1 <= int(m) <= 12:
         errors.append(FieldError("ExpireMonth", "Enter the expiry month (01-12)", 112))
-    elif not y.isdigit() or len(y) not in (2, 4):
+    elif not is_digits(y) or len(y) not in (2, 4):
         errors.append(FieldError("ExpireYear", "Enter the expiry year", 113))
     else:
         yy = int(y) + (2000 if len(y) == 2 else 0)
@@ -155,7 +156,7 @@ def card_errors(number: str, month: str, year: str, holder: str, cvc: str,
         errors.append(FieldError(
             "Cardholder", "Use Latin letters, spaces, dots, apostrophes and hyphens", 114))
     c = (cvc or "").strip()
-    if not c.isdigit() or len(c) not in (3, 4):
+    if not is_digits(c) or len(c) not in (3, 4):
         errors.append(FieldError("CVC2", "Enter the 3 or 4 digits on the back of the card", 115))
     return errors
 

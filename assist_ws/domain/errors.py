@@ -1,7 +1,7 @@
 """Domain errors with Assist's stable codes.
 
-Every refusal the gateway gives carries Assist's ``firstcode``/``secondcode`` pair (reference
-§3.9) and a message a person can act on.  The edges (SOAP faults, POST replies, pages, the
+Every refusal the gateway gives carries Assist's ``firstcode``/``secondcode`` pair (the
+error codes of Assist's automated interfaces) and a message a person can act on.  The edges (SOAP faults, POST replies, pages, the
 command line) turn these into their own form in exactly one place each.
 
     AssistError(firstcode, secondcode, message)
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 
 class Second:
-    """Names for the ``secondcode`` values we use (reference §3.9)."""
+    """Names for the ``secondcode`` values we use: what a refusal is about."""
 
     NONE = 0
     UNEXPECTED = 1
@@ -37,6 +37,7 @@ class Second:
     AMOUNT = 108
     DELAY = 109
     COMMENT = 110
+    CLIENT_IP = 116
     LANGUAGE = 127
     START_DATE = 129
     END_DATE = 130
@@ -51,6 +52,7 @@ class Second:
     CURRENCY_OBJECT = 208
     RATE_OBJECT = 209
     OPERATION = 216
+    SOAP_PACKET = 215
     PAYMENT_MEANS = 218
     TRANSACTION = 220
     USER = 221
@@ -62,6 +64,8 @@ class Second:
     CANCEL = 308
     WEB_SERVICE = 350
     SUCCESS_FILTER = 131
+    HEADER = 133
+    DELIMITER = 135
 
 
 class AssistError(Exception):

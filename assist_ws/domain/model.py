@@ -107,7 +107,7 @@ class Merchant:
                  timeout_minutes: int = 20, url_return: str | None = None,
                  url_return_ok: str | None = None, url_return_no: str | None = None,
                  secret_word: str | None = None, check_order_code: bool = False,
-                 two_stage: bool = False, payment_means: Iterable[str] | None = None,
+                 legacy_checkvalue: bool = False, two_stage: bool = False, payment_means: Iterable[str] | None = None,
                  processing: dict[str, str] | None = None, bonus_program: bool = False,
                  notify_url: str | None = None, notify_protocol: str = "post",
                  notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
@@ -126,6 +126,8 @@ class Merchant:
         self.url_return_no = url_return_no
         self.secret_word = secret_word
         self.check_order_code = check_order_code
+        #: The old unjoined Checkvalue form counts too (ambiguous: off unless asked for).
+        self.legacy_checkvalue = legacy_checkvalue
         self.two_stage = two_stage
         self.payment_means = list(payment_means or ["card"])
         self.processing = dict(processing or {})

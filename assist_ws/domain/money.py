@@ -28,7 +28,8 @@ ALIASES = {"RUR": "RUB"}
 #: At most 15 digits in all, as Assist allows.
 MAX_DIGITS = 15
 
-_AMOUNT_RE = re.compile(r"^\d{1,15}([.,]\d{1,15})?$")
+#: ASCII digits only: ``\d`` and ``Decimal`` would take any script's digits (``１００``).
+_AMOUNT_RE = re.compile(r"[0-9]{1,15}(?:[.,][0-9]{1,15})?")
 
 
 def normalize_currency(code: str | None) -> str:
@@ -128,12 +129,13 @@ def parse_amount(text: str | None, currency: str, *, name: str = "amount",
                  allow_comma: bool = True) -> Money:
     """Parse a wire amount (``10.34``; ``10,34`` where allowed) into Money.
 
-    Refuses signs, exponents, more than 15 digits and more decimals than the currency has.
+    Refuses signs, exponents, digits other than ASCII ones, more than 15 digits and more
+    decimals than the currency has.
     """
     raw = (text or "").strip()
     if not raw:
         raise ValidationError(f"{name} is required", Second.AMOUNT, firstcode=3)
-    if not _AMOUNT_RE.match(raw) or (not allow_comma and "," in raw):
+    if not _AMOUNT_RE.fullmatch(raw) or (not allow_comma and "," in raw):
         raise malformed(name, Second.AMOUNT, f"{text!r} is not a decimal amount like 10.34")
     raw = raw.replace(",", ".")
     digits = raw.replace(".", "").lstrip("0")

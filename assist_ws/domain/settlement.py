@@ -16,6 +16,7 @@ from functools import cached_property
 
 from .errors import Second, ValidationError
 from .money import Money
+from .text import is_digits
 
 
 class BatchState(str, enum.Enum):
@@ -31,7 +32,7 @@ class BatchState(str, enum.Enum):
 def parse_cutoff(text: str) -> time:
     """``"21:00"`` -> 21:00 UTC; a clear error for anything else."""
     parts = (text or "").strip().split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (
+    if len(parts) != 2 or not all(is_digits(p) and len(p) <= 2 for p in parts) or not (
             0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
         raise ValidationError(f"cut-off {text!r} is not a time like 21:00", Second.DATE)
     return time(int(parts[0]), int(parts[1]), tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""The wire form of result notifications (reference §2): Assist's field names, the form POST,
+"""The wire form of result notifications: Assist's field names, the form POST,
 the SOAP ``PushPaymentResult`` envelope, the ``checkvalue``, and the judgement of the
 merchant's reply.
 
@@ -17,6 +17,7 @@ from lxml import etree
 
 from ..domain.checkvalue import result_checkvalue
 from ..domain.notifications import ExpectedReply, PushNotice, Verdict
+from ..domain.text import xml_fit
 
 NS = "http://www.paysecure.ru/ws/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -26,10 +27,10 @@ SOAP_ACTION = NS + "PushPaymentResult"
 TYPE_OF_KIND = {"pay": "100", "confirm": "200", "cancel": "300", "accrual": "500",
                 "accrual-cancel": "510"}
 
-#: meantype_id of the card brands (Assist's Cardtype numbering, reference §3.8).
+#: meantype_id of the card brands (Assist's Cardtype numbering).
 MEANTYPE_ID = {"VISA": "1", "MasterCard": "2", "DCL": "3", "JCB": "4", "AMEX": "5"}
 
-#: The form fields of a POST notification, in Assist's order (reference §2.2), and ours
+#: The form fields of a POST notification, in Assist's order, and ours
 #: (the notification's id and its sequence number in the order) after them.
 POST_FIELDS = (
     "merchant_id", "ordernumber", "billnumber", "testmode", "ordercomment", "orderamount",
@@ -132,7 +133,7 @@ def _operation_values(notice: PushNotice, op: dict | None) -> dict[str, str]:
 
 
 def _checkvalue(secret: str | None, order: dict[str, str], op: dict[str, str]) -> str:
-    """Reference §2.3: X = merchant_id + ordernumber + amount + currency + orderstate, the
+    """X = merchant_id + ordernumber + amount + currency + orderstate, the
     amount and currency of the (first) operation, exactly as sent."""
     if not secret:
         return ""
@@ -174,12 +175,14 @@ def soap_envelope(notice: PushNotice, secret: str | None) -> bytes:
     body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
     push = etree.SubElement(body, f"{{{NS}}}PushPaymentResult")
     order_el = etree.SubElement(push, "order")
+    # A value XML cannot hold (in an order written before such values were refused) is sent
+    # with U+FFFD in its place: the envelope is well-formed whatever the order holds.
     for name in ORDER_FIELDS:
-        etree.SubElement(order_el, name).text = order.get(name, "")
+        etree.SubElement(order_el, name).text = xml_fit(order.get(name, ""))
     for values in op_values:
         op_el = etree.SubElement(order_el, "operation")
         for name in OPERATION_FIELDS:
-            etree.SubElement(op_el, name).text = values.get(name, "")
+            etree.SubElement(op_el, name).text = xml_fit(values.get(name, ""))
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 

@@ -3,8 +3,9 @@ the demo merchant."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Callable
 
 from ..domain.errors import Duplicate, NotFound, Second, ValidationError
@@ -13,6 +14,7 @@ from ..domain.money import normalize_currency
 from ..domain.notifications import check_url
 from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
+from ..domain.settlement import parse_cutoff
 from .notifications import NotifySettings, apply_settings
 
 DEMO_MERCHANT_ID = 100001
@@ -21,14 +23,13 @@ DEMO_PASSWORD = "DemoPass123"
 DEMO_SECRET = "demo-secret"
 DEMO_CENTERS = (("emulator-rub", "RUB", True, 7), ("emulator-usd", "USD", False, 5))
 DEMO_RATES = (("USD", "RUB", "90.00"), ("RUB", "USD", "0.0111"), ("EUR", "RUB", "98.00"))
+#: A conversion rate as the command line takes it: ASCII digits, as the table keeps them.
+_RATE = re.compile(r"[0-9]{1,14}(?:\.[0-9]{1,10})?")
 
 
 def _cutoff(text: str) -> str:
-    parts = text.split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (
-            0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60):
-        raise ValidationError(f"cut-off {text!r} is not a time like 21:00", Second.DATE)
-    return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+    moment = parse_cutoff(text)
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 def add_center(uow: UnitOfWork, name: str, url: str, currency: str, *,
@@ -62,6 +63,7 @@ class MerchantSettings:
     two_stage: bool | None = None
     secret_word: str | None = None
     check_order_code: bool | None = None
+    legacy_checkvalue: bool | None = None
     processing: tuple[tuple[str, str], ...] = ()
     timeout_minutes: int | None = None
     test_mode: bool | None = None
@@ -99,8 +101,9 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
             merchant.name = s.name
         if curs and not create:
             merchant.currencies = list(dict.fromkeys([merchant.base_currency] + curs))
-        for attr in ("two_stage", "secret_word", "check_order_code", "timeout_minutes",
-                     "test_mode", "url_return", "url_return_ok", "url_return_no"):
+        for attr in ("two_stage", "secret_word", "check_order_code", "legacy_checkvalue",
+                     "timeout_minutes", "test_mode", "url_return", "url_return_ok",
+                     "url_return_no"):
             value = getattr(s, attr)
             if value is not None:
                 setattr(merchant, attr, value)
@@ -143,12 +146,12 @@ def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
 
 
 def set_rate(uow: UnitOfWork, clock: Clock, source: str, target: str, rate: str) -> CurrencyRate:
-    try:
-        value = Decimal(rate)
-    except InvalidOperation:
-        raise ValidationError(f"rate {rate!r} is not a decimal number",
-                              Second.CURRENCY_RATE) from None
-    if not value.is_finite() or value <= 0:
+    text = (rate or "").strip()
+    if not _RATE.fullmatch(text):
+        raise ValidationError(f"rate {rate!r} is not a decimal number like 90.50 (at most 14 "
+                              f"digits before the point and 10 after)", Second.CURRENCY_RATE)
+    value = Decimal(text)
+    if value <= 0:
         raise ValidationError("a rate must be a positive number", Second.CURRENCY_RATE)
     src, dst = normalize_currency(source), normalize_currency(target)
     if src == dst:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..domain.errors import AssistError, NotFound, ProcessingUnavailable, Second, malformed
 from ..domain.model import Order, ProcessingCenter
 from ..domain.ports import UnitOfWork
+from ..domain.text import is_digits
 
 
 def split_bill_number(text: str | None) -> tuple[str, int | None]:
@@ -13,7 +14,8 @@ def split_bill_number(text: str | None) -> tuple[str, int | None]:
     if not raw:
         raise AssistError("Billnumber is required", Second.BILLNUMBER, firstcode=3)
     bill, _, number = raw.partition(".")
-    if not bill.isdigit() or not 15 <= len(bill) <= 16 or (number and not number.isdigit()):
+    if not is_digits(bill) or not 15 <= len(bill) <= 16 or (
+            number and (not is_digits(number) or len(number) > 4)):
         raise malformed("Billnumber", Second.BILLNUMBER,
                         "15-16 digits, optionally followed by .N")
     return bill, int(number) if number else None

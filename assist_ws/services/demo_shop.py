@@ -1,7 +1,7 @@
 """The demo shop: what a shop does before it sends the buyer to ``/pay/order.cfm``.
 
 A small catalog, an order number of the shop's own, and the authorization request signed with
-the merchant's secret word (``Checkvalue``, reference §1.5, the ``;``-joined form), so that a
+the merchant's secret word (``Checkvalue``, the ``;``-joined form), so that a
 newcomer can try the whole flow in a browser.  It signs only its own catalog's amounts for the
 demo merchant: it is not a signing service.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from ..domain.checkvalue import checkvalue, order_request_strings
+from ..domain.checkvalue import checkvalue, order_request_string
 from ..domain.errors import NotFound, Second, ValidationError
 from ..domain.money import Money
 from ..domain.ports import UnitOfWork
@@ -93,7 +93,7 @@ def authorization_request(uow: UnitOfWork, item: Product, currency: str, *, dela
     with read_only(uow) as r:
         secret = r.merchants.get(shop.merchant_id).secret_word
     if secret:
-        joined, _legacy = order_request_strings(fields["Merchant_ID"], fields["OrderNumber"],
-                                                fields["OrderAmount"], fields["OrderCurrency"])
-        fields["Checkvalue"] = checkvalue(secret, joined)
+        fields["Checkvalue"] = checkvalue(secret, order_request_string(
+            fields["Merchant_ID"], fields["OrderNumber"], fields["OrderAmount"],
+            fields["OrderCurrency"]))
     return fields

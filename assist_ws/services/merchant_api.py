@@ -23,6 +23,7 @@ from ..domain.money import Money, normalize_currency, parse_amount
 from ..domain.notifications import check_url
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import OperationLine, Window
+from ..domain.text import is_digits, refuse_unfit_parameters
 from . import cancel as cancel_uc
 from . import confirm as confirm_uc
 from . import auth, throttle
@@ -37,6 +38,30 @@ RESULTS_SPAN = timedelta(hours=3)
 PAGE_SIZE = 1000
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{10,100}")
 _PARTS = ("year", "month", "day", "hour", "min")
+
+#: The services' parameters by their lower-case names (the SOAP elements' names): Assist's
+#: name and the secondcode of a refusal that concerns it.
+PARAMETERS: dict[str, tuple[str, int]] = {
+    "merchant_id": ("Merchant_ID", Second.MERCHANT_ID), "login": ("Login", Second.LOGIN),
+    "password": ("Password", Second.PASSWORD), "format": ("Format", Second.FORMAT),
+    "ordernumber": ("Ordernumber", Second.ORDERNUMBER),
+    "billnumber": ("Billnumber", Second.BILLNUMBER), "amount": ("Amount", Second.AMOUNT),
+    "currency": ("Currency", Second.CURRENCY), "language": ("Language", Second.LANGUAGE),
+    "clientip": ("ClientIP", Second.CLIENT_IP), "autodeposit": ("AutoDeposit", Second.NONE),
+    "cancelreason": ("CancelReason", Second.CANCEL),
+    "externalrefundid": ("Externalrefundid", Second.CANCEL),
+    "success": ("Success", Second.SUCCESS_FILTER), "header": ("Header", Second.HEADER),
+    "delimiter": ("Delimiter", Second.DELIMITER),
+    **{prefix + part: (prefix.capitalize() + part.capitalize(), code)
+       for prefix, code in (("start", Second.START_DATE), ("end", Second.END_DATE))
+       for part in _PARTS},
+}
+
+
+def parameter(name: str) -> tuple[str, int]:
+    """Assist's name of a parameter and the secondcode of a refusal about it (0 for a name
+    the services do not know)."""
+    return PARAMETERS.get(name.lower(), (name, Second.NONE))
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,13 @@ def refuse_password_in_query(query: str) -> None:
         raise AssistError(PASSWORD_IN_URL, Second.PASSWORD, firstcode=19)
 
 
+def refuse_unfit_text(params: Mapping[str, Any]) -> None:
+    """Refuse a request whose parameter holds a character XML cannot carry (a control
+    character such as U+0001, a lone surrogate): replies are XML in two formats of four and
+    quote what was asked.  4 and the parameter's secondcode; nothing is looked up."""
+    refuse_unfit_parameters(params.items(), PARAMETERS)
+
+
 def parse_window(parts: Mapping[str, Any], now: datetime, span: timedelta) -> Window:
     """``Start*``/``End*`` (year, month, day, hour, min; UTC) into a window.  Absent: from
     ``now - span`` to now.  The end minute is included.  Day parts go together; a start
@@ -127,7 +159,7 @@ def _moment(parts: Mapping[str, Any], prefix: str, code: int) -> datetime | None
     for name in _PARTS:
         raw = _text(parts.get(prefix + name))
         if raw is not None:
-            if not raw.isdigit() or len(raw) > 4:
+            if not is_digits(raw) or len(raw) > 4:
                 raise malformed(f"{prefix.capitalize()}{name.capitalize()}", code,
                                 f"{raw!r} is not a number")
             values[name] = int(raw)
@@ -186,7 +218,7 @@ def parse_success(value) -> bool | None:
 def _client_ip(value) -> str | None:
     raw = _text(value)
     if raw is not None and (len(raw) > 45 or not re.fullmatch(r"[0-9A-Fa-f.:]+", raw)):
-        raise malformed("ClientIP", 116, "an IPv4 or IPv6 address is expected")
+        raise malformed("ClientIP", Second.CLIENT_IP, "an IPv4 or IPv6 address is expected")
     return raw
 
 

@@ -10,11 +10,12 @@ from ..domain.errors import (AuthenticationError, Duplicate, NotFound, Second, V
                              malformed, missing)
 from ..domain.model import Customer, Order, new_bill_number
 from ..domain.money import normalize_currency, parse_amount
+from ..domain.text import is_digits
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.states import PAID_STATES
 from .results import OrderView, audit
 
-#: Payment-means flags of the authorization request (reference §1.2) and our means names.
+#: Payment-means flags of the authorization request and our means names.
 MEANS_FLAGS = {
     "CardPayment": "card", "YMPayment": "yoomoney", "WMPayment": "webmoney",
     "QIWIPayment": "qiwi", "QIWIMtsPayment": "qiwi_mts", "QIWIMegafonPayment": "qiwi_megafon",
@@ -54,8 +55,19 @@ def parse_merchant_id(text: str | None) -> int:
     raw = (text or "").strip()
     if not raw:
         raise missing("Merchant_ID", Second.MERCHANT_ID)
-    if not raw.isdigit() or len(raw) > 15 or int(raw) > MAX_INT:
+    if not is_digits(raw) or len(raw) > 15 or int(raw) > MAX_INT:
         raise malformed("Merchant_ID", Second.MERCHANT_ID, "a whole number is expected")
+    return int(raw)
+
+
+def parse_max_points(text: str | None) -> int | None:
+    """``OrderMaxPoints``: absent, empty or 0 is none; else a whole number of points."""
+    raw = (text or "").strip()
+    if raw in ("", "0"):
+        return None
+    if not is_digits(raw) or len(raw) > 15 or int(raw) > MAX_INT:
+        raise malformed("OrderMaxPoints", Second.AMOUNT,
+                        f"a whole number up to {MAX_INT} is expected")
     return int(raw)
 
 
@@ -76,11 +88,7 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
     if language not in ("RU", "EN"):
         raise ValidationError(f"Language must be RU or EN, not {req.language!r}",
                               Second.LANGUAGE)
-    max_points = None
-    if req.max_points not in (None, "", "0"):
-        if not req.max_points.strip().isdigit():
-            raise malformed("OrderMaxPoints", Second.AMOUNT, "a whole number is expected")
-        max_points = int(req.max_points)
+    max_points = parse_max_points(req.max_points)
     if req.comment and len(req.comment) > 4000:
         raise ValidationError("OrderComment is longer than 4000 characters", Second.COMMENT)
 
@@ -107,9 +115,12 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
             if not req.checkvalue:
                 raise AuthenticationError("Checkvalue is required by this merchant's settings",
                                           Second.NONE, firstcode=3)
+            # Signed over what was sent: a request without OrderCurrency is signed without it.
             if not verify_order_checkvalue(merchant.secret_word or "", req.checkvalue,
                                            req.merchant_id.strip(), order_number,
-                                           req.order_amount.strip(), currency_text, extras):
+                                           req.order_amount.strip(),
+                                           (req.order_currency or "").strip(), extras,
+                                           legacy=merchant.legacy_checkvalue):
                 raise AuthenticationError("Checkvalue does not match the order parameters",
                                           Second.NONE, firstcode=9)
         means = _means(req.means_flags, merchant.payment_means)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import logging
 import re
 import sys
@@ -104,10 +105,10 @@ class Edge:
             self._forwarded(environ)
             refusal = self._refusal(environ)
             if refusal is not None:
-                return _plain(start_response, *refusal)
+                return _refuse(environ, start_response, *refusal)
             too_big = self._body(environ)
             if too_big is not None:
-                return _plain(start_response, *too_big)
+                return _refuse(environ, start_response, *too_big)
             return self.app(environ, starting)
         except Exception:  # noqa: BLE001 - the last answer: logged, and a short one
             log.exception("request %s %s failed", environ.get("REQUEST_METHOD"),
@@ -205,10 +206,21 @@ def _too_large(path: str, size: int | None, limit: int) -> tuple[str, str]:
                                            f"bytes\n"
 
 
-def _plain(start_response, status: str, text: str) -> list[bytes]:
-    body = text.encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))), ("Connection", "close")])
+def refusal(status: str, message: str, content_type: str = "") -> tuple[str, bytes]:
+    """(content type, body) of a refusal made before the application: JSON for a JSON
+    request (Assist's ``firstcode``/``secondcode``: 17, limits, for a body too large; 4,
+    format, otherwise), plain text otherwise."""
+    if "json" in content_type.lower():
+        first = 17 if status.startswith("413") else 4
+        return "application/json", json.dumps(
+            {"firstcode": first, "secondcode": 0, "message": message.strip()}).encode()
+    return "text/plain; charset=utf-8", message.encode()
+
+
+def _refuse(environ, start_response, status: str, message: str) -> list[bytes]:
+    ctype, body = refusal(status, message, environ.get("CONTENT_TYPE") or "")
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                            ("Connection", "close")])
     return [body]
 
 

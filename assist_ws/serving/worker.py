@@ -29,6 +29,7 @@ turned on in gunicorn itself, connections go the ``gthread`` way.
 from __future__ import annotations
 
 import errno
+import re
 import selectors
 import socket
 import time
@@ -37,7 +38,7 @@ from functools import partial
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from .edge import body_limit
+from .edge import body_limit, refusal
 
 _WAIT, _READY = "wait", "ready"
 #: The longest request line and headers taken (gunicorn refuses far less: 8 KiB a field).
@@ -131,10 +132,13 @@ def _without_expect(data: bytearray) -> bytearray:
     return bytearray(b"\r\n".join(kept)) + data[end:]
 
 
-def _answer(status: str, text: str) -> bytes:
-    body = text.encode()
-    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+def _answer(status: str, text: str, data: bytes | bytearray) -> bytes:
+    """A whole refusal on the wire, in the terms of the request begun in ``data``."""
+    head = bytes(data[:data.find(b"\r\n\r\n")]).decode("latin-1").lower()
+    found = re.search(r"\r\ncontent-type:([^\r]*)", head)
+    ctype, body = refusal(status, text, found.group(1).strip() if found else "")
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n").encode() + body
 
 
 class GatewayWorker(ThreadWorker):
@@ -249,7 +253,7 @@ class GatewayWorker(ThreadWorker):
         self._forget(receiving)
         conn = receiving.conn
         try:
-            conn.sock.send(_answer(status, text))
+            conn.sock.send(_answer(status, text, receiving.data))
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             self._close(conn)

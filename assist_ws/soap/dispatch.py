@@ -6,7 +6,9 @@ For each Assist path (``/orderstate/orderstate.cfm`` …):
   the request's host;
 * a SOAP 1.1 envelope (an XML content type, a ``SOAPAction`` header, or a body starting with
   ``<``) — checked first (UTF-8 only, no DTD, no entities: refused with a fault before any
-  parser sees it), then answered by the service's Spyne application;
+  parser sees it), parsed once and checked again (a SOAP 1.1 envelope whose Body holds this
+  service's request element, numbers written as XML Schema writes them), then answered by
+  the service's Spyne application, which never sees a request it could not take;
 * a form POST asking for ``Format=4`` (SOAP; the default of some services) — turned into the
   service's SOAP request and answered by Spyne, so the reply is the SOAP face's own;
 * anything else (forms in ``Format`` 1/3/5, JSON bodies) goes on to the Flask application,
@@ -17,6 +19,7 @@ A password in the query string is refused on every face.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import threading
@@ -24,9 +27,13 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from lxml import etree
+from spyne.model.primitive import Decimal as SpyneDecimal
+from spyne.model.primitive import Integer as SpyneInteger
 from spyne.server.wsgi import WsgiApplication
 
-from ..services.merchant_api import PASSWORD_IN_URL, MerchantApi, password_in_query
+from ..domain.errors import AssistError, Second, malformed
+from ..services.merchant_api import (PASSWORD_IN_URL, MerchantApi, parameter, password_in_query,
+                                     refuse_unfit_text)
 from . import streaming
 from .faults import DOCUMENT_KEY, SOAP_ENV, AssistSoap11, fault_envelope
 from .services import (BY_PATH, REPLY_KEY, STREAM_KEY, make_application, request_fields,
@@ -43,20 +50,53 @@ _PARSER_OPTIONS = AssistSoap11().parser_kwargs
 _parsers = threading.local()
 _XML = "text/xml; charset=utf-8"
 _FORMAT = re.compile(rb"(?:^|&)format=([^&]*)", re.I)
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+#: Numbers as XML Schema writes them (``xs:int``, ``xs:decimal``): ASCII digits, a sign, a
+#: point, blanks around; never an exponent, ``NaN``, ``1_000`` or another script's digits,
+#: which Spyne's ``int()`` and ``Decimal()`` would take.
+_BLANK = r"[ \t\r\n]*"
+_INTEGER = re.compile(rf"{_BLANK}[+-]?[0-9]{{1,10}}{_BLANK}")
+_DECIMAL = re.compile(rf"{_BLANK}[+-]?(?:[0-9]{{1,30}}(?:\.[0-9]{{0,30}})?|\.[0-9]{{1,30}})"
+                      rf"{_BLANK}")
+
+
+class Refused(AssistError):
+    """A SOAP request refused before Spyne sees it (4: its form is wrong), with the
+    ``faultcode`` of its fault."""
+
+    firstcode = 4
+
+    def __init__(self, message: str, secondcode: int = Second.SOAP_PACKET,
+                 faultcode: str = "Client"):
+        super().__init__(message, secondcode)
+        self.faultcode = faultcode
 
 
 def xml_problem(body: bytes) -> str | None:
-    """Why an XML body is refused before parsing, or None: it must be UTF-8 (or ASCII) and
-    carry no document type declaration and no entity declaration."""
-    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"\xef\xbb\xbf\x00")) or \
-            b"\x00" in body[:512]:
+    """Why an XML body is refused before parsing, or None: it must be UTF-8 (or ASCII; a
+    UTF-8 byte order mark may lead) and carry no document type declaration and no entity
+    declaration."""
+    text = body[len(codecs.BOM_UTF8):] if body.startswith(codecs.BOM_UTF8) else body
+    if text.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00")) or b"\x00" in text[:512]:
         return "only UTF-8 XML is accepted"
-    m = _DECL.match(body)
+    m = _DECL.match(text)
     if m and m.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
         return f"only UTF-8 XML is accepted, not {m.group(1).decode()}"
-    upper = body.upper()
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"only UTF-8 XML is accepted: the body is not UTF-8 (byte {exc.start})"
+    upper = text.upper()
     if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
         return "a DTD or an entity declaration is not allowed in a request"
+    return None
+
+
+def _number_pattern(spyne_type) -> re.Pattern | None:
+    if issubclass(spyne_type, SpyneInteger):
+        return _INTEGER
+    if issubclass(spyne_type, SpyneDecimal):
+        return _DECIMAL
     return None
 
 
@@ -65,9 +105,10 @@ def _respond(start_response, status: str, body: bytes, ctype: str) -> list[bytes
     return [body]
 
 
-def _fault(start_response, firstcode: int, secondcode: int, message: str) -> list[bytes]:
+def _fault(start_response, firstcode: int, secondcode: int, message: str,
+           faultcode: str = "Client") -> list[bytes]:
     return _respond(start_response, "500 Internal Server Error",
-                    fault_envelope(firstcode, secondcode, message), _XML)
+                    fault_envelope(firstcode, secondcode, message, faultcode), _XML)
 
 
 class MerchantServices:
@@ -82,7 +123,10 @@ class MerchantServices:
                                            max_content_length=MAX_BODY)
                      for path, spec in BY_PATH.items()}
         self.fields = {path: request_fields(app.app) for path, app in self.apps.items()}
-        self.names = {path: frozenset(fields) for path, fields in self.fields.items()}
+        #: The request's numeric children and the pattern their text must match.
+        self.numbers = {path: {name: pattern for name, kind in fields.items()
+                               if (pattern := _number_pattern(kind)) is not None}
+                        for path, fields in self.fields.items()}
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -104,15 +148,11 @@ class MerchantServices:
             return [b""] if method == "HEAD" else out
         if ext != "cfm" or method != "POST":
             return self.inner(environ, start_response)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:  # checked, and bounded (413 before a byte is read), by ``serving.edge``
+            length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
         except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            return _respond(start_response, "413 Request Entity Too Large",
-                            f"requests are at most {MAX_BODY} bytes\n".encode(),
-                            "text/plain; charset=utf-8")
-        body = environ["wsgi.input"].read(length) if length else b""
+            length = 0
+        body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         if self._is_soap(environ, body):
             if password_in_query(environ.get("QUERY_STRING", "")):
@@ -129,6 +169,10 @@ class MerchantServices:
                     return _fault(start_response, 19, 102, PASSWORD_IN_URL)
                 form = {k.lower(): v for k, v in parse_qsl(body.decode("utf-8", "replace"),
                                                            keep_blank_values=True)}
+                try:
+                    refuse_unfit_text(form)
+                except AssistError as exc:
+                    return _fault(start_response, exc.firstcode, exc.secondcode, exc.message)
                 envelope = self._envelope(base, form)
                 env = dict(environ, CONTENT_TYPE=_XML, CONTENT_LENGTH=str(len(envelope)))
                 return self._soap(base, env, envelope, start_response)
@@ -167,37 +211,71 @@ class MerchantServices:
         return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
     def _document(self, base: str, body: bytes):
-        """The request envelope parsed (as Spyne would), its operation's children
-        qualified: Assist's own examples send them unqualified
+        """The request envelope parsed (as Spyne would) and checked, its operation's
+        children qualified: Assist's own examples send them unqualified
         (``<ws:orderstate><ordernumber>``), sometimes in mixed case, where our WSDL
-        qualifies them; both are accepted.  None when it does not parse (Spyne parses it
-        again and answers with its fault)."""
+        qualifies them; both are accepted.  ``Refused`` when Spyne must not see it: not
+        well-formed XML (4/0), not a SOAP 1.1 envelope, a Body without this service's
+        request element (4/215), a number not written as XML Schema writes numbers
+        (4 and the parameter's code).  The parser itself refuses characters XML cannot
+        hold; an ``xsi:type`` cannot change the type a parameter is read as."""
         parser = getattr(_parsers, "parser", None)
         if parser is None:
             parser = _parsers.parser = etree.XMLParser(**_PARSER_OPTIONS)
         try:
             root = etree.fromstring(body, parser)
-        except etree.XMLSyntaxError:
-            return None
+        except etree.XMLSyntaxError as exc:
+            raise Refused(f"the request is not well-formed XML: {exc}", Second.NONE) from None
+        name = etree.QName(root)
+        if name.localname != "Envelope":
+            raise Refused("the request is not a SOAP envelope")
+        if name.namespace != SOAP_ENV:
+            raise Refused(f"only SOAP 1.1 envelopes ({SOAP_ENV}) are answered, not "
+                          f"{name.namespace or 'one without a namespace'}",
+                          faultcode="VersionMismatch")
         soap_body = root.find(f"{{{SOAP_ENV}}}Body")
         op = soap_body[0] if soap_body is not None and len(soap_body) else None
-        if op is None or not isinstance(op.tag, str):
-            return root
-        names = self.names[base]
+        operation = BY_PATH[base].operation
+        if op is None:
+            raise Refused(f"the SOAP Body holds no request element ({operation} expected)")
+        if op.tag != f"{{{NS}}}{operation}":
+            sent = etree.QName(op)
+            raise Refused(f"this address answers {operation} ({NS}), not {sent.localname} "
+                          f"({sent.namespace or 'no namespace'})")
+        fields, numbers = self.fields[base], self.numbers[base]
         for child in op:
             tag = child.tag
-            if isinstance(tag, str) and not tag.startswith("{"):
-                child.tag = f"{{{NS}}}{tag if tag in names else tag.lower()}"
+            if not isinstance(tag, str):
+                continue
+            if tag.startswith(f"{{{NS}}}"):
+                tag = tag[len(NS) + 2:]
+            elif not tag.startswith("{"):
+                tag = tag if tag in fields else tag.lower()
+                child.tag = f"{{{NS}}}{tag}"
+            child.attrib.pop(_XSI_TYPE, None)
+            pattern, text = numbers.get(tag), child.text
+            if pattern is not None and text and text.strip(" \t\r\n") and \
+                    not pattern.fullmatch(text):
+                label, code = parameter(tag)
+                shown = text if len(text) <= 40 else text[:40] + "…"
+                raise malformed(label, code, f"{shown!r} is not a number written in digits "
+                                             f"0-9")
         return root
 
     def _soap(self, base: str, environ, body: bytes, start_response) -> Iterable[bytes]:
         problem = xml_problem(body)
         if problem:
-            return _fault(start_response, 4, 215, problem)
+            return _fault(start_response, 4, Second.SOAP_PACKET, problem)
+        try:
+            document = self._document(base, body)
+        except AssistError as exc:
+            return _fault(start_response, exc.firstcode, exc.secondcode, exc.message,
+                          getattr(exc, "faultcode", "Client"))
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
-        env[DOCUMENT_KEY] = self._document(base, body)
+        env["CONTENT_TYPE"] = environ.get("CONTENT_TYPE") or _XML  # a SOAP body all the same
+        env[DOCUMENT_KEY] = document
         env[STREAM_KEY] = env[REPLY_KEY] = None
         captured: list = []
 

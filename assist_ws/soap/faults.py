@@ -17,6 +17,7 @@ from lxml import etree
 from spyne import Application, Fault
 
 from ..domain.errors import AssistError
+from ..domain.text import xml_fit
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -52,16 +53,18 @@ def _as_assist(fault) -> AssistFault:
 
 
 def fault_element(fault, prefix_map: dict | None = None) -> etree._Element:
-    """``<soap:Fault>`` with the typed detail."""
+    """``<soap:Fault>`` with the typed detail (a message quoting a request never carries a
+    character XML cannot hold)."""
     f = _as_assist(fault)
+    message = xml_fit(f.message)
     el = etree.Element(f"{{{SOAP_ENV}}}Fault", nsmap=prefix_map or {"soap11env": SOAP_ENV})
     etree.SubElement(el, "faultcode").text = f"soap11env:{f.faultcode}"
-    etree.SubElement(el, "faultstring").text = f.message
+    etree.SubElement(el, "faultstring").text = message
     detail = etree.SubElement(etree.SubElement(el, "detail"), f"{{{NS}}}AssistFault",
                               nsmap={"tns": NS})
     etree.SubElement(detail, f"{{{NS}}}firstcode").text = str(f.firstcode)
     etree.SubElement(detail, f"{{{NS}}}secondcode").text = str(f.secondcode)
-    etree.SubElement(detail, f"{{{NS}}}message").text = f.message
+    etree.SubElement(detail, f"{{{NS}}}message").text = message
     return el
 
 

@@ -25,6 +25,7 @@ from lxml import etree
 from spyne import ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
 
+from ..domain.text import xml_fit
 from ..services import merchant_notifications as notices
 from ..services import replies
 from ..services.auth import Credentials
@@ -246,10 +247,10 @@ def make_application(spec: ServiceSpec, api: MerchantApi | None) -> AssistApplic
     return app
 
 
-def request_fields(app: AssistApplication) -> list[str]:
-    """The names of the request element's children, in order."""
+def request_fields(app: AssistApplication) -> dict[str, type]:
+    """The request element's children, in order: name -> Spyne type."""
     method = next(iter(app.interface.service_method_map.values()))[0]
-    return list(method.in_message._type_info.keys())
+    return dict(method.in_message._type_info)
 
 
 # -- WSDL ------------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ def wsdl_document(path: str, location: str) -> bytes:
     ``soap:address`` set to ``location``."""
     template = _template(BY_PATH[path])
     return template.replace(_PLACEHOLDER.encode(),
-                            escape(location, {'"': "&quot;"}).encode("utf-8"))
+                            escape(xml_fit(location), {'"': "&quot;"}).encode("utf-8"))
 
 
 def committed_name(path: str) -> str:

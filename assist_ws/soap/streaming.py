@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 from ..domain.money import Money
 from ..domain.records import OperationLine
+from ..domain.text import xml_fit, xml_unfit
 from ..services.replies import RESULT_LINE_FIELDS, result_line
 from .faults import SOAP_ENV
 from .wire import NS
@@ -30,9 +31,10 @@ _CLOSE = tuple(f"</tns:{name}>" for name in RESULT_LINE_FIELDS)
 
 
 def soap_text(value) -> str:
-    """A reply value as SOAP text (the same forms Spyne writes)."""
+    """A reply value as SOAP text (the same forms Spyne writes); a character XML cannot hold
+    (in a row written before such values were refused) becomes U+FFFD."""
     if isinstance(value, str):
-        return escape(value)
+        return escape(xml_fit(value))
     if isinstance(value, Money):
         return value.wire
     if isinstance(value, datetime):
@@ -89,8 +91,8 @@ def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:
         texts = [None if v is None else v if type(v) is str else conv[type(v)](v)
                  for v in result_line(line)]
         joined = "".join([t for t in texts if t is not None])
-        if "&" in joined or "<" in joined or ">" in joined:
-            texts = [None if t is None else escape(t) for t in texts]
+        if "&" in joined or "<" in joined or ">" in joined or xml_unfit(joined):
+            texts = [None if t is None else soap_text(t) for t in texts]
         # Absent values are left out (minOccurs=0), never sent empty.
         row = "".join([o + t + c for (o, c), t in zip(elements, texts) if t is not None])
         parts.append("<tns:operation>" + row + "</tns:operation>")

@@ -1,9 +1,10 @@
-"""The authorization request on the wire (reference §1.1-§1.2, §10.2).
+"""The authorization request on the wire.
 
 Assist's parameter names, matched without regard to case, from the query string and the form
-(the form wins); cleaned of the characters Assist strips; checked for the lengths the order
-can keep; turned into the use case's ``AuthorizationRequest``.  Card data never belongs in
-such a request, and never in a URL.
+(the form wins); refused when a value holds a character XML cannot carry (the order's fields
+go out again in the merchant's XML replies); cleaned of the characters Assist strips; checked
+for the lengths the order can keep; turned into the use case's ``AuthorizationRequest``.
+Card data never belongs in such a request, and never in a URL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import Second, ValidationError
 from ..domain.model import Customer
+from ..domain.text import refuse_unfit_parameters
 from ..services.orders import MEANS_FLAGS, AuthorizationRequest
+from .returns import origin
 
 #: Customer parameters: wire name -> (Customer field, longest value, secondcode).
 CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
@@ -29,6 +32,19 @@ CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
 
 URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
 URL_MAX = 256
+
+#: The request's parameters by their lower-case names: Assist's name and the secondcode of a
+#: refusal about it (0 for a name the request does not know).
+PARAMETERS: dict[str, tuple[str, int]] = {
+    name.lower(): (name, code) for name, code in (
+        ("Merchant_ID", Second.MERCHANT_ID), ("OrderNumber", Second.ORDERNUMBER),
+        ("OrderAmount", Second.AMOUNT), ("OrderCurrency", Second.CURRENCY),
+        ("Delay", Second.DELAY), ("Language", Second.LANGUAGE),
+        ("OrderComment", Second.COMMENT), ("ClientIP", Second.CLIENT_IP),
+        ("OrderMaxPoints", Second.AMOUNT), ("Prepayment", Second.AMOUNT),
+        *((wire, code) for wire, (_attr, _longest, code) in CUSTOMER_PARAMS.items()),
+        *((name, Second.URL) for name in URL_PARAMS),
+        *((name, Second.PAYMENT_MEANS) for name in MEANS_FLAGS))}
 
 _GENERAL = re.compile(r"[<>\"='/\\();#]")       # every parameter not listed below
 _TEXT = re.compile(r"[<>=\\]")                   # Address, OrderComment
@@ -55,6 +71,9 @@ class Params:
     def names(self) -> set[str]:
         return set(self._values)
 
+    def items(self):
+        """(lower-case name, value) pairs."""
+        return self._values.items()
 
 
 def clean_general(value: str | None) -> str | None:
@@ -68,16 +87,25 @@ def clean_text(value: str | None) -> str | None:
 
 
 def clean_url(name: str, value: str | None) -> str | None:
-    """A return URL as Assist cleans it, and only if it is an absolute http(s) URL: anything
-    else (``javascript:``, a relative path) would be a hole, so it is refused (154)."""
+    """A return URL as Assist cleans it, and only if it is an absolute http(s) URL whose
+    host is a host name or an IP address (with a port, without a user): anything else
+    (``javascript:``, a relative path, ``https://shop.example;script-src *``) would be a
+    hole, so it is refused (154)."""
     if value is None or not value.strip():
         return None
     url = _URL.sub("", value.strip()).replace('&&"', '&"')
-    parts = urlsplit(url)
-    if (len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https") or not parts.netloc
-            or _CONTROL.search(url) or " " in url):
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        parts = None
+    if (parts is None or len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https")
+            or not parts.netloc or _CONTROL.search(url) or " " in url):
         raise ValidationError(f"{name} must be an absolute http(s) URL of at most {URL_MAX} "
                               f"characters", Second.URL)
+    if origin(url) is None:
+        raise ValidationError(f"{name} must name its host as a host name or an IP address "
+                              f"(with a port from 1 to 65535, without a user or password)",
+                              Second.URL)
     return url
 
 
@@ -87,7 +115,8 @@ def _client_ip(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
-        raise ValidationError(f"ClientIP {value!r} is not an IP address", 116) from None
+        raise ValidationError(f"ClientIP {value!r} is not an IP address",
+                              Second.CLIENT_IP) from None
 
 
 def _customer(params: Params) -> Customer:
@@ -105,6 +134,7 @@ def authorization_request(params: Params, *, client_ip: str | None = None
                           ) -> AuthorizationRequest:
     """The request as the use case takes it.  ``client_ip`` is the buyer's address when the
     buyer's browser itself brought the request (``ClientIP`` wins when sent)."""
+    refuse_unfit_parameters(params.items(), PARAMETERS)
     flags = {name: params.get(name) for name in MEANS_FLAGS if params.get(name) is not None}
     return AuthorizationRequest(
         merchant_id=params.get("Merchant_ID"),

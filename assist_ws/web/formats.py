@@ -14,7 +14,9 @@ and a ``message``.
   nesting (charge/cancel ``"orders"``, results by date ``"operation"``); every field is a
   string.
 * CSV: a header line of field names (unless ``Header=0``) and one line per row, fields
-  joined by ``Delimiter`` (default ``;``), quoted where needed, lines ending CRLF.  Order
+  joined by ``Delimiter`` (default ``;``), quoted where needed, lines ending CRLF; a cell a
+  spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) gets a leading
+  ``'`` (``domain.text.csv_cell``).  Order
   result and wscancel flatten each operation into a row with its order's fields (the
   operation's extended billnumber is the column ``operationbillnumber``).  An error is the
   header ``firstcode;secondcode;message`` and one line.
@@ -23,12 +25,14 @@ and a ``message``.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ..domain.money import Money
+from ..domain.text import FORMULA_START, csv_cell, xml_fit, xml_unfit
 
 XML_DECL = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"
 CONTENT_TYPES = {"1": "text/csv; charset=utf-8", "3": "text/xml; charset=utf-8",
@@ -68,9 +72,11 @@ def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
 
 # -- XML ---------------------------------------------------------------------------------------
 def _escape(value: str) -> str:
+    """A value as XML text: escaped, and never a character XML cannot hold (a row written
+    before such values were refused has U+FFFD in their place)."""
     if "&" in value or "<" in value or ">" in value:
-        return escape(value)
-    return value
+        return escape(xml_fit(value))
+    return xml_fit(value)
 
 
 def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
@@ -110,7 +116,7 @@ def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
 
 def xml_error(firstcode: int, secondcode: int, message: str) -> bytes:
     return (f'{XML_DECL}<result firstcode="{firstcode}" secondcode="{secondcode}" count="0" '
-            f'message={quoteattr(message)}></result>').encode("utf-8")
+            f'message={quoteattr(xml_fit(message))}></result>').encode("utf-8")
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -129,8 +135,14 @@ class CsvOptions:
     def __init__(self, delimiter: str = ";", header: bool = True):
         self.delimiter, self.header = delimiter, header
         self._special = (delimiter, '"', "\r", "\n")
+        #: Finds, in a line joined with the delimiter, a cell that may start like a formula.
+        self.formula = re.compile("(?:^|%s)[%s]" % (re.escape(delimiter), re.escape(
+            "".join(FORMULA_START))))
 
     def field(self, value: str) -> str:
+        """A cell: ``'`` before what a spreadsheet would run (``csv_cell``), quoted where
+        it holds the delimiter, a quote or a line break."""
+        value = csv_cell(value)
         if any(ch in value for ch in self._special):
             return '"' + value.replace('"', '""') + '"'
         return value
@@ -206,8 +218,9 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
         for row in rows:
             line = delim.join([v if type(v) is str else ("" if v is None else conv[type(v)](v))
                                for v in row])
-            if '"' in line or "\r" in line or "\n" in line or line.count(delim) != width:
-                line = options.line(text(v) for v in row)[:-2]  # a value needs quoting
+            if '"' in line or "\r" in line or "\n" in line or line.count(delim) != width \
+                    or options.formula.search(line):
+                line = options.line(text(v) for v in row)[:-2]  # a value needs care
             buf.append(line + "\r\n")
             size += len(line) + 2
             if size >= chunk:
@@ -219,8 +232,8 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
         for row in rows:
             texts = [v if type(v) is str else conv[type(v)](v) for v in row]
             joined = "".join(texts)
-            if "&" in joined or "<" in joined or ">" in joined:
-                texts = [escape(t) for t in texts]  # only text can hold them
+            if "&" in joined or "<" in joined or ">" in joined or xml_unfit(joined):
+                texts = [_escape(t) for t in texts]  # only text can hold them
             line = template % tuple(texts)
             buf.append(line)
             size += len(line)

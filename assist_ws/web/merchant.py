@@ -9,7 +9,6 @@ of the same names) is answered in JSON.  Refusals keep HTTP 200 and carry Assist
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
@@ -19,8 +18,10 @@ from ..domain.errors import AssistError, Second
 from ..services import merchant_notifications as notices
 from ..services import replies
 from ..services.auth import Credentials
-from ..services.merchant_api import Answer, MerchantApi, refuse_password_in_query
+from ..services.merchant_api import (Answer, MerchantApi, refuse_password_in_query,
+                                     refuse_unfit_text)
 from . import formats
+from .bodies import json_object
 
 #: Path (without ``.cfm``) -> (service key, the Format a POST gets by default).
 SERVICES = {
@@ -66,13 +67,7 @@ def _params() -> tuple[_Params, bool]:
 
 
 def _json_params(body: bytes) -> _Params:
-    try:
-        doc = json.loads(body or b"{}")
-    except ValueError:
-        raise AssistError("the JSON body cannot be parsed", Second.NONE, firstcode=4)
-    if not isinstance(doc, dict):
-        raise AssistError("the JSON body must be an object", Second.NONE, firstcode=4)
-    return _Params(doc)
+    return _Params(json_object(body))
 
 
 def _format(params: _Params, is_json: bool, default: str) -> str:
@@ -90,11 +85,11 @@ def _csv_options(params: _Params) -> formats.CsvOptions:
     if delimiter is None or delimiter == "":
         delimiter = ";"
     if len(delimiter) != 1 or delimiter in '"\r\n':
-        raise AssistError("Delimiter is one character, not a quote or a line break", 135,
-                          firstcode=5)
+        raise AssistError("Delimiter is one character, not a quote or a line break",
+                          Second.DELIMITER, firstcode=5)
     header = (params.get("header") or "1").strip()
     if header not in ("0", "1"):
-        raise AssistError("Header must be 0 or 1", 133, firstcode=5)
+        raise AssistError("Header must be 0 or 1", Second.HEADER, firstcode=5)
     return formats.CsvOptions(delimiter, header == "1")
 
 
@@ -148,18 +143,20 @@ def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
 
 
 def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]],
-           query_string: str, client: str | None) -> Reply | Response:
+           query_string: str, client: str | None, json_body: bool = False
+           ) -> Reply | Response:
     """The reply to a request for the service at ``path`` (without ``.cfm``) from the
     address ``client``, whatever becomes of it: a refusal is a reply in the asked format
-    too."""
+    too (in JSON for a JSON body, even one that cannot be read)."""
     key, default = SERVICES[path]
-    fmt, csv = "3", formats.CsvOptions()
+    fmt, csv = "5" if json_body else "3", formats.CsvOptions()
     try:
         params, is_json = load()
         params.client = client
         fmt = _format(params, is_json, default)
         if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
             fmt = "5"
+        refuse_unfit_text(params.values)
         if fmt == "1":
             csv = _csv_options(params)
         refuse_password_in_query(query_string)
@@ -174,12 +171,13 @@ def post_handler(api: MerchantApi) -> Callable:
     ``REMOTE_ADDR``."""
 
     def handle(path: str, body: bytes, is_json: bool, query_string: str, client: str | None):
-        if is_json:
-            load = lambda: (_json_params(body), True)  # noqa: E731
-        else:
-            load = lambda: (_Params(dict(parse_qsl(  # noqa: E731
-                body.decode("utf-8", "replace"), keep_blank_values=True))), False)
-        return answer(api, path, load, query_string, client)
+        def load() -> tuple[_Params, bool]:
+            if is_json:
+                return _json_params(body), True
+            return _Params(dict(parse_qsl(body.decode("utf-8", "replace"),
+                                          keep_blank_values=True))), False
+
+        return answer(api, path, load, query_string, client, is_json)
 
     return handle
 
@@ -190,7 +188,7 @@ def merchant_blueprint(api: MerchantApi) -> Blueprint:
 
     def handle(path: str) -> Reply | Response:
         return answer(api, path, _params, request.query_string.decode("latin-1"),
-                      request.environ.get("REMOTE_ADDR"))
+                      request.environ.get("REMOTE_ADDR"), request.mimetype == "application/json")
 
     for path in SERVICES:
         bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",

@@ -1,12 +1,12 @@
-"""The hosted payment pages, ``/pay/*`` (seed steps 1-3, SPEC §3-§4, reference §1).
+"""The hosted payment pages, ``/pay/*``: the buyer's side of a payment.
 
 * ``/pay/order.cfm`` (GET or POST): Assist's authorization request.  A valid one creates the
   order and sends the buyer (303) to the order's pages; a refused one gets a page that names
   the problem with Assist's ``firstcode``/``secondcode`` and creates nothing.
 * ``/pay/payrequest.cfm`` (POST, form or JSON): the same request answered in JSON with the
-  URL of the order's pages (reference §1.7).
+  URL of the order's pages.
 * ``/pay/pay.cfm?CFSID=…``: the order's pages: summary, choice of payment means, card form,
-  waiting for the bank, result, and the way back to the shop (reference §1.3).  Forms post
+  waiting for the bank, result, and the way back to the shop.  Forms post
   back to ``/pay/pay.cfm`` with the session id and a CSRF token in the body.
 
 Card data travels only in the body of the card form's POST, goes to ``pay_by_card`` and is
@@ -15,7 +15,6 @@ gone: it is never put in a URL, a log line or the database (the masked number is
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from functools import partial
@@ -29,8 +28,9 @@ from ..services.checkout import Checkout
 from ..services.payment import OrderTimedOut
 from . import texts
 from .authrequest import Params, authorization_request, language
+from .bodies import json_object
 from .page_session import PageSessions
-from .returns import origin, with_order
+from .returns import with_order
 from .security import secure_headers
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def _internal_error(error):
 
 @bp.after_request
 def _headers(response):
-    secure_headers(response.headers, form_targets=g.get("shop_origins", ()),
-                   frame_ancestors=g.get("shop_origins", ()), https=request.is_secure,
+    secure_headers(response.headers, form_targets=g.get("shop_urls", ()),
+                   frame_ancestors=g.get("shop_urls", ()), https=request.is_secure,
                    cache=request.endpoint == "pay.static")
     return response
 
@@ -107,19 +107,9 @@ def order_cfm():
 
 @bp.post("/payrequest.cfm")
 def payrequest_cfm():
-    body: dict = {}
-    if request.is_json:
-        try:  # numbers kept as sent: "10.30" must stay "10.30" for the Checkvalue
-            loaded = json.loads(request.get_data(as_text=True) or "{}",
-                                parse_float=str, parse_int=str)
-        except ValueError:
-            loaded = None
-        if not isinstance(loaded, dict):
-            return jsonify(orderstate="Decline", url="", expirationtime="", firstcode=4,
-                           secondcode=215, message="the body is not a JSON object")
-        body = loaded
-    params = Params(body, request.form, request.args)
     try:
+        body = json_object(request.get_data()) if request.is_json else {}
+        params = Params(body, request.form, request.args)
         view = _container().create_order(authorization_request(params))
         checkout = _container().open_checkout(view.bill_number)
     except AssistError as exc:
@@ -235,8 +225,7 @@ def _open(sid: str) -> Checkout | None:
         checkout = _container().open_checkout(bill)
     except NotFound:
         return None
-    g.shop_origins = tuple(o for o in (origin(checkout.return_ok), origin(checkout.return_no))
-                           if o)
+    g.shop_urls = (checkout.return_ok, checkout.return_no)  # the CSP takes their origins
     return checkout
 
 

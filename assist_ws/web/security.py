@@ -7,17 +7,28 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from .returns import origin
 
-def csp(form_targets: Iterable[str] = (), frame_ancestors: Iterable[str] = ()) -> str:
+
+def _sources(urls: Iterable[str | None]) -> list[str]:
+    """The origins of ``urls`` as ``returns.origin`` parses and writes them anew; a URL
+    without a valid origin names nothing (raw text never reaches the header)."""
+    return sorted({found for url in urls if (found := origin(url)) is not None})
+
+
+def csp(form_targets: Iterable[str | None] = (),
+        frame_ancestors: Iterable[str | None] = ()) -> str:
+    """The policy; ``form_targets`` and ``frame_ancestors`` are the shop's URLs (or
+    origins)."""
     # A form that ends in a redirect to the shop needs the shop's origin in form-action.
-    targets = " ".join(["'self'", *sorted(set(form_targets))])
-    frames = " ".join(["'self'", *sorted(set(frame_ancestors))])
+    targets = " ".join(["'self'", *_sources(form_targets)])
+    frames = " ".join(["'self'", *_sources(frame_ancestors)])
     return ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
             f"form-action {targets}; frame-ancestors {frames}; base-uri 'none'")
 
 
-def secure_headers(headers, *, form_targets: Iterable[str] = (),
-                   frame_ancestors: Iterable[str] = (), https: bool = False,
+def secure_headers(headers, *, form_targets: Iterable[str | None] = (),
+                   frame_ancestors: Iterable[str | None] = (), https: bool = False,
                    cache: bool = False) -> None:
     """Set the headers on a response's ``headers``; ``cache`` only for static assets."""
     headers["Content-Security-Policy"] = csp(form_targets, frame_ancestors)

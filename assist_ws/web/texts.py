@@ -162,7 +162,8 @@ _ERRORS_BY_SECOND = {
     108: ("Сумма заказа указана неверно.", "The order amount is invalid."),
     109: ("Двухстадийная оплата недоступна для этого магазина.",
           "Two-stage payment is not available for this shop."),
-    110: ("Комментарий к заказу слишком длинный.", "The order comment is too long."),
+    110: ("Комментарий к заказу указан неверно или слишком длинный.",
+          "The order comment is invalid or too long."),
     127: ("Язык страницы указан неверно.", "The page language is invalid."),
     154: ("Адрес возврата в магазин указан неверно.", "A return address of the shop is "
                                                      "invalid."),

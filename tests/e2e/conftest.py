@@ -38,6 +38,7 @@ MERCHANT = 100001   # RUB and USD, a center for each, two-stage, Checkvalue requ
 RUB_ONLY = 100002   # RUB and USD accepted, only a RUB center: USD converted at 90.50; one-stage
 INACTIVE = 100003   # switched off
 MEANS = 100004      # card and SBP offered; return URLs only in its settings (URL_RETURN)
+LEGACY = 100005     # as MERCHANT (RUB only), and the unjoined Checkvalue form counts too
 SECRET = "s3cret"
 RATE = Decimal("90.50")
 TIMEOUT_MINUTES = 20
@@ -157,7 +158,7 @@ class Site:
                   "OrderAmount": amount, "OrderCurrency": currency,
                   "URL_RETURN_OK": f"{self.shop.url}/ok", "URL_RETURN_NO": f"{self.shop.url}/no"}
         fields.update(extra)
-        if sign and merchant == MERCHANT and "Checkvalue" not in fields:
+        if sign and merchant in (MERCHANT, LEGACY) and "Checkvalue" not in fields:
             fields["Checkvalue"] = sign_request(fields)
         return fields
 
@@ -218,8 +219,10 @@ class PageSession:
 
 
 def sign_request(fields: dict[str, str], secret: str = SECRET, legacy: bool = False) -> str:
-    parts = [fields["Merchant_ID"], fields["OrderNumber"], fields["OrderAmount"],
-             fields["OrderCurrency"]]
+    """The Checkvalue of a request over the fields it sends (``OrderCurrency`` only when
+    sent)."""
+    parts = [fields[name] for name in ("Merchant_ID", "OrderNumber", "OrderAmount",
+                                       "OrderCurrency") if name in fields]
     return checkvalue(secret, ("" if legacy else ";").join(parts))
 
 
@@ -231,6 +234,9 @@ def _seed(container, emulator: Emulator) -> None:
         name="Чайная лавка", currencies=("RUB", "USD"), two_stage=True, secret_word=SECRET,
         check_order_code=True, timeout_minutes=TIMEOUT_MINUTES,
         processing=(("RUB", "emulator-rub"), ("USD", "emulator-usd"))), create=True)
+    admin.save_merchant(container.uow, LEGACY, admin.MerchantSettings(
+        name="Old module shop", currencies=("RUB",), secret_word=SECRET, check_order_code=True,
+        legacy_checkvalue=True, processing=(("RUB", "emulator-rub"),)), create=True)
     admin.save_merchant(container.uow, RUB_ONLY, admin.MerchantSettings(
         name="Rouble shop", currencies=("RUB", "USD"), processing=(("RUB", "emulator-rub"),)),
         create=True)

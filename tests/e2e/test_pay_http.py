@@ -5,14 +5,16 @@ concurrent "Pay" requests."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
 import requests
 
-from .conftest import INACTIVE, MERCHANT, RUB_ONLY, sign_request
+from .conftest import INACTIVE, LEGACY, MERCHANT, RUB_ONLY, sign_request
 
 
 def codes(resp) -> tuple[int, int]:
@@ -35,6 +37,12 @@ REFUSALS = {
     "unknown merchant": (dict(Merchant_ID="999999"), 10, 100, "unknown"),
     "inactive merchant": (dict(Merchant_ID=str(INACTIVE)), 10, 100, "unknown"),
     "malformed amount": (dict(OrderAmount="10.3.4"), 4, 108, "amount"),
+    "amount in fullwidth digits": (dict(OrderAmount="１００.００"), 4, 108, "amount"),
+    "amount in Arabic-Indic digits": (dict(OrderAmount="١٠٠"), 4, 108, "amount"),
+    "Merchant_ID with a superscript digit": (dict(Merchant_ID="10000²"), 4, 100, "shop"),
+    "OrderMaxPoints with a superscript digit": (dict(OrderMaxPoints="²"), 4, 108, "amount"),
+    "control character in OrderNumber": (dict(OrderNumber="A\x01B"), 4, 107, "order number"),
+    "control character in a customer field": (dict(Lastname="Ivan\x01"), 4, 117, "buyer"),
     "negative amount": (dict(OrderAmount="-5.00"), 4, 108, "amount"),
     "zero amount": (dict(OrderAmount="0.00"), 5, 108, "amount"),
     "too many decimals": (dict(OrderAmount="10.123"), 5, 108, "amount"),
@@ -48,6 +56,14 @@ REFUSALS = {
                                    "Checkvalue"),
     "all payment means off": (dict(CardPayment="0", YMPayment="0"), 5, 218, "payment means"),
     "return URL not http": (dict(URL_RETURN_OK="javascript:alert(1)"), 5, 154, "return"),
+    "return URL host holding ;": (dict(URL_RETURN_OK="https://shop.example;sandbox"), 5, 154,
+                                  "return"),
+    "return URL host holding ,": (dict(URL_RETURN_NO="https://shop.example,https://evil.example"),
+                                  5, 154, "return"),
+    "return URL with a user": (dict(URL_RETURN="https://user@shop.example/back"), 5, 154,
+                               "return"),
+    "return URL with an unclosed IPv6 literal": (dict(URL_RETURN="http://[::1/back"), 5, 154,
+                                                 "return"),
     "customer field too long": (dict(Lastname="x" * 71), 5, 117, "buyer"),
 }
 
@@ -93,9 +109,8 @@ def test_declined_order_number_may_be_paid_again(site):
     assert again.status_code == 303
 
 
-def test_names_are_case_insensitive_get_works_and_legacy_checkvalue_is_accepted(site):
+def test_names_are_case_insensitive_and_get_works(site):
     fields = site.fields()
-    fields["Checkvalue"] = sign_request(fields, legacy=True)
     shouting = {name.upper(): value for name, value in fields.items()}
     resp = site.order_cfm(shouting, method="GET")
     assert resp.status_code == 303 and "/pay/pay.cfm?CFSID=" in resp.headers["Location"]
@@ -103,6 +118,42 @@ def test_names_are_case_insensitive_get_works_and_legacy_checkvalue_is_accepted(
     order = site.order(session.bill)
     assert (order.order_number, order.amount, order.currency, order.state) == (
         fields["OrderNumber"], Decimal("100.00"), "RUB", "In Process")
+
+
+def tampered(merchant: int) -> dict[str, str]:
+    """A request signed in the unjoined form for order S…1 of 150.00, sent as order S…11 of
+    50.00: the same unjoined string."""
+    number = "S" + str(uuid.uuid4().int)[:7] + "1"
+    signed = {"Merchant_ID": str(merchant), "OrderNumber": number, "OrderAmount": "150.00",
+              "OrderCurrency": "RUB"}
+    return dict(signed, OrderNumber=number + "1", OrderAmount="50.00",
+                Checkvalue=sign_request(signed, legacy=True))
+
+
+def test_an_unjoined_checkvalue_does_not_let_digits_move_into_the_order_number(site):
+    before = site.order_count()
+    resp = site.order_cfm(site.fields(**tampered(MERCHANT)))
+    assert resp.status_code == 400 and codes(resp) == (9, 0)
+    assert site.order_count() == before
+    # Only a merchant whose settings allow the unjoined form takes it.
+    fields = site.fields(merchant=LEGACY, **tampered(LEGACY))
+    resp = site.order_cfm(fields)
+    assert resp.status_code == 303, resp.text
+    order = site.order(site.open(resp.headers["Location"]).bill)
+    assert (order.order_number, order.amount) == (fields["OrderNumber"], Decimal("50.00"))
+
+
+def test_a_request_signed_without_currency_gets_the_base_currency_and_is_paid(site):
+    fields = site.fields()
+    del fields["OrderCurrency"]
+    fields["Checkvalue"] = sign_request(fields)
+    resp = site.order_cfm(fields)
+    assert resp.status_code == 303, resp.text
+    session = site.open(resp.headers["Location"])
+    assert session.pay().status_code == 303
+    order = site.order(session.bill)
+    assert (order.amount, order.currency, order.state) == (Decimal("100.00"), "RUB",
+                                                           "Approved")
 
 
 def test_forbidden_characters_are_stripped_as_assist_does(site):
@@ -129,7 +180,7 @@ def test_payrequest_answers_json_with_a_working_page_url(site):
 def test_payrequest_takes_json_bodies_with_numbers_kept_as_sent(site):
     fields = site.fields(amount="10.30")
     payload = dict(fields, Merchant_ID=int(fields["Merchant_ID"]))
-    raw = __import__("json").dumps(payload).replace('"10.30"', "10.30")
+    raw = json.dumps(payload).replace('"10.30"', "10.30")
     resp = site.http.post(site.url + "/pay/payrequest.cfm", data=raw,
                           headers={"Content-Type": "application/json"}, timeout=30)
     assert resp.json()["orderstate"] == "In Process", resp.text
@@ -146,6 +197,50 @@ def test_payrequest_refusal_is_decline_with_codes(site):
     assert site.order_count() == before
 
 
+def payrequest_json(site, body) -> dict:
+    resp = site.http.post(site.url + "/pay/payrequest.cfm", data=body, timeout=30,
+                          headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith(
+        "application/json"), resp.text
+    return resp.json()
+
+
+@pytest.mark.parametrize("body", ["[" * 30_000 + "]" * 30_000,
+                                  '{"a":' * 10_000 + "1" + "}" * 10_000],
+                         ids=["arrays", "objects"])
+def test_payrequest_refuses_json_nested_past_the_parsers_depth(site, body):
+    before = site.order_count()
+    answer = payrequest_json(site, body)
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 0)
+    assert site.order_count() == before
+
+
+@pytest.mark.parametrize("body", ["[" * 50_000 + "]" * 50_000,
+                                  '{"a":' * 50_000 + "1" + "}" * 50_000],
+                         ids=["arrays", "objects"])
+def test_payrequest_refuses_a_body_over_its_limit_unread_in_json(site, body):
+    before = site.order_count()
+    resp = site.http.post(site.url + "/pay/payrequest.cfm", data=body, timeout=30,
+                          headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["firstcode"] == 17
+    assert site.order_count() == before
+
+
+def test_payrequest_refuses_json_text_it_cannot_keep(site):
+    before = site.order_count()
+    fields = site.fields(merchant=RUB_ONLY)
+    lone = json.dumps(dict(fields, OrderNumber="N-\ud800"))  # a lone surrogate, escaped
+    answer = payrequest_json(site, lone)
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 107)
+    latin1 = json.dumps(dict(fields, OrderNumber="N-\xff"), ensure_ascii=False)
+    answer = payrequest_json(site, latin1.encode("latin-1"))  # not UTF-8
+    assert (answer["orderstate"], answer["firstcode"], answer["secondcode"]) == (
+        "Decline", 4, 0)
+    assert site.order_count() == before
+
+
 def test_card_page_headers(site):
     session = site.start()
     headers = session.page.headers
@@ -156,6 +251,18 @@ def test_card_page_headers(site):
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "http" not in re.sub(r'(href|src)="/pay/', "", session.page.text.split("<body>")[0])
+
+
+def test_the_csp_names_the_shop_only_by_an_origin_written_anew(site):
+    session = site.start()
+    with site.container.uow as uow:  # a return URL kept before such hosts were refused
+        uow.orders.get(session.bill).url_return_ok = "https://shop.example;script-src *"
+        uow.commit()
+    csp = site.http.get(site.url + f"/pay/pay.cfm?CFSID={session.sid}",
+                        timeout=30).headers["Content-Security-Policy"]
+    assert f"form-action 'self' {site.shop.url};" in csp
+    assert f"frame-ancestors 'self' {site.shop.url};" in csp
+    assert "*" not in csp and csp.count("script-src") == 1
 
 
 def test_card_data_in_a_url_is_refused(site):

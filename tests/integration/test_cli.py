@@ -42,7 +42,12 @@ def test_setup_commands(cli):
     cli("user", "add", "--merchant", "777", "--login", "erp_1", "--password", "Secret123",
         "--rights", "monitor,confirm")
     listing = cli("merchant", "list").stdout
-    assert "777\tShop\tRUB,USD\ttwo-stage\tRUB=bank-rub,USD=bank-usd" in listing
+    assert "777\tShop\tRUB,USD\ttwo-stage\tRUB=bank-rub,USD=bank-usd\t" \
+           "no-legacy-checkvalue" in listing
+    cli("merchant", "update", "777", "--legacy-checkvalue")
+    assert "\tlegacy-checkvalue" in cli("merchant", "list").stdout
+    cli("merchant", "update", "777", "--no-legacy-checkvalue")
+    assert "\tno-legacy-checkvalue" in cli("merchant", "list").stdout
     assert "bank-usd\tUSD\tfull-only\t5d" in cli("processing", "list").stdout
     assert "1 USD = 91.5 RUB" in cli("rate", "set", "USD", "RUB", "91.5").stdout
 

@@ -14,10 +14,9 @@ def test_checkvalue_matches_the_published_vector():
     assert checkvalue("secret", "111111ok4.00RUBCanceled") == "74DEB154081757F1E8097DDFAC35FC5C"
 
 
-def test_order_checkvalue_accepts_joined_and_legacy_forms():
+def test_order_checkvalue_accepts_the_joined_form():
     joined = checkvalue("s", "100001;A-1;10.00;RUB")
-    legacy = checkvalue("s", "100001A-110.00RUB")
-    for given in (joined, legacy, joined.lower()):
+    for given in (joined, joined.lower()):
         assert verify_order_checkvalue("s", given, "100001", "A-1", "10.00", "RUB")
     assert not verify_order_checkvalue("s", joined, "100001", "A-1", "10.01", "RUB")
     assert not verify_order_checkvalue("other", joined, "100001", "A-1", "10.00", "RUB")
@@ -25,6 +24,28 @@ def test_order_checkvalue_accepts_joined_and_legacy_forms():
     with_points = checkvalue("s", "100001;A-1;10.00;RUB;50")
     assert verify_order_checkvalue("s", with_points, "100001", "A-1", "10.00", "RUB", ("50",))
     assert verify_order_checkvalue("s", joined, "100001", "A-1", "10.00", "RUB", ("0", None))
+
+
+def test_the_unjoined_form_counts_only_where_the_merchant_allows_it():
+    # Signed for order S8255771 of 150.00; sent as order S82557711 of 50.00: the unjoined
+    # strings are the same, so only the joined form tells the two apart.
+    legacy = checkvalue("s", "100001S8255771150.00RUB")
+    tampered = ("100001", "S82557711", "50.00", "RUB")
+    assert not verify_order_checkvalue("s", legacy, *tampered)
+    assert verify_order_checkvalue("s", legacy, *tampered, legacy=True)
+    joined = checkvalue("s", "100001;S8255771;150.00;RUB")
+    assert not verify_order_checkvalue("s", joined, *tampered, legacy=True)
+
+
+def test_a_request_without_currency_is_signed_without_it():
+    signed = checkvalue("s", "100001;A-1;10.00")
+    assert verify_order_checkvalue("s", signed, "100001", "A-1", "10.00", None)
+    assert verify_order_checkvalue("s", signed, "100001", "A-1", "10.00", "")
+    assert not verify_order_checkvalue("s", signed, "100001", "A-1", "10.00", "RUB")
+    assert not verify_order_checkvalue("s", checkvalue("s", "100001;A-1;10.00;RUB"),
+                                       "100001", "A-1", "10.00", None)
+    with_points = checkvalue("s", "100001;A-1;10.00;50")
+    assert verify_order_checkvalue("s", with_points, "100001", "A-1", "10.00", None, ("50",))
 
 
 def test_luhn_mask_brand():

@@ -55,3 +55,10 @@ def test_currency_codes():
     with pytest.raises(ValidationError) as info:
         normalize_currency("XXX")
     assert info.value.secondcode == 105
+
+
+@pytest.mark.parametrize("text", ["１００", "١٠٠", "۱۰۰.۵۰", "100.５０", "१००"])
+def test_amounts_take_ascii_digits_only(text):
+    with pytest.raises(ValidationError) as info:
+        parse_amount(text, "RUB", name="OrderAmount")
+    assert info.value.codes == (4, 108)

@@ -85,6 +85,19 @@ def test_the_soap_packet_is_valid_against_the_committed_wsdl(ops):
     assert env.findtext(f".//{NS}notification/notificationid") == "f" * 32
 
 
+def test_the_soap_packet_is_well_formed_whatever_the_order_holds():
+    # An order written before control characters were refused in requests.
+    order = dict(ORDER, order_number="A\x01-1", comment="tea\x02", lastname="\x1b[31m")
+    op = dict(CARD, message="done\x0b")
+    content = {"kind": "pay", "success": True, "order": order, "operations": [op]}
+    body, _ = request_of(PushNotice("f" * 32, 1, WHEN, content), "soap", "secret")
+    push = etree.fromstring(body).find(f".//{NS}PushPaymentResult")
+    schema().assertValid(push)
+    assert push.findtext("order/ordernumber") == "A\ufffd-1"
+    assert push.findtext("order/ordercomment") == "tea\ufffd"
+    assert push.findtext("order/operation/message") == "done\ufffd"
+
+
 def test_request_headers_carry_the_id_and_sequence():
     body, headers = request_of(notice(), "soap", "s")
     assert headers["SOAPAction"] == '"http://www.paysecure.ru/ws/PushPaymentResult"'

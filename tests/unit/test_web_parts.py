@@ -41,6 +41,42 @@ def test_return_urls_must_be_absolute_http(url):
     assert refused.value.codes == (5, 154)
 
 
+@pytest.mark.parametrize("url", [
+    "https://shop.example;script-src *", "https://shop.example,evil.example/ok",
+    "https://user:pw@shop.example/ok", "https://shop.example\\@evil.example/",
+    "https://shop_1.example/ok", "https://-shop.example/", "https://shop.example:0/",
+    "https://shop.example:65536/", "https://shop.example:８４４３/", "https://shop.example:x/",
+    "https://shop.example:" + "9" * 5000, "http://[fe80::1%25eth0]/ok",
+    "https://1.2.3/ok", "http://[::1/ok", "https://shop.example./ok", "https://%73hop.example/",
+])
+def test_return_urls_need_a_host_name_or_an_ip_address(url):
+    with pytest.raises(ValidationError) as refused:
+        clean_url("URL_RETURN_OK", url)
+    assert refused.value.codes == (5, 154)
+    assert origin(url) is None
+
+
+def test_return_urls_with_a_valid_host_are_taken_and_their_origin_written_anew():
+    for url, expected in [
+        ("HTTPS://Shop.Example:8443/ok;a,b?x=1", "https://shop.example:8443"),
+        ("https://shop.example:443/ok", "https://shop.example"),
+        ("http://127.0.0.1:8080/ok", "http://127.0.0.1:8080"),
+        ("http://[::1]:8080/ok", "http://[::1]:8080"),
+        ("https://магазин.рф/ok", "https://xn--80aairftm.xn--p1ai"),
+    ]:
+        assert clean_url("URL_RETURN_OK", url) == url
+        assert origin(url) == expected
+
+
+def test_the_csp_names_only_origins_parsed_and_written_anew():
+    policy = csp(["https://shop.example;script-src *", "https://a.example/ok,b",
+                  "https://Shop.Example:443/ok", None],
+                 ["https://x.example;frame-ancestors *"])
+    assert "form-action 'self' https://a.example https://shop.example;" in policy
+    assert "frame-ancestors 'self';" in policy
+    assert policy.count("script-src") == 1 and "*" not in policy and "," not in policy
+
+
 def test_return_urls_are_cleaned_as_assist_does():
     assert clean_url("U", " https://shop.example/ok?a=1&&\"x<b>%3Cc%3e ") == \
         'https://shop.example/ok?a=1&"xbc'

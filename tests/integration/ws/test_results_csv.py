@@ -5,7 +5,10 @@ too; SQLite, and delimiters PostgreSQL cannot take, go through Python."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,18 +17,24 @@ import requests
 from sqlalchemy import delete, insert, select
 
 from assist_ws.db.tables import operations, orders
-from assist_ws.domain.model import Right
+from assist_ws.domain.cards import parse_card
+from assist_ws.domain.model import Customer, Right
 from assist_ws.domain.records import Window
 from assist_ws.services import admin, replies
 from assist_ws.services.auth import Principal
 from assist_ws.services.merchant_api import ResultStream
+from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.web import formats
+
+from ..conftest import MERCHANT
+from .conftest import PASSWORD
 
 NAMES = replies.RESULT_LINE_FIELDS
 #: (order fields, [operation fields]) of the orders written straight into the tables.
 ODD = ['semi;colon', 'comma,here', 'tab\there', 'pipe|here', 'quote"inside', '"quoted"',
        'line\nbreak', 'carriage\rreturn', 'both\r\n', '  spaces  ', 'Иван Петров', '', None,
-       '\\N', 'x' * 70, 'emoji 🙂', "it's"]
+       '\\N', 'x' * 70, 'emoji 🙂', "it's", '=HYPERLINK("http://x.example","y")', '+7 999',
+       '-5', '-2+3', '@SUM(A1)', '\t=1', '\r@x', '+1.5']
 
 
 @pytest.fixture
@@ -129,3 +138,39 @@ def test_over_http_the_reply_is_the_same(gw, server, odd_merchant, fields):
     success = {"2": False}.get(fields.get("Success", ""))
     expected = _python_csv(_stream(gw, merchant, window, success), options)
     assert r.content == expected and len(expected.splitlines()) > 10
+
+
+def _csv(r: requests.Response) -> list[dict[str, str]]:
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv"), r.text
+    header, *lines = csv.reader(io.StringIO(r.text, newline=""), delimiter=";")
+    return [dict(zip(header, line)) for line in lines]
+
+
+def test_cells_a_spreadsheet_would_run_are_neutralised_in_every_csv(gw, server):
+    number = "=1+2-" + uuid.uuid4().hex[:10]
+    comment = '=HYPERLINK("http://evil.example","refund")'
+    view = create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(MERCHANT), number, "5.00", "RUB", comment=comment,
+        customer=Customer(lastname="@SUM(A1)", firstname="-5", middlename="+7 999")))
+    bill = view.bill_number
+    gw.pay_by_card(bill, parse_card("4111111111111111", "12", "2030", "TEST HOLDER", "123",
+                                    gw.clock.now()))
+    auth = {"Merchant_ID": str(MERCHANT), "Login": "erp_user", "Password": PASSWORD,
+            "Format": "1"}
+    [row] = _csv(requests.post(server.cfm("orderstate"), timeout=30,
+                               data=dict(auth, Ordernumber=number)))
+    assert row["ordernumber"] == "'" + number
+    assert (row["orderamount"], row["billnumber"]) == ("5.00", bill)  # ours: unchanged
+    [row] = _csv(requests.post(server.cfm("orderresult"), timeout=30,
+                               data=dict(auth, Ordernumber=number)))
+    assert (row["ordernumber"], row["ordercomment"]) == ("'" + number, "'" + comment)
+    assert (row["lastname"], row["middlename"]) == ("'@SUM(A1)", "'+7 999")
+    assert row["firstname"] == "-5"  # a plain number is a number to a spreadsheet too
+    rows = [r for r in _csv(requests.post(server.cfm("resultbydate"), timeout=30, data=auth))
+            if r["billnumber"].startswith(bill)]  # on PostgreSQL, written by the database
+    assert [(r["ordernumber"], r["lastname"], r["firstname"]) for r in rows] == [
+        ("'" + number, "'@SUM(A1)", "-5")]
+    [row] = _csv(requests.post(server.cfm("cancel"), timeout=30,
+                               data=dict(auth, Billnumber=bill)))
+    assert (row["ordernumber"], row["ordercomment"], row["amount"]) == (
+        "'" + number, "'" + comment, "5.00")
