@@ -24,11 +24,26 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    raw = connection.connection.dbapi_connection if sqlite else None
+    if sqlite:
+        # SQLite alters a table by copying it into a new one and dropping the old: with
+        # foreign keys enforced, dropping a table other rows refer to fails.  They are off
+        # while the migrations run (the pragma works outside a transaction only) and the
+        # references are checked after them.
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(connection=connection, target_metadata=metadata,
+                          render_as_batch=sqlite, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        if sqlite:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migrations left rows that refer to nothing: {broken}")
+    finally:
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
