@@ -136,6 +136,8 @@ def forget_kept_connections() -> dict:
     returns them, untouched."""
     kept = getattr(_Queries._kept, "connections", None) or {}
     _Queries._kept = threading.local()
+    with _Queries._lock:
+        _Queries._keeping.clear()
     return kept
 
 
@@ -144,25 +146,53 @@ class _Queries:
     methods (see ``SqlAlchemyUnitOfWork.queries``).
 
     On SQLite it is one deferred transaction (one snapshot, no write lock).  On PostgreSQL
-    every query runs in autocommit (no BEGIN/ROLLBACK round trips).  A process's main
-    thread -- a gunicorn sync worker -- keeps its connection between requests, which saves
+    every query runs in autocommit (no BEGIN/ROLLBACK round trips).  A thread keeps its
+    connection between requests -- as many threads of a process as the pool keeps
+    connections (its ``size``), the others take one from the pool each time -- which saves
     the pool's checkout (and on PostgreSQL its ping): on PostgreSQL one round trip per query
-    is all.  A kept connection that fails is dropped, and the next request takes a new
-    one."""
+    is all, and the threads a busy server keeps busy are the ones that keep.  A kept
+    connection that fails is dropped (and its place freed), and the next request takes a
+    new one."""
 
     _kept = threading.local()
+    #: Engine id -> how many threads keep a connection of it.
+    _keeping: dict[int, int] = {}
+    _lock = threading.Lock()
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    def _may_keep(self) -> bool:
+        """Whether this thread may keep a connection of the engine (taking a place)."""
+        size = getattr(self.engine.pool, "size", None)
+        limit = size() if callable(size) else 1
+        with self._lock:
+            keeping = self._keeping.get(id(self.engine), 0)
+            if keeping >= limit:
+                return False
+            self._keeping[id(self.engine)] = keeping + 1
+            return True
+
+    def _let_go(self) -> None:
+        with self._lock:
+            self._keeping[id(self.engine)] = max(0, self._keeping.get(id(self.engine), 1) - 1)
+
     def _connect(self):
-        keep = threading.current_thread() is threading.main_thread()
         kept = getattr(self._kept, "connections", None)
-        if keep and kept is not None:
+        if kept is not None:
             conn = kept.get(id(self.engine))
-            if conn is not None and not conn.closed and not conn.invalidated:
-                return conn, True
-        conn = self.engine.connect()
+            if conn is not None:
+                if not conn.closed and not conn.invalidated:
+                    return conn, True
+                del kept[id(self.engine)]
+                self._let_go()
+        keep = self._may_keep()
+        try:
+            conn = self.engine.connect()
+        except Exception:
+            if keep:
+                self._let_go()
+            raise
         if self.engine.dialect.name == "sqlite":
             conn = conn.execution_options(**{READONLY: True})  # BEGIN (deferred) on first use
         else:
@@ -188,6 +218,7 @@ class _Queries:
             return
         if self._keep:
             self._kept.connections.pop(id(self.engine), None)
+            self._let_go()
         try:
             conn.rollback()
         finally:

@@ -35,6 +35,8 @@ _XML_UNFIT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 
 def xml_unfit(text: str) -> str | None:
     """The first character of ``text`` that XML 1.0 cannot hold, or None."""
+    if text.isascii() and text.isprintable():  # most values: no need to search
+        return None
     found = _XML_UNFIT.search(text)
     return found.group() if found else None
 
@@ -43,7 +45,7 @@ def xml_fit(text: str) -> str:
     """``text`` with each character XML 1.0 cannot hold replaced by U+FFFD: what every XML
     writer does to a value it did not check itself (a row written before such values were
     refused, a message quoting a request)."""
-    return _XML_UNFIT.sub("\ufffd", text) if _XML_UNFIT.search(text) else text
+    return text if xml_unfit(text) is None else _XML_UNFIT.sub("\ufffd", text)
 
 
 def refuse_unfit_parameters(params: Iterable[tuple[str, Any]],

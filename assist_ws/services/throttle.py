@@ -25,6 +25,7 @@ other sign-in can.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from datetime import datetime, timedelta
@@ -48,10 +49,11 @@ LOGIN_LENGTH = 64
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=4096)
 def client_of(remote_addr: str | None) -> str:
     """The client an address counts for: the address itself (an IPv4-mapped IPv6 address
     as IPv4), an IPv6 address's /64 network, or the text given, cleaned, when it is no
-    address."""
+    address.  (Remembered: an ERP calls from the same address again and again.)"""
     text = (remote_addr or "").strip()
     try:
         address = ipaddress.ip_address(text)

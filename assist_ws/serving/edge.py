@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import ipaddress
 import json
@@ -74,6 +75,7 @@ def parse_networks(text: str) -> tuple:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=1024)
 def valid_host(host: str) -> bool:
     """A host name or an IP literal, with an optional port: what a ``Host`` may hold."""
     return bool(host) and _HOST.fullmatch(host) is not None
@@ -167,7 +169,7 @@ class Edge:
         path = environ.get("PATH_INFO") or "/"
         query = environ.get("QUERY_STRING") or ""
         if card_numbers_in(unquote(path)) or (
-                not path.startswith("/pay/")
+                query and not path.startswith("/pay/")
                 and card_data_in(parse_qsl(query, keep_blank_values=True))):
             log.warning("refused a request with card data in its URL (%s)", path)
             return ("400 Bad Request",
