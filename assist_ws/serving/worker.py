@@ -167,7 +167,7 @@ class GatewayWorker(ThreadWorker):
             raise
         self.nr_conns += 1
         conn = TConn(self.cfg, sock, client, listener.getsockname())  # non-blocking
-        self._receive(conn)
+        self._receive(conn, now=True)  # a client usually sends its request at once
 
     def on_client_socket_readable(self, conn, client) -> None:
         """A kept-alive connection brings its next request."""
@@ -178,8 +178,8 @@ class GatewayWorker(ThreadWorker):
         self._receive(conn, now=True)
 
     def _receive(self, conn: TConn, now: bool = False) -> None:
-        """Receive the connection's next request; ``now``: its first bytes are there already
-        (most requests then arrive whole, and go on to a thread at once)."""
+        """Receive the connection's next request; ``now``: its first bytes may be there
+        already (most requests then arrive whole, and go on to a thread at once)."""
         receiving = _Receiving(conn, time.monotonic() + self.request_timeout)
         self.receiving[conn] = receiving
         if now:
