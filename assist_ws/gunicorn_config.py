@@ -78,6 +78,17 @@ AccessLog.level = _settings.log_level
 _map_big_allocations()
 
 
+def _request_thread() -> None:
+    """In each request thread of a worker, as it starts: it lives as long as the worker, so
+    it may keep its database connection between requests."""
+    if "assist_ws.db.uow" in sys.modules:  # the application uses our database layer
+        from assist_ws.db.uow import keep_connections
+        keep_connections()
+
+
+GatewayWorker.thread_initializer = staticmethod(_request_thread)
+
+
 def pre_fork(server, worker) -> None:
     """In the master, just before a worker is forked."""
     gc.freeze()

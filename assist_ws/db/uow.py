@@ -131,6 +131,19 @@ class _BareSession:
         return self._connection
 
 
+def keep_connections(keep: bool = True) -> None:
+    """Mark the calling thread as one that lives as long as its process (a server's request
+    thread): its read connections are kept between requests (see ``_Queries``).  With
+    ``keep=False`` the thread stops keeping and gives back what it kept."""
+    _Queries._kept.keeps = keep
+    if not keep:
+        for key, conn in list((getattr(_Queries._kept, "connections", None) or {}).items()):
+            del _Queries._kept.connections[key]
+            with _Queries._lock:
+                _Queries._keeping[key] = max(0, _Queries._keeping.get(key, 1) - 1)
+            conn.close()
+
+
 def forget_kept_connections() -> dict:
     """Stop keeping the connections ``queries()`` keeps in this process (see ``db.fork``);
     returns them, untouched."""
@@ -146,13 +159,14 @@ class _Queries:
     methods (see ``SqlAlchemyUnitOfWork.queries``).
 
     On SQLite it is one deferred transaction (one snapshot, no write lock).  On PostgreSQL
-    every query runs in autocommit (no BEGIN/ROLLBACK round trips).  A thread keeps its
-    connection between requests -- as many threads of a process as the pool keeps
-    connections (its ``size``), the others take one from the pool each time -- which saves
-    the pool's checkout (and on PostgreSQL its ping): on PostgreSQL one round trip per query
-    is all, and the threads a busy server keeps busy are the ones that keep.  A kept
-    connection that fails is dropped (and its place freed), and the next request takes a
-    new one."""
+    every query runs in autocommit (no BEGIN/ROLLBACK round trips).  A thread that lives as
+    long as its process -- the main thread, a server's request threads
+    (``keep_connections``) -- keeps its connection between requests, as many threads of a
+    process as the pool keeps connections (its ``size``; the others take one from the pool
+    each time): that saves the pool's checkout (and on PostgreSQL its ping), so that on
+    PostgreSQL one round trip per query is all, and the threads a busy server keeps busy
+    are the ones that keep.  A kept connection that fails is dropped (and its place freed),
+    and the next request takes a new one."""
 
     _kept = threading.local()
     #: Engine id -> how many threads keep a connection of it.
@@ -178,6 +192,10 @@ class _Queries:
             self._keeping[id(self.engine)] = max(0, self._keeping.get(id(self.engine), 1) - 1)
 
     def _connect(self):
+        keeps = getattr(self._kept, "keeps", None)
+        if not (keeps if keeps is not None
+                else threading.current_thread() is threading.main_thread()):
+            return self._new(), False
         kept = getattr(self._kept, "connections", None)
         if kept is not None:
             conn = kept.get(id(self.engine))
@@ -188,20 +206,22 @@ class _Queries:
                 self._let_go()
         keep = self._may_keep()
         try:
-            conn = self.engine.connect()
+            conn = self._new()
         except Exception:
             if keep:
                 self._let_go()
             raise
-        if self.engine.dialect.name == "sqlite":
-            conn = conn.execution_options(**{READONLY: True})  # BEGIN (deferred) on first use
-        else:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         if keep:
             if kept is None:
                 kept = self._kept.connections = {}
             kept[id(self.engine)] = conn
         return conn, keep
+
+    def _new(self):
+        conn = self.engine.connect()
+        if self.engine.dialect.name == "sqlite":
+            return conn.execution_options(**{READONLY: True})  # BEGIN (deferred) on first use
+        return conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def __enter__(self) -> "_Queries":
         self._conn, self._keep = self._connect()

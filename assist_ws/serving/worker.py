@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import re
+from concurrent import futures
 import selectors
 import socket
 import time
@@ -143,10 +144,18 @@ def _answer(status: str, text: str, data: bytes | bytearray) -> bytes:
 
 class GatewayWorker(ThreadWorker):
     """gthread, receiving requests in the main loop (see the module doc).  ``gunicorn_config``
-    sets the two timeouts from the settings before the workers are forked."""
+    sets the two timeouts from the settings before the workers are forked, and what each
+    request thread does first."""
 
     request_timeout = 10.0
     send_timeout = 30.0
+    #: Called in each request thread as it starts (they live as long as the worker).
+    thread_initializer = None
+
+    def get_thread_pool(self):
+        return futures.ThreadPoolExecutor(max_workers=self.cfg.threads,
+                                          thread_name_prefix="request",
+                                          initializer=self.thread_initializer)
 
     def init_process(self) -> None:
         self.receiving: dict[TConn, _Receiving] = {}

@@ -134,6 +134,42 @@ def test_a_block_on_another_thread_does_not_keep_its_connection(gw, params):
     assert seen == [(False, True)]
 
 
+def test_request_threads_keep_their_connection_as_many_as_the_pool_keeps(gw, params):
+    import threading
+
+    from assist_ws.db.uow import keep_connections
+    size = gw.engine.pool.size()
+    together = threading.Barrier(size + 2)
+    kept, again = [], []
+
+    def request_thread():
+        keep_connections()
+        try:
+            with gw.uow.queries() as q:
+                kept.append(q._keep)
+                first = q._conn
+                together.wait(10)  # every thread holds its connection at once
+            together.wait(10)
+            with gw.uow.queries() as q:
+                again.append(q._conn is first if q._keep else None)
+        finally:
+            keep_connections(False)  # gives its place back
+
+    threads = [threading.Thread(target=request_thread) for _ in range(size + 2)]
+    keep_connections(False)  # the main thread gives back its place for the while
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        keep_connections()
+    assert sorted(kept) == [False, False] + [True] * size
+    assert again.count(True) == size  # the same connection, the next time
+    with gw.uow.queries() as q:  # every place given back: the main thread keeps again
+        assert q._keep
+
+
 def test_times_and_amounts_keep_their_types(gw, params):
     # Bind parameters go through the types' processors: an aware datetime in, the same out.
     start = datetime(2000, 1, 1, tzinfo=timezone.utc)
