@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import requests
@@ -62,6 +63,49 @@ class Gunicorn:
     def rss_mb(self) -> float:
         """Resident memory of the master and its workers now, in MB."""
         return tree_rss_mb(self.proc.pid)
+
+
+class EmulatorProcess:
+    """The processing-center emulator in a process (and session) of its own, its ledger in
+    ``data``, every operation answered after ``latency`` seconds; started and waited for
+    on entry, stopped on exit."""
+
+    def __init__(self, data: str, latency: float = 0.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [sys.executable, "-m", "assist_ws.cli", "emulator", "--port",
+                     str(self.port), "--data", data] + (
+            ["--latency", str(latency)] if latency else [])
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "EmulatorProcess":
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(self.url + "/ledger?summary=1", timeout=1)
+                return self
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def ledger(self) -> dict:
+        return requests.get(self.url + "/ledger?summary=1", timeout=10).json()
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -22,7 +22,6 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 
 from assist_ws.bootstrap import build
 from assist_ws.config import Settings

@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,7 +40,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from bench.common import Gunicorn, free_port, percentiles
+from bench.common import EmulatorProcess, Gunicorn, percentiles
 
 MERCHANT = 100001
 SECRET = "bench-secret"
@@ -59,8 +58,9 @@ ECHO_BODY = (
 # -- the client (its own process) ---------------------------------------------------------
 class Browser:
     """The client's side of one HTTP request, as little as a browser does: one connection
-    per request, the answer read whole, nothing else.  Echo and payments use it alike, so that the client's own CPU --
-    which shares the machine with the servers -- weighs on both the same per request.
+    per request, the answer read whole, nothing else.  Echo and payments use it alike, so
+    that the client's own CPU -- which shares the machine with the servers -- weighs on
+    both the same per request.
     (``requests`` spent up to 1.5 ms per request reading the proxy environment and, for a
     303, preparing the redirect it was told not to follow: a payment's client cost five
     echo requests' worth.)"""
@@ -332,77 +332,61 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="assist-bench-pay-")
     url, pg_name = _database(tmp, args.sqlite)
-    port = free_port()
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "assist_ws.cli", "emulator", "--port", str(port), "--data",
-         f"{tmp}/emulator.db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    emulator_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(emulator_url + "/ledger?summary=1", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.2)
-        _seed(url, emulator_url, args.history)
-        backend = "PostgreSQL" if pg_name else "SQLite"
-        print(f"pay: {args.clients} clients ({args.client}) in a second process, gunicorn "
-              f"{args.workers} threaded "
-              f"workers, {backend} with {args.history} paid orders before the run, emulator "
-              f"in its own process, {args.rounds} rounds of "
-              f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f}")
-        env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
-               "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
-        # Both servers stay up; the measurements alternate, so that a machine whose load
-        # changes meanwhile weighs on both alike.
-        with Gunicorn("bench.echo:app", workers=args.workers) as echo, \
-                Gunicorn("assist_ws.wsgi:app", workers=args.workers, env=env,
-                         health_path="/health") as gateway:
-            rounds = []
-            echo_servers = {"server": lambda: _children(echo.proc.pid)}
-            pay_servers = {"gateway": lambda: _children(gateway.proc.pid),
-                           "emulator": lambda: [emulator.pid],
-                           "database": lambda: _pg_backends(pg_name)}
-            for n in range(args.rounds):
-                echo_result = measure("echo", echo.url, args.clients, args.seconds,
-                                      servers=echo_servers, browser=args.client)
-                pay_result = measure("pay", gateway.url, args.clients, args.seconds,
-                                     servers=pay_servers, browser=args.client)
-                rounds.append((echo_result, pay_result))
-                print(f"round {n + 1}:")
-                _show("bare Spyne echo", echo_result, "req")
-                _show("complete payments", pay_result, "pay")
-            rss = gateway.rss_mb()
-        ratios = sorted(p["rate"] / e["rate"] for e, p in rounds if e["rate"])
-        ratio = ratios[len(ratios) // 2] if ratios else 0.0
-        print(f"  ratio payments / echo (median of {len(ratios)} rounds) {ratio:.3f}   "
-              f"(goal >= 0.15: {'met' if ratio >= 0.15 else 'NOT met'})")
-        # Where the CPU goes, per operation (the median round): independent of how busy the
-        # machine is, and what the ratio would be on an idle machine where CPU is the limit.
-        e_cpu = _median_cpu([e for e, _ in rounds])
-        p_cpu = _median_cpu([p for _, p in rounds])
-        print("  CPU per echo request:  " + ", ".join(f"{k} {v:.1f} ms" for k, v in
-                                                     e_cpu.items())
-              + f" (total {sum(e_cpu.values()):.1f} ms)")
-        print("  CPU per payment:       " + ", ".join(f"{k} {v:.1f} ms" for k, v in
-                                                     p_cpu.items())
-              + f" (total {sum(p_cpu.values()):.1f} ms)")
-        if sum(p_cpu.values()):
-            servers = sum(v for k, v in p_cpu.items() if k != "client")
-            print(f"  CPU-bound ratio estimate (echo CPU / payment CPU) "
-                  f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}; servers only "
-                  f"{e_cpu['server'] / servers:.3f}" if servers else "")
-        approved = _count_approved(url)
-        ledger = requests.get(emulator_url + "/ledger?summary=1", timeout=10).json()
-        held = ledger["centers"]["emulator-rub"]["held"]
-        print(f"  gateway memory (master + workers) {rss:.0f} MB; orders Approved {approved}, "
-              f"held at the emulator {held} RUB")
+        with EmulatorProcess(f"{tmp}/emulator.db") as emulator:
+            emulator_url = emulator.url
+            _seed(url, emulator_url, args.history)
+            backend = "PostgreSQL" if pg_name else "SQLite"
+            print(f"pay: {args.clients} clients ({args.client}) in a second process, gunicorn "
+                  f"{args.workers} threaded "
+                  f"workers, {backend} with {args.history} paid orders before the run, emulator "
+                  f"in its own process, {args.rounds} rounds of "
+                  f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average "
+                  f"{os.getloadavg()[0]:.1f}")
+            env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
+                   "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
+            # Both servers stay up; the measurements alternate, so that a machine whose load
+            # changes meanwhile weighs on both alike.
+            with Gunicorn("bench.echo:app", workers=args.workers) as echo, \
+                    Gunicorn("assist_ws.wsgi:app", workers=args.workers, env=env,
+                             health_path="/health") as gateway:
+                rounds = []
+                echo_servers = {"server": lambda: _children(echo.proc.pid)}
+                pay_servers = {"gateway": lambda: _children(gateway.proc.pid),
+                               "emulator": lambda: [emulator.pid],
+                               "database": lambda: _pg_backends(pg_name)}
+                for n in range(args.rounds):
+                    echo_result = measure("echo", echo.url, args.clients, args.seconds,
+                                          servers=echo_servers, browser=args.client)
+                    pay_result = measure("pay", gateway.url, args.clients, args.seconds,
+                                         servers=pay_servers, browser=args.client)
+                    rounds.append((echo_result, pay_result))
+                    print(f"round {n + 1}:")
+                    _show("bare Spyne echo", echo_result, "req")
+                    _show("complete payments", pay_result, "pay")
+                rss = gateway.rss_mb()
+            ratios = sorted(p["rate"] / e["rate"] for e, p in rounds if e["rate"])
+            ratio = ratios[len(ratios) // 2] if ratios else 0.0
+            print(f"  ratio payments / echo (median of {len(ratios)} rounds) {ratio:.3f}   "
+                  f"(goal >= 0.15: {'met' if ratio >= 0.15 else 'NOT met'})")
+            # Where the CPU goes, per operation (the median round): independent of how busy the
+            # machine is, and what the ratio would be on an idle machine where CPU is the limit.
+            e_cpu = _median_cpu([e for e, _ in rounds])
+            p_cpu = _median_cpu([p for _, p in rounds])
+            print("  CPU per echo request:  " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                         e_cpu.items())
+                  + f" (total {sum(e_cpu.values()):.1f} ms)")
+            print("  CPU per payment:       " + ", ".join(f"{k} {v:.1f} ms" for k, v in
+                                                         p_cpu.items())
+                  + f" (total {sum(p_cpu.values()):.1f} ms)")
+            if sum(p_cpu.values()):
+                servers = sum(v for k, v in p_cpu.items() if k != "client")
+                print(f"  CPU-bound ratio estimate (echo CPU / payment CPU) "
+                      f"{sum(e_cpu.values()) / sum(p_cpu.values()):.3f}; servers only "
+                      f"{e_cpu['server'] / servers:.3f}" if servers else "")
+            approved = _count_approved(url)
+            held = emulator.ledger()["centers"]["emulator-rub"]["held"]
+            print(f"  gateway memory (master + workers) {rss:.0f} MB; orders Approved {approved}, "
+                  f"held at the emulator {held} RUB")
     finally:
-        os.killpg(emulator.pid, 15)
-        emulator.wait(10)
         _drop(pg_name)

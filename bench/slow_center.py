@@ -20,15 +20,12 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-import requests
 
-from bench.common import Gunicorn, children, free_port, memory_mb, percentiles
+from bench.common import EmulatorProcess, Gunicorn, children, memory_mb, percentiles
 from bench.pay import MERCHANT, Browser, _database, _drop, _one_payment, _seed
 
 LOGIN, PASSWORD = "bench_erp", "BenchPass123"
@@ -121,78 +118,63 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="assist-bench-slow-")
     url, pg_name = _database(tmp, args.sqlite)
-    port = free_port()
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "assist_ws.cli", "emulator", "--port", str(port), "--data",
-         f"{tmp}/emulator.db", "--latency", str(args.latency)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    emulator_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(emulator_url + "/ledger?summary=1", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.2)
-        _seed(url, emulator_url, args.history)
-        from assist_ws.bootstrap import build
-        from assist_ws.config import Settings
-        from assist_ws.domain.model import Right
-        from assist_ws.services import admin
-        c = build(Settings(database_url=url, secret_key="bench"))
-        admin.add_user(c.uow, MERCHANT, LOGIN, PASSWORD, [Right.MONITOR])
-        c.close()
-        env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
-               "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
-        extra = ("--worker-class", args.worker_class) if args.worker_class else ()
-        with Gunicorn("assist_ws.wsgi:app", workers=args.workers, threads=args.threads,
-                      env=env, health_path="/health", extra=extra) as gateway:
-            http = Browser(gateway.url)
-            _one_payment(http)  # an order for the ERP to ask about, and a warm server
-            number = _last_order_number(url)
-            model = args.worker_class or "threaded (as shipped)"
-            print(f"slow-center: emulator latency {args.latency:g} s, {args.buyers} buyers "
-                  f"for {args.seconds:g} s, an ERP polling orderstate every 50 ms; gunicorn "
-                  f"{args.workers} workers, {model}"
-                  f"{f', {args.threads} threads' if args.threads else ''}; "
-                  f"{'PostgreSQL' if pg_name else 'SQLite'}, {os.cpu_count()} CPUs, load "
-                  f"average {os.getloadavg()[0]:.1f}")
-            ctx = multiprocessing.get_context("spawn")
-            pay_out, erp_out = ctx.Queue(), ctx.Queue()
-            warmup = 2.0
-            procs = [ctx.Process(target=_buyers, args=(gateway.url, args.buyers,
-                                                       args.seconds, warmup, pay_out)),
-                     ctx.Process(target=_erp, args=(gateway.url, number, args.seconds,
-                                                    warmup, erp_out))]
-            for p in procs:
-                p.start()
-            peak = 0.0
-            while any(p.is_alive() for p in procs) and pay_out.empty():
-                peak = max(peak, _pss(gateway.proc.pid))
-                time.sleep(0.5)
-            pay = pay_out.get(timeout=args.seconds + 300)
-            erp = erp_out.get(timeout=60)
-            for p in procs:
-                p.join()
-        ideal = args.buyers / args.latency
-        rate = len(pay["latencies"]) / args.seconds
-        p50, p99 = (x * 1000 for x in percentiles(pay["latencies"], 50, 99))
-        e50, e99 = (x * 1000 for x in percentiles(erp["latencies"], 50, 99))
-        print(f"  payments        {rate:7.1f}/s   ideal {ideal:.1f}/s   ratio {rate / ideal:.2f} "
-              f"(goal >= 0.6: {'met' if rate >= 0.6 * ideal else 'NOT met'})   latency p50 "
-              f"{p50:.0f} ms p99 {p99:.0f} ms   errors {pay['error_count']}")
-        print(f"  ERP orderstate  {len(erp['latencies'])} calls   p50 {e50:.1f} ms   p99 "
-              f"{e99:.1f} ms (goal <= 100 ms: {'met' if e99 <= 100 else 'NOT met'})   errors "
-              f"{erp['error_count']}")
-        for e in pay["errors"] + erp["errors"]:
-            print(f"      {e}")
-        print(f"  server memory (master + workers, PSS) peak {peak:.0f} MB")
+        with EmulatorProcess(f"{tmp}/emulator.db", args.latency) as emulator:
+            emulator_url = emulator.url
+            _seed(url, emulator_url, args.history)
+            from assist_ws.bootstrap import build
+            from assist_ws.config import Settings
+            from assist_ws.domain.model import Right
+            from assist_ws.services import admin
+            c = build(Settings(database_url=url, secret_key="bench"))
+            admin.add_user(c.uow, MERCHANT, LOGIN, PASSWORD, [Right.MONITOR])
+            c.close()
+            env = {"ASSIST_DATABASE_URL": url, "ASSIST_SECRET_KEY": "bench",
+                   "ASSIST_VAR_DIR": tmp, "ASSIST_LOG_LEVEL": "WARNING"}
+            extra = ("--worker-class", args.worker_class) if args.worker_class else ()
+            with Gunicorn("assist_ws.wsgi:app", workers=args.workers, threads=args.threads,
+                          env=env, health_path="/health", extra=extra) as gateway:
+                http = Browser(gateway.url)
+                _one_payment(http)  # an order for the ERP to ask about, and a warm server
+                number = _last_order_number(url)
+                model = args.worker_class or "threaded (as shipped)"
+                print(f"slow-center: emulator latency {args.latency:g} s, {args.buyers} buyers "
+                      f"for {args.seconds:g} s, an ERP polling orderstate every 50 ms; gunicorn "
+                      f"{args.workers} workers, {model}"
+                      f"{f', {args.threads} threads' if args.threads else ''}; "
+                      f"{'PostgreSQL' if pg_name else 'SQLite'}, {os.cpu_count()} CPUs, load "
+                      f"average {os.getloadavg()[0]:.1f}")
+                ctx = multiprocessing.get_context("spawn")
+                pay_out, erp_out = ctx.Queue(), ctx.Queue()
+                warmup = 2.0
+                procs = [ctx.Process(target=_buyers, args=(gateway.url, args.buyers,
+                                                           args.seconds, warmup, pay_out)),
+                         ctx.Process(target=_erp, args=(gateway.url, number, args.seconds,
+                                                        warmup, erp_out))]
+                for p in procs:
+                    p.start()
+                peak = 0.0
+                while any(p.is_alive() for p in procs) and pay_out.empty():
+                    peak = max(peak, _pss(gateway.proc.pid))
+                    time.sleep(0.5)
+                pay = pay_out.get(timeout=args.seconds + 300)
+                erp = erp_out.get(timeout=60)
+                for p in procs:
+                    p.join()
+            ideal = args.buyers / args.latency
+            rate = len(pay["latencies"]) / args.seconds
+            p50, p99 = (x * 1000 for x in percentiles(pay["latencies"], 50, 99))
+            e50, e99 = (x * 1000 for x in percentiles(erp["latencies"], 50, 99))
+            print(f"  payments        {rate:7.1f}/s   ideal {ideal:.1f}/s   ratio "
+                  f"{rate / ideal:.2f} (goal >= 0.6: {'met' if rate >= 0.6 * ideal else 'NOT met'})   latency p50 "
+                  f"{p50:.0f} ms p99 {p99:.0f} ms   errors {pay['error_count']}")
+            print(f"  ERP orderstate  {len(erp['latencies'])} calls   p50 {e50:.1f} ms   p99 "
+                  f"{e99:.1f} ms (goal <= 100 ms: {'met' if e99 <= 100 else 'NOT met'})   errors "
+                  f"{erp['error_count']}")
+            for e in pay["errors"] + erp["errors"]:
+                print(f"      {e}")
+            print(f"  server memory (master + workers, PSS) peak {peak:.0f} MB")
     finally:
-        os.killpg(emulator.pid, 15)
-        emulator.wait(10)
         _drop(pg_name)
 
 

@@ -44,7 +44,7 @@ def _site_for_test(tmp: Path, gateway_port: int, http_port: int, https_port: int
 def nginx(world, tmp_path_factory):
     if not os.path.exists(NGINX):
         if REQUIRE_NGINX:
-            pytest.fail(f"nginx is required here (ASSIST_REQUIRE_NGINX=1): apt-get install nginx")
+            pytest.fail("nginx is required here (ASSIST_REQUIRE_NGINX=1): apt-get install nginx-light")
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
     tmp = tmp_path_factory.mktemp("nginx")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
