@@ -15,6 +15,7 @@ from ..domain.notifications import check_url
 from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.settlement import parse_cutoff
+from ..domain.urls import check_return_url
 from .notifications import NotifySettings, apply_settings
 
 DEMO_MERCHANT_ID = 100001
@@ -106,6 +107,9 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
                      "url_return_no"):
             value = getattr(s, attr)
             if value is not None:
+                if attr.startswith("url_return"):  # the pages' rule (empty: none)
+                    value = check_return_url(f"--{attr.replace('_', '-')}", value) \
+                        if value else None
                 setattr(merchant, attr, value)
         if s.processing:
             mapping = dict(merchant.processing)

@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..domain.cards import card_data_in, card_numbers_in
+from ..domain.urls import valid_host_header
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,6 @@ OTHER_BODY = 16 * 1024
 #: The largest body any path takes.
 MAX_BODY = max(PAGES_BODY, SERVICES_BODY, OTHER_BODY)
 
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
-                   r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
               "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_X_REAL_IP",
               "HTTP_FORWARDED")
@@ -77,8 +75,9 @@ def parse_networks(text: str) -> tuple:
 
 @functools.lru_cache(maxsize=1024)
 def valid_host(host: str) -> bool:
-    """A host name or an IP literal, with an optional port: what a ``Host`` may hold."""
-    return bool(host) and _HOST.fullmatch(host) is not None
+    """A host name or an IP literal, with an optional port: what a ``Host`` may hold
+    (``domain.urls``; remembered, since the same few come again and again)."""
+    return valid_host_header(host)
 
 
 class Edge:

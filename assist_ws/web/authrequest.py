@@ -12,13 +12,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Iterable, Mapping
-from urllib.parse import urlsplit
 
 from ..domain.errors import Second, ValidationError
 from ..domain.model import Customer
 from ..domain.text import refuse_unfit_parameters
+from ..domain.urls import check_return_url
 from ..services.orders import MEANS_FLAGS, AuthorizationRequest
-from .returns import origin
 
 #: Customer parameters: wire name -> (Customer field, longest value, secondcode).
 CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
@@ -31,7 +30,6 @@ CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
 }
 
 URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
-URL_MAX = 256
 
 #: The request's parameters by their lower-case names: Assist's name and the secondcode of a
 #: refusal about it (0 for a name the request does not know).
@@ -87,26 +85,11 @@ def clean_text(value: str | None) -> str | None:
 
 
 def clean_url(name: str, value: str | None) -> str | None:
-    """A return URL as Assist cleans it, and only if it is an absolute http(s) URL whose
-    host is a host name or an IP address (with a port, without a user): anything else
-    (``javascript:``, a relative path, ``https://shop.example;script-src *``) would be a
-    hole, so it is refused (154)."""
+    """A return URL as Assist cleans it, if it may be one (``domain.urls.check_return_url``:
+    refused with 154 otherwise)."""
     if value is None or not value.strip():
         return None
-    url = _URL.sub("", value.strip()).replace('&&"', '&"')
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unclosed [IPv6 literal
-        parts = None
-    if (parts is None or len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https")
-            or not parts.netloc or _CONTROL.search(url) or " " in url):
-        raise ValidationError(f"{name} must be an absolute http(s) URL of at most {URL_MAX} "
-                              f"characters", Second.URL)
-    if origin(url) is None:
-        raise ValidationError(f"{name} must name its host as a host name or an IP address "
-                              f"(with a port from 1 to 65535, without a user or password)",
-                              Second.URL)
-    return url
+    return check_return_url(name, _URL.sub("", value.strip()).replace('&&"', '&"'))
 
 
 def _client_ip(value: str | None) -> str | None:

@@ -68,6 +68,10 @@ def test_setup_commands(cli):
       "--cutoff", "25:00"), "cut-off"),
     (("rate", "set", "USD", "RUB", "0"), "positive"),
     (("emulator", "--center", "bad"), "center"),
+    (("merchant", "add", "--id", "1", "--name", "X", "--url-return-ok",
+      "https://shop.example;sandbox"), "host name"),
+    (("merchant", "add", "--id", "1", "--name", "X", "--url-return", "javascript:alert(1)"),
+     "http(s) URL"),
 ])
 def test_bad_arguments_get_a_clear_message(cli, args, message):
     cli("db", "upgrade")
