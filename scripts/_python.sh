@@ -10,14 +10,17 @@
 SUPPORTED_PYTHONS="3.13 3.12 3.11"
 
 python_info() {
+  local info
   command -v "$1" >/dev/null 2>&1 || return 1
-  "$1" -c '
+  info="$("$1" -c '
 import os, sys, sysconfig
 if (3, 11) <= sys.version_info[:2] <= (3, 13) and not sysconfig.get_config_var("Py_GIL_DISABLED"):
     base = getattr(sys, "_base_executable", None) or sys.executable
-    print("%d.%d %s" % (sys.version_info[:2] + (os.path.realpath(base),)))
-else:
-    sys.exit(1)' 2>/dev/null
+    print("%d.%d %s" % (sys.version_info[:2] + (os.path.realpath(base),)))' 2>/dev/null)" || return 1
+  case "$info" in
+    3.1[1-3]\ /*) echo "$info" ;;
+    *) return 1 ;;
+  esac
 }
 
 _pyenv_pythons() {
