@@ -4,6 +4,7 @@
 
 from decimal import Decimal
 
+import assist_ws.compat  # noqa: F401 - before Spyne: makes it import on every Python
 from spyne import Application, ComplexModel, Decimal as SDecimal, Integer, ServiceBase, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication

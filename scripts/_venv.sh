@@ -1,21 +1,26 @@
-# Sourced by scripts/run and scripts/test: makes (once) and activates the virtual environment
-# in .venv (or $ASSIST_VENV) with Python 3.11, and installs the project into it.
+# Sourced by scripts/run, scripts/test, scripts/bench and scripts/regen-wsdl: picks the Python
+# (ASSIST_PYTHON, else the newest of 3.11 to 3.13 found: scripts/_python.sh), makes (once) and
+# activates its virtual environment, .venv-X.Y (or $ASSIST_VENV), and installs the project into
+# it.  The environment is made anew when it was made from another interpreter than the one
+# picked; one is kept per Python version, so switching versions reinstalls nothing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${ASSIST_VENV:-$ROOT/.venv}"
 EXTRAS="${1:-}"
-pick_python() {
-  for candidate in python3.11 python3 python; do
-    if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-      echo "$candidate"; return 0
-    fi
-  done
-  echo "assist-ws needs Python 3.11 (Spyne does not import on 3.12+)" >&2
-  return 1
-}
+source "$ROOT/scripts/_python.sh"
+PICKED="$(pick_python)"
+PYTHON_VERSION="${PICKED%% *}"
+PYTHON="${PICKED#* }"
+VENV="${ASSIST_VENV:-$ROOT/.venv-$PYTHON_VERSION}"
+if { [ -e "$VENV/bin/python" ] || [ -L "$VENV/bin/python" ]; } && [ "$(python_info "$VENV/bin/python" || true)" != "$PICKED" ]; then
+  if [ ! -f "$VENV/pyvenv.cfg" ]; then
+    echo "$VENV is not a virtual environment of $PYTHON; remove it or set ASSIST_VENV" >&2
+    exit 1
+  fi
+  echo "$VENV was made from another Python than $PYTHON: making it anew" >&2
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-  "$(pick_python)" -m venv "$VENV"
+  "$PYTHON" -m venv "$VENV"
 fi
 # Install (again) when the project's metadata changed since the last install.
 STAMP="$VENV/.assist-installed${EXTRAS:+-$EXTRAS}"

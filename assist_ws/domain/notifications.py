@@ -165,6 +165,9 @@ def _embedded_ipv4(address: IPv6Address) -> list[IPv4Address]:
 
 
 _NAT64 = ip_network("64:ff9b::/96")
+#: 6to4 addresses are judged by the IPv4 address they carry alone (Python's own tables call
+#: all of 2002::/16 private since 3.13, and not before).
+_SIX_TO_FOUR = ip_network("2002::/16")
 _SPECIAL = ("unspecified", "loopback", "link-local", "multicast", "private", "reserved")
 
 
@@ -178,6 +181,8 @@ def address_problem(address: str | IPv4Address | IPv6Address) -> str | None:
             problem = address_problem(inner)
             if problem is not None:
                 return problem
+        if ip in _SIX_TO_FOUR:
+            return None
     for name in _SPECIAL:
         if getattr(ip, "is_" + name.replace("-", "_")):
             return f"a {name} address"

@@ -2,8 +2,9 @@
 
 One process serves several named centers at ``http://HOST:PORT/<name>``
 (WSDL at ``?wsdl``), keeps a SQLite ledger that survives restarts and shows
-it at ``GET /ledger``. This package depends only on Spyne, lxml and the
-standard library, so it can run on its own::
+it at ``GET /ledger``. This package depends only on Spyne, lxml, the
+standard library and ``assist_ws.compat`` (which makes Spyne import on every
+Python we support), so it can run on its own::
 
     python -m assist_ws.emulator --port 8081 --data var/emulator.db
 
@@ -12,6 +13,7 @@ Public API: :class:`Center`, :data:`DEFAULT_CENTERS`, :func:`parse_center`,
 :func:`serve` and :func:`wsdl_document`.
 """
 
+from .. import compat  # noqa: F401 - before Spyne: makes it import on every Python
 from .config import DEFAULT_CENTERS, Center, EmulatorConfig, parse_center
 from .server import make_server, make_wsgi_app, serve
 from .service import wsdl_document

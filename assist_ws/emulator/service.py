@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from types import SimpleNamespace
 from decimal import Decimal as D
@@ -22,15 +21,10 @@ from decimal import Decimal as D
 from lxml import etree
 from spyne import Application, Fault, ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
 
-with warnings.catch_warnings():
-    # Spyne's SOAP and WSGI modules import the stdlib "cgi" module, which
-    # warns (deprecated since Python 3.11); keep that out of the host's logs.
-    warnings.filterwarnings("ignore", message=".*'cgi' is deprecated",
-                            category=DeprecationWarning)
-    from spyne.protocol.soap import Soap11
-    from spyne.server.wsgi import WsgiApplication
-
+from .. import compat
 from .config import Center
 from .contract import (
     APP_NAME, SERVICE_NAME, TNS, Amount, AuthorizeResult, CardNumber, Cardholder,
@@ -238,8 +232,11 @@ def _canonicalize(root) -> None:
     """Sort the global declarations of each embedded schema by kind and name.
 
     Spyne emits them in an order that depends on object ids (it iterates sets
-    of classes), which would make the published WSDL differ between runs.
+    of classes), which would make the published WSDL differ between runs. The
+    documentation is written as every Python reads it
+    (``compat.clean_documentation``).
     """
+    compat.clean_documentation(root)
     for schema in root.iter(f"{_XS}schema"):
         children = list(schema)
         children.sort(key=lambda el: (_SCHEMA_ORDER.get(el.tag, 9), el.get("name") or "",

@@ -11,18 +11,13 @@ the body, a password in the URL).
 from __future__ import annotations
 
 import logging
-import warnings
 
 from lxml import etree
 from spyne import Application, Fault
+from spyne.protocol.soap import Soap11
 
 from ..domain.errors import AssistError
 from ..domain.text import xml_fit
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    from spyne.protocol.soap import Soap11
-
 from .wire import NS, AssistFault
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -25,6 +25,7 @@ from lxml import etree
 from spyne import ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
 
+from .. import compat
 from ..domain.text import xml_fit
 from ..services import merchant_notifications as notices
 from ..services import replies
@@ -264,7 +265,9 @@ _lock = threading.Lock()
 
 def _canonical(root) -> None:
     """Stable output: Spyne orders schema declarations by object ids; sort them by kind and
-    name, and name each SOAPAction as Assist does (``http://www.paysecure.ru/ws/<op>``)."""
+    name, name each SOAPAction as Assist does (``http://www.paysecure.ru/ws/<op>``), and
+    write the documentation as every Python reads it (``compat.clean_documentation``)."""
+    compat.clean_documentation(root)
     for schema in root.iter(f"{_XS}schema"):
         children = sorted(schema, key=lambda el: (_ORDER.get(el.tag, 9), el.get("name") or ""))
         for el in children:
