@@ -60,6 +60,9 @@ class Settings:
     #: Tests and drills only: a file holding seconds to add to the system time.
     clock_offset_file: str = ""
     log_level: str = "INFO"
+    #: ``text`` (one line per event, for people) or ``json`` (one JSON object per line, for
+    #: log collectors), for every line of the server and the worker.
+    log_format: str = "text"
     #: Seconds a verified web-service login is remembered (0: check the password every time).
     auth_cache_seconds: float = 60.0
     var_dir: str = "var"

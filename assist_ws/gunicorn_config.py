@@ -27,6 +27,9 @@ keep it that way and keep it safe:
 **Proxies.**  gunicorn itself believes no forwarded header (``forwarded_allow_ips`` empty):
 ``serving.edge`` decides, from ``ASSIST_TRUSTED_PROXIES``.
 
+**Logs** are written as text or, with ``ASSIST_LOG_FORMAT=json``, as JSON lines -- gunicorn's
+error and access logs as well as the application's (``serving.logs``).
+
 Code changes need a restart of the server, not a HUP: the master holds the code.
 """
 
@@ -38,7 +41,7 @@ import gc
 import sys
 
 from .config import Settings
-from .serving.logs import ACCESS_FORMAT, AccessLog
+from .serving.logs import ACCESS_FORMAT, AccessLog, formatter
 from .serving.worker import GatewayWorker
 
 #: The WSGI application ``assist-ws serve`` runs.
@@ -75,6 +78,8 @@ secure_scheme_headers: dict = {}
 GatewayWorker.request_timeout = _settings.request_timeout
 GatewayWorker.send_timeout = _settings.send_timeout
 AccessLog.level = _settings.log_level
+AccessLog.kind = _settings.log_format.strip().lower() or "text"
+formatter(AccessLog.kind)  # an unknown format stops the server here, saying so
 _map_big_allocations()
 
 
