@@ -338,6 +338,7 @@ def _warn_about_database(url: str) -> None:
 def serve(host, port, workers, threads) -> None:
     """Run the gateway under gunicorn."""
     from .gunicorn_config import command
+    from .monitoring import multiproc
     settings = Settings.from_env()
     _logging(settings)
     _warn_about_database(settings.database_url)
@@ -346,6 +347,8 @@ def serve(host, port, workers, threads) -> None:
                    log_level=settings.log_level.lower())
     if threads:  # the database pools follow the threads (bootstrap reads the setting)
         os.environ["ASSIST_WEB_THREADS"] = str(threads)
+    # The workers' metrics go into files there (cleared of the files of processes gone).
+    os.environ[multiproc.ENV] = multiproc.prepare(settings.metrics_directory())
     os.execv(sys.executable, args)
 
 
@@ -423,10 +426,13 @@ def worker(once, interval, jobs) -> None:
     """Run the worker: settlement at each center's cut-off, hold expiry, buyer timeouts and
     resolution of unknown outcomes, every --interval seconds."""
     from .jobs.worker import Worker
+    from .monitoring import metrics, multiproc
     settings = Settings.from_env()
     _logging(settings)
+    # Its metrics go where the server of this host reads them (``/metrics``).
+    multiproc.use(settings.metrics_directory())
     _warn_about_database(settings.database_url)
-    w = Worker(_container(), interval=interval, only=jobs)
+    w = Worker(_container(), interval=interval, only=jobs, observe=metrics.job_finished)
     w.install_signal_handlers()
     w.run(once=once)
 

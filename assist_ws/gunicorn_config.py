@@ -27,6 +27,11 @@ keep it that way and keep it safe:
 **Proxies.**  gunicorn itself believes no forwarded header (``forwarded_allow_ips`` empty):
 ``serving.edge`` decides, from ``ASSIST_TRUSTED_PROXIES``.
 
+**Metrics.**  The workers write their metrics into the directory ``assist-ws serve`` set up
+(``monitoring.multiproc``; ``PROMETHEUS_MULTIPROC_DIR``, which gunicorn run by hand needs
+set to an empty directory of its own), where ``/metrics`` reads them all; ``child_exit``
+drops what only a live worker may show.
+
 **Logs** are written as text or, with ``ASSIST_LOG_FORMAT=json``, as JSON lines -- gunicorn's
 error and access logs as well as the application's (``serving.logs``).
 
@@ -41,6 +46,7 @@ import gc
 import sys
 
 from .config import Settings
+from .monitoring import multiproc
 from .serving.logs import ACCESS_FORMAT, AccessLog, formatter
 from .serving.worker import GatewayWorker
 
@@ -93,6 +99,11 @@ def post_fork(server, worker) -> None:
     if "assist_ws.db.engine" in sys.modules:  # the application uses our database layer
         from assist_ws.db.fork import after_fork
         after_fork()
+
+
+def child_exit(server, worker) -> None:
+    """In the master, when a worker has exited."""
+    multiproc.process_dead(worker.pid)
 
 
 def command(app: str = APP, *, bind: str, workers: int, threads: int | None = None,
