@@ -3,11 +3,13 @@
 Every metric has labels, so that no value exists before its first use: a process chooses
 where values live (memory, or the files of the multi-process mode, ``multiproc``) before
 then.  Label values come from small fixed sets (routes, centers, operations, outcomes,
-jobs), never from a request.
+jobs), never from a request.  A metric that cannot be written (a full disk under the
+metrics directory) is logged once and never fails what was being counted.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, Sequence
 
@@ -60,6 +62,17 @@ JOB_FAILURES = Counter(
 #: Assist's response code of a processing center's own failure (a fault): not the card's.
 _CENTER_ERROR = "AS998"
 
+log = logging.getLogger(__name__)
+_failed = []
+
+
+def unwritten(exc: Exception) -> None:
+    """A metric could not be written: said once per process, and the work goes on."""
+    if not _failed:
+        _failed.append(exc)
+        log.warning("metrics cannot be written (%s: %s); counting goes on without them",
+                    type(exc).__name__, exc)
+
 
 # -- payments -----------------------------------------------------------------------------
 def payment_result(state: str) -> str:
@@ -69,15 +82,21 @@ def payment_result(state: str) -> str:
 
 def payment_made(state: str, means: str) -> None:
     """Count a payment that was made (not one found again for a repeated request)."""
-    PAYMENTS.labels(payment_result(state), means or "card").inc()
+    try:
+        PAYMENTS.labels(payment_result(state), means or "card").inc()
+    except Exception as exc:  # noqa: BLE001 - never fails the payment
+        unwritten(exc)
 
 
 # -- the worker ---------------------------------------------------------------------------
 def job_finished(job: str, seconds: float, failed: bool) -> None:
     """The worker's report of one job run (``jobs.worker.Worker(observe=...)``)."""
-    JOB_DURATION.labels(job).observe(seconds)
-    if failed:
-        JOB_FAILURES.labels(job).inc()
+    try:
+        JOB_DURATION.labels(job).observe(seconds)
+        if failed:
+            JOB_FAILURES.labels(job).inc()
+    except Exception as exc:  # noqa: BLE001 - never fails the job
+        unwritten(exc)
 
 
 # -- processing centers -------------------------------------------------------------------
@@ -115,8 +134,12 @@ class MeteredGateway:
 
     @staticmethod
     def _count(center: ProcessingCenter, operation: str, outcome: str, started: float) -> None:
-        CENTER_DURATION.labels(center.name, operation).observe(time.perf_counter() - started)
-        CENTER_CALLS.labels(center.name, operation, outcome).inc()
+        try:
+            CENTER_DURATION.labels(center.name, operation).observe(
+                time.perf_counter() - started)
+            CENTER_CALLS.labels(center.name, operation, outcome).inc()
+        except Exception as exc:  # noqa: BLE001 - never fails the call's result
+            unwritten(exc)
 
     def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
                   amount: Money) -> ProcessingReply:
@@ -176,7 +199,10 @@ class MeteredSender:
     def send(self, target: PushTarget, notice: PushNotice) -> PushReply:
         started = time.perf_counter()
         reply = self.inner.send(target, notice)
-        protocol = getattr(target.protocol, "value", target.protocol)
-        NOTIFY_DURATION.labels(str(protocol)).observe(time.perf_counter() - started)
-        NOTIFY_TRIES.labels(getattr(reply.verdict, "value", str(reply.verdict))).inc()
+        try:
+            protocol = getattr(target.protocol, "value", target.protocol)
+            NOTIFY_DURATION.labels(str(protocol)).observe(time.perf_counter() - started)
+            NOTIFY_TRIES.labels(getattr(reply.verdict, "value", str(reply.verdict))).inc()
+        except Exception as exc:  # noqa: BLE001 - never fails the try's journal
+            unwritten(exc)
         return reply

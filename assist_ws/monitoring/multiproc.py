@@ -14,6 +14,7 @@ whichever worker it is answered, adds up all of them.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -49,14 +50,24 @@ def prepare(directory: str) -> str:
     return path
 
 
-def use(directory: str) -> None:
+def use(directory: str) -> bool:
     """Write this process's metric values into ``directory`` (made if missing).  Takes
-    effect for every value made from now on: call it before the first metric is used."""
+    effect for every value made from now on: call it before the first metric is used.  A
+    directory this process cannot write to is said in the log, and the values stay in
+    memory (False)."""
     path = os.path.abspath(directory)
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"{path} is not writable")
+    except OSError as exc:
+        logging.getLogger(__name__).warning(
+            "metrics kept in memory, not in %s: %s", path, exc)
+        return False
     os.environ[ENV] = path
     if not getattr(values.ValueClass, "_multiprocess", False):
         values.ValueClass = values.get_value_class()
+    return True
 
 
 def active() -> str | None:

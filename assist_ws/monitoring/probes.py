@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .metrics import HTTP_DURATION, HTTP_REQUESTS
+from .metrics import HTTP_DURATION, HTTP_REQUESTS, unwritten
 from .readiness import Readiness
 
 #: The paths ``Probes`` answers.
@@ -60,16 +60,19 @@ class RequestMetrics:
         self._timers: dict[str, object] = {}
 
     def _record(self, path: str, status: str, started: float) -> None:
-        route = self.route(path)
-        key = (route, status)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = HTTP_REQUESTS.labels(route, status)
-        timer = self._timers.get(route)
-        if timer is None:
-            timer = self._timers[route] = HTTP_DURATION.labels(route)
-        counter.inc()  # type: ignore[attr-defined]
-        timer.observe(time.perf_counter() - started)  # type: ignore[attr-defined]
+        try:
+            route = self.route(path)
+            key = (route, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = HTTP_REQUESTS.labels(route, status)
+            timer = self._timers.get(route)
+            if timer is None:
+                timer = self._timers[route] = HTTP_DURATION.labels(route)
+            counter.inc()  # type: ignore[attr-defined]
+            timer.observe(time.perf_counter() - started)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - never fails the request
+            unwritten(exc)
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()

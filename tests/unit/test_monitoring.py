@@ -362,3 +362,26 @@ def test_a_process_pointed_at_the_directory_writes_its_metrics_there(tmp_path):
     assert registry.get_sample_value("assist_worker_job_failures_total", {"job": "probe"}) == 1
     assert registry.get_sample_value("assist_worker_job_duration_seconds_sum",
                                      {"job": "probe"}) == 0.5
+
+
+def test_a_metric_that_cannot_be_written_fails_nothing(monkeypatch, caplog):
+    def full(*labels):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(metrics.CENTER_CALLS, "labels", full)
+    monkeypatch.setattr(metrics.PAYMENTS, "labels", full)
+    monkeypatch.setattr(metrics, "_failed", [])
+    reply = ProcessingReply(Outcome.SUCCESS, "AS000")
+    fake = FakeGateway()
+    fake.replies["status"] = [reply]
+    with caplog.at_level("WARNING"):
+        assert metrics.MeteredGateway(fake).status(CENTER, "r") is reply
+        metrics.payment_made("Success", "card")
+    assert sum("metrics cannot be written" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_directory_that_cannot_be_had_leaves_the_metrics_in_memory(tmp_path, monkeypatch):
+    monkeypatch.delenv(multiproc.ENV, raising=False)
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    assert multiproc.use(str(taken)) is False
+    assert multiproc.active() is None and multiproc.ENV not in os.environ
