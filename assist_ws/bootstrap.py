@@ -14,9 +14,12 @@ from sqlalchemy.engine import Engine
 from .config import Settings
 from .db.engine import make_engine
 from .db.core_uow import CoreUnitOfWork
+from .db.snapshot import read_snapshot
 from .db.uow import SqlAlchemyUnitOfWork
+from .domain.backlog import Snapshot
 from .domain.notifications import DeliveryPolicy, NotificationSender, parse_ports
 from .domain.ports import Clock, ProcessingGateway, SystemClock
+from .monitoring import metrics
 from .notify import HttpNotificationSender
 from .processing import Timeouts, ZeepProcessingGateway
 from .services import cancel, confirm, holds, notifications, payment, resolve, settle
@@ -44,8 +47,11 @@ class Container:
     # The use cases with their ports bound.
     def pay_by_card(self, bill_number, card, **kw):
         kw.setdefault("fingerprint_key", self.settings.secret())
-        return payment.pay_by_card(self.buyer_uow, self.gateway, self.clock, bill_number, card,
-                                   **kw)
+        result = payment.pay_by_card(self.buyer_uow, self.gateway, self.clock, bill_number,
+                                     card, **kw)
+        if not result.repeated:
+            metrics.payment_made(result.operation.state, result.operation.means)
+        return result
 
     def confirm(self, merchant_id, bill_number, amount=None, **kw):
         return confirm.confirm_payment(self.uow, self.gateway, self.clock, merchant_id,
@@ -103,6 +109,17 @@ class Container:
     def close(self) -> None:
         self.engine.dispose()
 
+    # What an operator watches (``/metrics``, ``/ready``).
+    def snapshot(self, now=None) -> Snapshot:
+        """The state gauges' reading: unknown outcomes, notification backlog, settlement."""
+        return read_snapshot(self.engine, now or self.clock.now(),
+                             timedelta(seconds=self.settings.resolve_grace))
+
+    def ready_targets(self) -> list[tuple[str, str]]:
+        """The active processing centers (name, URL), read from the database."""
+        with self.uow.reader() as uow:
+            return [(c.name, c.url) for c in uow.centers.list() if c.active]
+
     # The payment pages and the demo shop.
     def create_order(self, request):
         return orders.create_order(self.buyer_uow, self.clock, request)
@@ -147,17 +164,18 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     # The notification outbox is written inside every commit, with the state change.
     outbox = functools.partial(notifications.write_outbox, clock=clock)
     uow = SqlAlchemyUnitOfWork(engine, before_commit=[outbox])
+    # Every call to a center and every notification try is counted and timed on its way.
     return Container(settings=settings, engine=engine, uow=uow,
                      pages_uow=CoreUnitOfWork(engine, before_commit=[outbox]),
-                     gateway=gateway or ZeepProcessingGateway(
-                         timeouts, connections=max(1, settings.web_threads)),
+                     gateway=metrics.MeteredGateway(gateway or ZeepProcessingGateway(
+                         timeouts, connections=max(1, settings.web_threads))),
                      clock=clock,
-                     notifier=HttpNotificationSender(
+                     notifier=metrics.MeteredSender(HttpNotificationSender(
                          connect_timeout=settings.notify_connect_timeout,
                          timeout=settings.notify_timeout,
                          max_reply_bytes=settings.notify_max_reply_bytes,
                          allowed_ports=parse_ports(settings.notify_ports),
-                         allow_private=settings.notify_allow_private),
+                         allow_private=settings.notify_allow_private)),
                      notify_policy=notify_policy(settings))
 
 

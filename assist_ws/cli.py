@@ -298,9 +298,20 @@ def emulator(host, port, data, centers, late_seconds, latency) -> None:
     emu.serve(config, host, port)
 
 
+def _logging(settings: Settings) -> None:
+    """The process's log lines as the settings say (level, text or JSON), redacted."""
+    from .serving.logs import configure
+    try:
+        configure(settings.log_level, kind=settings.log_format)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _warn_about_database(url: str) -> None:
-    """Say on stderr what is wrong with the database server's settings (``db.checks``);
-    starting goes on either way."""
+    """Log what is wrong with the database server's settings (``db.checks``); starting goes
+    on either way."""
+    import logging
+
     from .db.checks import settings_warnings
     from .db.engine import make_engine
     try:
@@ -310,9 +321,10 @@ def _warn_about_database(url: str) -> None:
         finally:
             engine.dispose()
     except Exception as exc:  # noqa: BLE001 - reported; the server says more when it runs
-        found = [f"the database's settings could not be checked: {exc}"]
+        found = [f"the database's settings could not be checked: "
+                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
     for line in found:
-        click.echo(f"warning: {line}", err=True)
+        logging.getLogger("assist_ws.cli").warning("%s", line)
 
 
 @main.command()
@@ -326,13 +338,17 @@ def _warn_about_database(url: str) -> None:
 def serve(host, port, workers, threads) -> None:
     """Run the gateway under gunicorn."""
     from .gunicorn_config import command
+    from .monitoring import multiproc
     settings = Settings.from_env()
+    _logging(settings)
     _warn_about_database(settings.database_url)
     args = command(bind=f"{host}:{port}", workers=workers or settings.web_workers,
                    threads=threads or settings.web_threads,
                    log_level=settings.log_level.lower())
     if threads:  # the database pools follow the threads (bootstrap reads the setting)
         os.environ["ASSIST_WEB_THREADS"] = str(threads)
+    # The workers' metrics go into files there (cleared of the files of processes gone).
+    os.environ[multiproc.ENV] = multiproc.prepare(settings.metrics_directory())
     os.execv(sys.executable, args)
 
 
@@ -409,15 +425,14 @@ def _moment(moment) -> str:
 def worker(once, interval, jobs) -> None:
     """Run the worker: settlement at each center's cut-off, hold expiry, buyer timeouts and
     resolution of unknown outcomes, every --interval seconds."""
-    import logging
-
     from .jobs.worker import Worker
+    from .monitoring import metrics, multiproc
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s [worker %(process)d] %(name)s: "
-                               "%(message)s")
+    _logging(settings)
+    # Its metrics go where the server of this host reads them (``/metrics``).
+    multiproc.use(settings.metrics_directory())
     _warn_about_database(settings.database_url)
-    w = Worker(_container(), interval=interval, only=jobs)
+    w = Worker(_container(), interval=interval, only=jobs, observe=metrics.job_finished)
     w.install_signal_handlers()
     w.run(once=once)
 

@@ -60,6 +60,15 @@ class Settings:
     #: Tests and drills only: a file holding seconds to add to the system time.
     clock_offset_file: str = ""
     log_level: str = "INFO"
+    #: ``text`` (one line per event, for people) or ``json`` (one JSON object per line, for
+    #: log collectors), for every line of the server and the worker.
+    log_format: str = "text"
+    #: ``/metrics`` (and the details of ``/health`` and ``/ready``) answer requests from
+    #: loopback; with a token set, also others that send ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    #: Where the processes of one host write their metrics for ``/metrics`` to read
+    #: (``PROMETHEUS_MULTIPROC_DIR``); empty: ``<var_dir>/metrics``.
+    metrics_dir: str = ""
     #: Seconds a verified web-service login is remembered (0: check the password every time).
     auth_cache_seconds: float = 60.0
     var_dir: str = "var"
@@ -99,6 +108,9 @@ class Settings:
                 except ValueError:
                     raise ValueError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
         return cls(**values)
+
+    def metrics_directory(self) -> str:
+        return self.metrics_dir or os.path.join(self.var_dir, "metrics")
 
     def secret(self) -> bytes:
         if self.secret_key:

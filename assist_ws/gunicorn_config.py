@@ -27,6 +27,14 @@ keep it that way and keep it safe:
 **Proxies.**  gunicorn itself believes no forwarded header (``forwarded_allow_ips`` empty):
 ``serving.edge`` decides, from ``ASSIST_TRUSTED_PROXIES``.
 
+**Metrics.**  The workers write their metrics into the directory ``assist-ws serve`` set up
+(``monitoring.multiproc``; ``PROMETHEUS_MULTIPROC_DIR``, which gunicorn run by hand needs
+set to an empty directory of its own), where ``/metrics`` reads them all; ``child_exit``
+drops what only a live worker may show.
+
+**Logs** are written as text or, with ``ASSIST_LOG_FORMAT=json``, as JSON lines -- gunicorn's
+error and access logs as well as the application's (``serving.logs``).
+
 Code changes need a restart of the server, not a HUP: the master holds the code.
 """
 
@@ -38,7 +46,8 @@ import gc
 import sys
 
 from .config import Settings
-from .serving.logs import ACCESS_FORMAT, AccessLog
+from .monitoring import multiproc
+from .serving.logs import ACCESS_FORMAT, AccessLog, formatter
 from .serving.worker import GatewayWorker
 
 #: The WSGI application ``assist-ws serve`` runs.
@@ -75,6 +84,8 @@ secure_scheme_headers: dict = {}
 GatewayWorker.request_timeout = _settings.request_timeout
 GatewayWorker.send_timeout = _settings.send_timeout
 AccessLog.level = _settings.log_level
+AccessLog.kind = _settings.log_format.strip().lower() or "text"
+formatter(AccessLog.kind)  # an unknown format stops the server here, saying so
 _map_big_allocations()
 
 
@@ -99,6 +110,11 @@ def post_fork(server, worker) -> None:
     if "assist_ws.db.engine" in sys.modules:  # the application uses our database layer
         from assist_ws.db.fork import after_fork
         after_fork()
+
+
+def child_exit(server, worker) -> None:
+    """In the master, when a worker has exited."""
+    multiproc.process_dead(worker.pid)
 
 
 def command(app: str = APP, *, bind: str, workers: int, threads: int | None = None,

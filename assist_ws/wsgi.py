@@ -1,15 +1,24 @@
 """The WSGI application gunicorn runs: Flask for pages and POST interfaces, with the Spyne
 SOAP services mounted beside it, all behind ``serving.edge`` (trusted proxies, body limits,
-card data in URLs, the last answer to a failure)."""
+card data in URLs, the last answer to a failure); ``/health``, ``/ready`` and ``/metrics``
+answered by ``monitoring.probes`` just inside the edge; every request counted and timed by
+route, outermost."""
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from . import __version__
 from .bootstrap import Container, default_container
+from .monitoring import multiproc
+from .monitoring.probes import OTHER, PATHS, Probes, RequestMetrics, exposition
+from .monitoring.readiness import Readiness
+from .monitoring.state import StateCollector
 from .serving.edge import Edge
 from .web import pay as payment_pages
 
@@ -41,12 +50,6 @@ def create_app(container: Container) -> Flask:
     app = Flask("assist_ws")
     app.config["CONTAINER"] = container
 
-    @app.get("/health")
-    def health():
-        with container.uow.reader() as uow:
-            centers = [c.name for c in uow.centers.list()]
-        return jsonify(status="ok", version=__version__, processing_centers=centers)
-
     @app.get("/")
     def index():
         return (f"<!doctype html><title>assist-ws</title><h1>assist-ws {__version__}</h1>"
@@ -65,9 +68,44 @@ def create_app(container: Container) -> Flask:
     app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api,
                                     post_handler(container.merchant_api))
     settings = container.settings
+    state = StateCollector(container.snapshot, container.clock.now)
+    readiness = Readiness(container.ready_targets,
+                          timeout=min(2.0, settings.processing_connect_timeout))
+    app.wsgi_app = Probes(app.wsgi_app, metrics=exposition(multiproc.registry(state)),
+                          readiness=readiness, token=settings.metrics_token,
+                          version=__version__)
     app.wsgi_app = Edge(app.wsgi_app, trusted_proxies=settings.trusted_proxies,
                         public_url=settings.public_url, failure=_failure)
+    app.wsgi_app = RequestMetrics(app.wsgi_app, routes(app))
     return app
+
+
+def routes(app: Flask) -> Callable[[str], str]:
+    """``route(path)``: the route a request's path is counted under -- a path the
+    application serves (a rule of Flask's, a web service's WSDL, a probe), else ``other``."""
+    from .soap.services import BY_PATH
+    known = {rule.rule for rule in app.url_map.iter_rules() if not rule.arguments}
+    known.update(PATHS)
+    known.update(f"{path}.wsdl" for path in BY_PATH)
+    known.update(f"{path}.cfm" for path in BY_PATH)
+    adapter = app.url_map.bind("localhost")
+
+    @functools.lru_cache(maxsize=1024)
+    def matched(path: str) -> str:
+        for method in ("GET", "POST"):
+            try:
+                rule, _args = adapter.match(path, method=method, return_rule=True)
+                return rule.rule
+            except MethodNotAllowed:
+                continue
+            except Exception:  # noqa: BLE001 - not found, a redirect: not a route of ours
+                return OTHER
+        return OTHER
+
+    def route(path: str) -> str:
+        return path if path in known else matched(path)
+
+    return route
 
 
 _app: Flask | None = None

@@ -5,6 +5,7 @@ gateway's records."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,35 @@ from decimal import Decimal
 
 import pytest
 import requests
+
+#: The emulator's test cards (the README's table): no log line may hold one, in any spacing.
+TEST_CARDS = frozenset({
+    "4111111111111111", "5555555555554444", "2200000000000004", "4000000000000002",
+    "4000000000009995", "4000000000000069", "4000000000000119", "4000000000000259",
+    "4000000000000127", "4276000000000009", "4276000000000017"})
+#: The passwords and secret words of the demo and the tests: no log line may hold one.
+TEST_SECRETS = ("DemoPass123", "Passw0rd1", "Wrong1234", "Other12345", "Secret123",
+                "First12345", "Second1234", "CsvPass123", "LockMe1234", "Cancel1234",
+                "Confirm123", "Monitor123", "Notify1234", "demo-secret", "serve-secret",
+                "notify-secret", "notify-s3cret", "s3cret", "e2e-secret")
+#: A run of 13 or more digits, blanks and hyphens allowed between them.
+_DIGITS = re.compile(r"\d(?:[\s-]*\d){12,}")
+_SECRETS = re.compile("|".join(re.escape(s) for s in TEST_SECRETS))
+#: The log files of the test run (every server's, the worker's, the test process's own) end
+#: in this, anywhere under the session's temporary directory, where the end of the session
+#: looks for secrets in them (``tests/conftest.py``).
+LOG_SUFFIX = ".log"
+
+
+def secrets_in(text: str) -> list[str]:
+    """The test cards, passwords and secret words found in ``text`` (a card number also
+    when spaced or hyphenated, or run together with other digits)."""
+    found = set(_SECRETS.findall(text))
+    for run in _DIGITS.finditer(text):
+        digits = re.sub(r"[\s-]", "", run.group(0))
+        found.update(card for card in TEST_CARDS if card in digits)
+    return sorted(found)
+
 
 PG_ADMIN_URL = os.environ.get("ASSIST_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")

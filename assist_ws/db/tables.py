@@ -35,6 +35,8 @@ processing_centers = Table(
     Column("hold_days", Integer, nullable=False),
     Column("cutoff", String(5), nullable=False),
     Column("active", Boolean, nullable=False),
+    # The latest cut-off whose due payments were all settled (the settlement lag's start).
+    Column("settled_through", UtcDateTime),
 )
 
 merchants = Table(

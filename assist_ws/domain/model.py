@@ -97,6 +97,8 @@ class ProcessingCenter:
         self.hold_days = hold_days
         self.cutoff = cutoff
         self.active = active
+        #: The latest cut-off whose due payments were all settled (None: none yet).
+        self.settled_through: datetime | None = None
 
 
 class Merchant:

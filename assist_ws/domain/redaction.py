@@ -45,7 +45,10 @@ class RedactSecrets(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
+        if record.exc_text:
+            # Formatted already, by a handler that came first (and may not redact).
+            record.exc_text = redact(record.exc_text)
+        elif record.exc_info:
             # A traceback may quote a value (an exception's message): format it now,
             # redacted, so that the handler prints this text instead.
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))

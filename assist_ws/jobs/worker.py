@@ -8,6 +8,9 @@ half-done -- the next round of any worker picks it up.  With SQLite, run one wor
 
 SIGTERM or SIGINT ends the worker after the batch in flight; a second one ends it at once
 (still safe: what was claimed is taken up again when its lease ends).
+
+Each job run is reported to ``observe(job, seconds, failed)`` when one is given (the command
+line passes the metrics' ``job_finished``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from . import holds, notifications, resolver, settlement, timeouts
 log = logging.getLogger(__name__)
 
 Job = Callable[..., int]
+#: ``observe(job name, seconds it took, whether it failed)``.
+Observer = Callable[[str, float, bool], None]
 
 #: The jobs in the order one round runs them: ``(name, run_once)``, where
 #: ``run_once(container) -> int`` returns how much it did.  Unknown outcomes are resolved
@@ -45,8 +50,9 @@ def job_names() -> list[str]:
 
 class Worker:
     def __init__(self, container, *, interval: float | None = None,
-                 only: Sequence[str] = ()):
+                 only: Sequence[str] = (), observe: Observer | None = None):
         self.container = container
+        self.observe = observe
         self.interval = container.settings.worker_interval if interval is None else interval
         unknown = set(only) - set(job_names())
         if unknown:
@@ -71,12 +77,22 @@ class Worker:
             except Exception:  # noqa: BLE001 - the worker outlives a failing round
                 log.exception("job %s failed; it runs again next round", name)
                 done[name] = -1
+                self._observe(name, time.monotonic() - started, True)
                 continue
+            took = time.monotonic() - started
+            self._observe(name, took, False)
             if done[name]:
-                log.info("job %s: %d in %.1fs", name, done[name], time.monotonic() - started)
+                log.info("job %s: %d in %.1fs", name, done[name], took)
         self.rounds += 1
         log.debug("round done: %s", done)
         return done
+
+    def _observe(self, name: str, seconds: float, failed: bool) -> None:
+        if self.observe is not None:
+            try:
+                self.observe(name, seconds, failed)
+            except Exception:  # noqa: BLE001 - a report must not stop the work
+                log.exception("job %s: its run could not be reported", name)
 
     def run(self, *, once: bool = False) -> None:
         """Run rounds until stopped (or one round, ``once``)."""

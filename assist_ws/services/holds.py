@@ -22,6 +22,7 @@ from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, U
 from ..domain.states import OrderEvent
 from .common import load_center
 from .outcomes import record_reply
+from .results import about
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ def _claim(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[str, str]]:
             pay = order.card_payment
             auth = pay.authorization if pay is not None else None
             if pay is None or not pay.succeeded or auth is None:
-                log.error("order %s is Delayed without a successful card payment; left alone",
-                          order.bill_number)
+                log.error("order %s: Delayed without a successful card payment; left alone",
+                          order.bill_number, extra=about(order.bill_number))
                 continue
             reason = _reason(uow, order)
             order.apply(OrderEvent.HOLD_EXPIRED, now, reason=reason)
@@ -110,13 +111,14 @@ def _release(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: st
         uow.commit()
     if reply.outcome is Outcome.SUCCESS:
         summary.released += 1
-        log.info("order %s: hold period expired; Canceled and the hold released", bill)
+        log.info("order %s: hold period expired; Canceled and the hold released", bill,
+                 extra=about(bill))
     elif reply.outcome is Outcome.DECLINED:
         summary.declined += 1
         log.warning("order %s: hold period expired; Canceled; the center declined the "
                     "reversal (%s %s): nothing is held", bill, reply.response_code,
-                    reply.message)
+                    reply.message, extra=about(bill))
     else:
         summary.unknown += 1
         log.warning("order %s: hold period expired; Canceled; the reversal awaits the "
-                    "resolver (%s)", bill, reply.message)
+                    "resolver (%s)", bill, reply.message, extra=about(bill))

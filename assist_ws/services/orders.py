@@ -13,7 +13,7 @@ from ..domain.money import normalize_currency, parse_amount
 from ..domain.text import is_digits
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.states import PAID_STATES
-from .results import OrderView, audit
+from .results import OrderView, about, audit
 
 #: Payment-means flags of the authorization request and our means names.
 MEANS_FLAGS = {
@@ -140,7 +140,7 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
         uow.commit()
     audit.info("order %s created: merchant %s, order number %s, %s %s%s", order.bill_number,
                merchant_id, order_number, format(amount.amount, "f"), amount.currency,
-               ", two-stage" if order.delay else "")
+               ", two-stage" if order.delay else "", extra=about(order.bill_number))
     return OrderView.of(order)
 
 

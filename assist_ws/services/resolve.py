@@ -31,6 +31,7 @@ from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center
 from .outcomes import backoff, record_reply, void_authorization
+from .results import about
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
             done = resolve_one(uow, gateway, clock, bill, request_id,
                                max_attempts=max_attempts, silent=silent)
         except ProcessingUnavailable as exc:  # the center is no longer configured
-            log.warning("transaction %s of order %s: %s", request_id, bill, exc.message)
+            log.warning("order %s: transaction %s: %s", bill, request_id, exc.message,
+                        extra=about(bill))
             silent.add(center)
             done = False
         if done:
@@ -162,11 +164,12 @@ def _record(uow, clock, bill, request_id, reply: ProcessingReply, hold_days: int
         else:
             _later(tx, clock.now(), reply.message)
             if tx.attempts == max_attempts:
-                log.error("UNRESOLVED: %s transaction %s of order %s.%s at %s (%s %s) has no "
-                          "outcome after %d tries: %s; still trying every %s; see "
-                          "`assist-ws unresolved`", tx.type, tx.request_id, bill, op.number,
-                          tx.center, tx.amount, tx.currency, tx.attempts,
-                          tx.message or "no answer", tx.next_attempt_at - clock.now())
+                log.error("order %s: UNRESOLVED: %s transaction %s of operation %s.%s at %s "
+                          "(%s %s) has no outcome after %d tries: %s; still trying every %s; "
+                          "see `assist-ws unresolved`", bill, tx.type, tx.request_id, bill,
+                          op.number, tx.center, tx.amount, tx.currency, tx.attempts,
+                          tx.message or "no answer", tx.next_attempt_at - clock.now(),
+                          extra=about(bill))
         uow.commit()
         return tx.status.value in ("success", "declined")
 

@@ -14,6 +14,12 @@ from ..domain.model import Operation, Order
 audit = logging.getLogger("assist_ws.audit")
 
 
+def about(bill_number: str) -> dict[str, str]:
+    """The ``extra`` of a log line about the order ``bill_number``: every such line starts
+    ``order <billnumber>`` and carries it, so that a JSON log line has it as a key."""
+    return {"billnumber": bill_number}
+
+
 @dataclass(frozen=True)
 class OperationView:
     number: int
@@ -104,4 +110,5 @@ def log_result(what: str, result: OperationResult) -> None:
     op, order = result.operation, result.order
     audit.info("order %s: %s %s %s %s %s%s; order %s", order.bill_number, what, op.bill_number,
                op.state, format(op.amount, "f"), op.currency,
-               f" {op.response_code}" if op.response_code else "", order.state)
+               f" {op.response_code}" if op.response_code else "", order.state,
+               extra=about(order.bill_number))

@@ -64,10 +64,14 @@ def settle(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
     stop = stop or threading.Event()
     total = recover_batches(uow, gateway, clock, lease=lease, center=center, progress=progress,
                             stop=stop, max_attempts=max_attempts)
+    recovered = not total.retried
     now = clock.now()
     for c in _centers(uow, center):
-        total.add(_drain(uow, gateway, clock, c.name, now, None, batch_size=batch_size,
-                         concurrency=concurrency, lease=lease, progress=progress, stop=stop))
+        part = _drain(uow, gateway, clock, c.name, now, None, batch_size=batch_size,
+                      concurrency=concurrency, lease=lease, progress=progress, stop=stop)
+        total.add(part)
+        if recovered and not part.retried and not stop.is_set():
+            _settled_through(uow, c, latest_cutoff(now, c.cutoff))
     return total
 
 
@@ -82,12 +86,30 @@ def settle_at_cutoff(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, 
     stop = stop or threading.Event()
     total = recover_batches(uow, gateway, clock, lease=lease, progress=progress, stop=stop,
                             max_attempts=max_attempts)
+    recovered = not total.retried
     now = clock.now()
     for c in _centers(uow, None):
         cutoff = latest_cutoff(now, c.cutoff)
-        total.add(_drain(uow, gateway, clock, c.name, cutoff, cutoff, batch_size=batch_size,
-                         concurrency=concurrency, lease=lease, progress=progress, stop=stop))
+        part = _drain(uow, gateway, clock, c.name, cutoff, cutoff, batch_size=batch_size,
+                      concurrency=concurrency, lease=lease, progress=progress, stop=stop)
+        total.add(part)
+        if recovered and not part.retried and not stop.is_set():
+            _settled_through(uow, c, cutoff)
     return total
+
+
+def _settled_through(uow: UnitOfWork, center: ProcessingCenter, cutoff: datetime) -> None:
+    """Record that every payment due at ``cutoff`` at ``center`` went out in a batch that was
+    answered (the settlement lag is measured from the first cut-off after this one).  Written
+    once per cut-off; a batch the center did not answer keeps it where it was."""
+    if center.settled_through is not None and center.settled_through >= cutoff:
+        return
+    with uow:
+        found = uow.centers.get(center.name)
+        if found is not None and (found.settled_through is None
+                                  or found.settled_through < cutoff):
+            found.settled_through = cutoff
+            uow.commit()
 
 
 def count_due(uow: UnitOfWork, clock: Clock, *, center: str | None = None) -> int:

@@ -22,6 +22,7 @@ from ..domain.model import TransactionType, open_transactions
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .resolve import DEFAULT_GRACE, LEASE, resolve_one
+from .results import about
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def close_abandoned(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
             now = clock.now()
             before = summary.closed
             to_settle: list[tuple[str, str]] = []
+            closed: list[tuple[str, str]] = []
             with uow:
                 found = uow.orders.abandoned(merchant_id, now - timedelta(minutes=minutes),
                                              limit)
@@ -61,19 +63,19 @@ def close_abandoned(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
                     if pending:
                         reason += "; the payment's outcome was unknown: it is reversed"
                     order.apply(OrderEvent.BUYER_TIMEOUT, now, reason=reason)
+                    closed.append((order.bill_number, reason))
                     for _op, tx in pending:
                         tx.next_attempt_at = now + LEASE  # ours now, not a resolver's
                         to_settle.append((order.bill_number, tx.request_id))
                     summary.closed += 1
                     summary.bills.append(order.bill_number)
                 uow.commit()
+            for bill, reason in closed:
+                log.info("order %s: closed with Timeout: %s", bill, reason, extra=about(bill))
             for bill, request_id in to_settle:
                 resolve_one(uow, gateway, clock, bill, request_id)
                 summary.reversed += 1
             if len(found) < limit or summary.closed == before:
                 break
-    if summary.closed:
-        log.info("%d abandoned orders closed with Timeout (%d had a payment of unknown "
-                 "outcome, settled with the center)", summary.closed, summary.reversed)
     return summary
 

@@ -26,6 +26,7 @@ from ..domain.cards import card_data_in, card_errors, parse_card
 from ..domain.errors import AssistError, NotFound, OperationProhibited
 from ..services.checkout import Checkout
 from ..services.payment import OrderTimedOut
+from ..services.results import about
 from . import texts
 from .authrequest import Params, authorization_request, language
 from .bodies import json_object
@@ -161,7 +162,7 @@ def submit():
             or request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
                                                                             "none"):
         log.warning("order %s: form refused (step %r, bad CSRF token or cross-site)", bill,
-                    step[:16])
+                    step[:16], extra=about(bill))
         return _message(lang or "RU", "csrf", 403)
     if step == "card":
         return _pay(sid, bill, lang)
@@ -206,7 +207,7 @@ def _pay(sid: str, bill: str, lang: str | None):
         return redirect(_page_url(sid, lang, go="1"), 303)
     except AssistError as exc:  # paid by another attempt, no center, no rate
         log.info("order %s: payment refused: %s/%s %s", bill, exc.firstcode, exc.secondcode,
-                 exc.message)
+                 exc.message, extra=about(bill))
         checkout = _open(sid)
         return _error(exc, lang or (checkout.order.language if checkout else "RU"), 409,
                       checkout=checkout)

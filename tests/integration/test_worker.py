@@ -27,6 +27,7 @@ from assist_ws.services import admin
 from bench._due import AUTH_PREFIX, bill_numbers, import_authorizations, new_prefix, \
     seed_due_payments
 
+from ..support import LOG_SUFFIX
 from .conftest import MERCHANT, new_order
 
 VISA = "4111111111111111"
@@ -87,12 +88,16 @@ class WorkerProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "assist_ws.cli", "worker", *args],
                                      env=self.env, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
+        # Kept in a file as well, for the session's look for secrets in the logs.
+        self.log_path = os.path.join(s.var_dir, f"worker-{self.proc.pid}{LOG_SUFFIX}")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
+        with open(self.log_path, "a", encoding="utf-8") as kept:
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                kept.write(line)
 
     @property
     def log(self) -> str:

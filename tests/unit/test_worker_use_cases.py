@@ -142,6 +142,41 @@ def test_a_batch_never_answered_is_reported(env, caplog):
     assert not resolve.unresolved(uow, max_attempts=3)
 
 
+def center_of(uow, name="rub"):
+    with uow:
+        return uow.centers.get(name)
+
+
+def test_a_cutoff_settled_is_recorded_and_a_silent_center_keeps_it_back(env):
+    uow, gw, clock = env
+    at(clock, 22, 0)
+    assert center_of(uow).settled_through is None
+    settle.settle_at_cutoff(uow, gw, clock)  # nothing was due at 21:00: settled through it
+    assert center_of(uow).settled_through == datetime.combine(
+        clock.now().date(), parse_cutoff("21:00"))
+    paid(env)
+    at(clock, 21, 5, days=1)
+    gw.replies["settle_batch"] = [ProcessingReply(Outcome.UNKNOWN, None, "read timeout")]
+    assert settle.settle_at_cutoff(uow, gw, clock).retried == 1
+    yesterday = center_of(uow).settled_through
+    assert yesterday == latest_cutoff(clock.now(), "21:00") - timedelta(days=1)
+    clock.move(seconds=20)  # the center answers the batch sent again
+    assert settle.settle_at_cutoff(uow, gw, clock).settled == 1
+    assert center_of(uow).settled_through == latest_cutoff(clock.now(), "21:00")
+
+
+def test_settlement_lag_runs_from_the_first_cutoff_not_settled():
+    from assist_ws.domain.backlog import CenterSettlement
+    now = datetime(2026, 11, 27, 21, 30, tzinfo=UTC)
+    today = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
+    assert CenterSettlement("rub", "21:00", today).lag(now) == 0
+    assert CenterSettlement("rub", "21:00", today - timedelta(days=1)).lag(now) == 1800
+    # behind for three days: from the first cut-off missed, not from the latest one
+    assert CenterSettlement("rub", "21:00", today - timedelta(days=3)).lag(now) == \
+        2 * 86400 + 1800
+    assert CenterSettlement("rub", "21:00", None).lag(now) == 1800
+
+
 def test_a_declined_item_is_recorded_and_the_order_can_be_canceled(env):
     uow, gw, clock = env
     bill, _ = paid(env)
