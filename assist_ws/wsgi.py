@@ -52,7 +52,7 @@ def create_app(container: Container) -> Flask:
 
     @app.get("/")
     def index():
-        return (f"<!doctype html><title>assist-ws</title><h1>assist-ws {__version__}</h1>"
+        return ("<!doctype html><title>assist-ws</title><h1>assist-ws</h1>"  # no version
                 "<p>Payment gateway speaking the Assist merchant protocol.</p>")
 
     @app.errorhandler(500)

@@ -435,3 +435,13 @@ def test_a_failure_inside_is_answered_in_the_request_s_terms_never_an_html_page(
     assert r.status_code == 500 and "text/html" in r.content_type  # the buyer's own page
     assert "gunicorn" not in r.text.lower() and "Internal Server Error</h1>" not in r.text
     c.close()
+
+
+def test_the_public_pages_of_the_server_name_no_version(world):
+    from assist_ws import __version__
+    client, c = _app(world)
+    outsider = {"REMOTE_ADDR": "203.0.113.5"}
+    for path in ("/", "/health", "/ready"):
+        r = client.get(path, environ_base=outsider)
+        assert __version__ not in r.get_data(as_text=True), path
+    c.close()
