@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import time
 import weakref
 from collections.abc import Sequence
@@ -115,10 +116,42 @@ def _psycopg_cursor():
     return Cursor
 
 
+def _server_spoke(dbapi_conn) -> bool:
+    """True when the server has sent something to a connection nobody is using: what it
+    sends before it closes one (an administrator's termination, a shutdown).  A poll of the
+    socket, no round trip; a connection without one (SQLite) never has."""
+    fileno = getattr(dbapi_conn, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        poll = select.poll()
+        poll.register(fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poll.poll(0))
+    except (OSError, ValueError, TypeError):
+        return True
+
+
+def usable(engine: Engine, dbapi_conn, idle_since: float | None,
+           idle: float = PING_AFTER_IDLE) -> bool:
+    """Whether a connection that lay unused since ``idle_since`` may be used without more
+    ado: yes unless it lay longer than ``idle`` seconds (a server restart, an idle timeout
+    or a proxy may have closed it meanwhile) or the server spoke to it meanwhile; then it is
+    pinged, and False when the ping fails."""
+    if idle_since is not None and time.monotonic() - idle_since <= idle and \
+            not _server_spoke(dbapi_conn):
+        return True
+    try:
+        engine.dialect.do_ping(dbapi_conn)
+    except Exception:  # noqa: BLE001 - any failure: not usable
+        return False
+    return True
+
+
 def _ping_when_idle(engine: Engine, idle: float) -> None:
     """Pessimistic disconnect handling without a round trip per checkout: a connection is
     pinged only when it has lain in the pool longer than ``idle`` seconds (where a server
-    restart, an idle timeout or a proxy may have closed it); one that fails is replaced.
+    restart, an idle timeout or a proxy may have closed it), or when the server sent it
+    something meanwhile (as it does when it terminates it); one that fails is replaced.
     (``pool_pre_ping`` would ping before every unit of work: a busy server's connections
     are never idle.)  A connection that breaks while in use fails its statement, and
     SQLAlchemy then replaces every connection of the pool older than the failure."""
@@ -133,13 +166,8 @@ def _ping_when_idle(engine: Engine, idle: float) -> None:
 
     @event.listens_for(engine, "checkout")
     def _out(dbapi_conn, record, _proxy):
-        since = record.info.get("idle_since")
-        if since is not None and time.monotonic() - since <= idle:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as error:  # noqa: BLE001 - any failure: a new connection
-            raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+        if not usable(engine, dbapi_conn, record.info.get("idle_since"), idle):
+            raise exc.DisconnectionError("stale pooled connection")
 
 
 def _sqlite_setup(engine: Engine) -> None:

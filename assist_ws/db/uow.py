@@ -8,12 +8,13 @@ several threads at once: each thread gets its own session.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .engine import READONLY
+from .engine import READONLY, usable
 from .notifications import NotificationRepository
 from .repositories import (CenterRepository, LoginFailureRepository, MerchantRepository,
                            OrderRepository, RateRepository, UserRepository)
@@ -137,7 +138,8 @@ def keep_connections(keep: bool = True) -> None:
     ``keep=False`` the thread stops keeping and gives back what it kept."""
     _Queries._kept.keeps = keep
     if not keep:
-        for key, conn in list((getattr(_Queries._kept, "connections", None) or {}).items()):
+        for key, (conn, _since) in list(
+                (getattr(_Queries._kept, "connections", None) or {}).items()):
             del _Queries._kept.connections[key]
             with _Queries._lock:
                 _Queries._keeping[key] = max(0, _Queries._keeping.get(key, 1) - 1)
@@ -198,10 +200,13 @@ class _Queries:
             return self._new(), False
         kept = getattr(self._kept, "connections", None)
         if kept is not None:
-            conn = kept.get(id(self.engine))
-            if conn is not None:
+            held = kept.get(id(self.engine))
+            if held is not None:
+                conn, since = held
                 if not conn.closed and not conn.invalidated:
-                    return conn, True
+                    if usable(self.engine, conn.connection.dbapi_connection, since):
+                        return conn, True
+                    conn.invalidate()  # the server closed it, or stopped answering
                 del kept[id(self.engine)]
                 self._let_go()
         keep = self._may_keep()
@@ -214,7 +219,7 @@ class _Queries:
         if keep:
             if kept is None:
                 kept = self._kept.connections = {}
-            kept[id(self.engine)] = conn
+            kept[id(self.engine)] = [conn, None]
         return conn, keep
 
     def _new(self):
@@ -235,6 +240,7 @@ class _Queries:
         conn = self._conn
         if self._keep and exc_type is None:
             conn.rollback()  # ends the snapshot (SQLite); nothing is sent in autocommit
+            self._kept.connections[id(self.engine)][1] = time.monotonic()  # idle from now
             return
         if self._keep:
             self._kept.connections.pop(id(self.engine), None)

@@ -176,3 +176,22 @@ def test_times_and_amounts_keep_their_types(gw, params):
     with gw.engine.connect() as conn:
         rows = repositories._BY_NUMBER.rows(conn, dict(params, s=start))
     assert rows and all(r[-2] > start for r in rows)
+
+
+def test_a_kept_connection_the_server_terminated_is_replaced_unseen(gw, dialect):
+    if dialect != "postgresql":
+        pytest.skip("a server to terminate connections is PostgreSQL's")
+    import time
+
+    import psycopg
+
+    from ..support import PG_ADMIN_URL
+    with gw.uow.queries() as q:
+        assert q._keep
+        pid = q._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(0.3)
+    with gw.uow.queries() as q:  # no failure seen: a new connection, kept in its place
+        assert q.users.login_record(MERCHANT, "erp_user") is not None
+        assert q._keep and q._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid

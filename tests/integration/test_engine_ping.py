@@ -1,6 +1,6 @@
 """The PostgreSQL engine: connections are pinged when they come out of the pool after lying
-idle, not before every unit of work, and one the server dropped meanwhile is replaced
-unseen; its cursors describe their columns as psycopg's do (only later)."""
+idle (or after the server spoke to them), not before every unit of work, and one the server
+dropped meanwhile is replaced unseen; its cursors describe their columns as psycopg's do (only later)."""
 
 from __future__ import annotations
 
@@ -60,13 +60,29 @@ def test_a_connection_dropped_while_idle_is_replaced(pg_url, monkeypatch):
     engine.dispose()
 
 
+def test_a_connection_the_server_terminated_is_replaced_unseen_however_briefly_idle(pg_url):
+    engine = make_engine(pg_url, pool_size=1, ping_after_idle=60)  # no ping for idleness
+    first = _pid(engine)
+    _kill(first)  # the server says so before it closes the connection
+    import time
+    time.sleep(0.3)  # (the termination is a signal to the server's process: it takes a moment)
+    assert _pid(engine) != first
+    engine.dispose()
+
+
 def test_a_connection_dropped_while_busy_fails_once_then_the_pool_recovers(pg_url):
+    import threading
+    import time
     engine = make_engine(pg_url, pool_size=1, ping_after_idle=60)
     first = _pid(engine)
-    _kill(first)
+    killer = threading.Timer(0.5, _kill, (first,))
+    killer.start()
     with pytest.raises(exc.DBAPIError):
-        _pid(engine)
-    assert _pid(engine) != first
+        with engine.connect() as conn:  # busy when the server drops it
+            conn.execute(text("SELECT pg_sleep(5)"))
+    killer.join()
+    started = time.monotonic()
+    assert _pid(engine) != first and time.monotonic() - started < 2
     engine.dispose()
 
 
