@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 
 from assist_ws.domain.records import Window
 
