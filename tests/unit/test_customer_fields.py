@@ -156,3 +156,14 @@ def test_editable_fields_keep_the_shops_value_unless_changed():
     assert problems == {} and changes == {"email": "buyer@example.com", "city": None}
     assert review(form, {"email": ""})[1] == {"email": Problem("email", "required")}
     assert review(form, {"email": "buyer@"})[1] == {"email": Problem("email", "email")}
+
+
+def test_every_field_has_its_labels_hint_and_messages_in_both_languages():
+    from assist_ws.domain.customer import MESSAGES
+    from assist_ws.web import pay, texts
+    assert set(texts.CUSTOMER_LABELS) == set(BY_NAME) == set(pay.AUTOCOMPLETE)
+    assert set(texts.PROBLEM_RU) == set(MESSAGES)
+    problem = Problem("zip", "too_long", (("longest", "25"),))
+    assert texts.customer_message("RU", problem) == "Не более 25 символов"
+    assert texts.customer_message("EN", problem) == "At most 25 characters"
+    assert texts.customer_label("RU", "state") == "Регион (код)"
