@@ -1,6 +1,7 @@
 """The buyer's checkout as the payment pages see it (seed steps 1-3): the order with its
 merchant, the buyer's deadline, what the card will be charged, the buyer's personal data the
-card page shows or asks for, and where the buyer goes back to the shop (reference §1.3).
+card page shows or asks for, and where the buyer goes back to the shop (by Assist's priority of
+return URLs).
 
 ``open_checkout`` only reads, except for one change: an order whose buyer let the merchant's
 timeout pass without paying becomes ``Timeout`` (in its own unit of work), so that the page

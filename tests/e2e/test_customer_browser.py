@@ -79,6 +79,7 @@ def test_a_required_email_the_shop_did_not_send_is_asked_checked_and_reaches_the
     assert browser.find_element(By.ID, "Firstname").get_attribute("value") == "Olga"
     assert browser.find_element(By.ID, "CardNumber").get_attribute("value") == ""
     assert site.order(bill).operations == [] and site.order(bill).email is None
+    assert "olga" not in browser.current_url.lower()  # posted in the body, never in a URL
     # Corrected, the same page pays.
     browser.find_element(By.ID, "Email").clear()
     browser.find_element(By.ID, "Email").send_keys(EMAIL)
