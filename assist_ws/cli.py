@@ -12,6 +12,7 @@ import sys
 import click
 
 from .config import Settings
+from .domain.customer import FIELDS as CUSTOMER_FIELDS
 from .domain.errors import AssistError
 from .domain.model import Right
 from .domain.money import Money
@@ -135,6 +136,17 @@ def _merchant_options(fn):
         click.option("--test-mode/--no-test-mode", default=None),
         click.option("--url-return"), click.option("--url-return-ok"),
         click.option("--url-return-no"),
+        click.option("--customer-fields",
+                     help="Comma list of the buyer's data the payment pages ask for when "
+                          "the shop's request lacks them: "
+                          + ",".join(f.name for f in CUSTOMER_FIELDS)
+                          + ". An empty value asks for none."),
+        click.option("--customer-required",
+                     help="Comma list of those the buyer must fill in (asked too); an "
+                          "empty value requires none."),
+        click.option("--customer-editable/--no-customer-editable", default=None,
+                     help="Let the buyer change the data the shop's request carried "
+                          "(default: shown read-only)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -143,13 +155,16 @@ def _merchant_options(fn):
 
 def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy_checkvalue,
               processing, timeout, test_mode, url_return, url_return_ok,
-              url_return_no) -> admin.MerchantSettings:
+              url_return_no, customer_fields, customer_required,
+              customer_editable) -> admin.MerchantSettings:
     return admin.MerchantSettings(
         name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
         check_order_code=check_order_code, legacy_checkvalue=legacy_checkvalue,
         processing=_processing_pairs(processing),
         timeout_minutes=timeout, test_mode=test_mode, url_return=url_return,
-        url_return_ok=url_return_ok, url_return_no=url_return_no)
+        url_return_ok=url_return_ok, url_return_no=url_return_no,
+        customer_fields=customer_fields, customer_required=customer_required,
+        customer_editable=customer_editable)
 
 
 def _notify_options(fn):
@@ -188,6 +203,19 @@ def _with_notify(settings: admin.MerchantSettings, notify) -> admin.MerchantSett
     return settings
 
 
+def _customer_given(kw: dict) -> bool:
+    return any(kw.get(name) is not None for name in ("customer_fields", "customer_required",
+                                                      "customer_editable"))
+
+
+def _echo_customer(m, given: bool) -> None:
+    """The customer settings as saved (required ones are asked too), when some were given."""
+    if given:
+        click.echo(f"payment pages ask for: {','.join(m.customer_fields) or 'none'}; "
+                   f"required: {','.join(m.customer_required) or 'none'}; the shop's data "
+                   f"{'editable' if m.customer_editable else 'read-only'}")
+
+
 @main.group(cls=_Group)
 def merchant() -> None:
     """Merchants (shops)."""
@@ -202,10 +230,12 @@ def merchant_add(merchant_id, **kw) -> None:
     if not kw.get("name"):
         raise click.BadParameter("a merchant needs a name", param_hint="--name")
     notify = _notify_settings(kw)
+    customer = _customer_given(kw)
     c = _container()
     m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
                             create=True, check_notify_url=c.notifier.check_url)
     click.echo(f"merchant {m.merchant_id} {m.name!r}: {', '.join(m.currencies)}")
+    _echo_customer(m, customer)
 
 
 @merchant.command("update")
@@ -215,10 +245,12 @@ def merchant_add(merchant_id, **kw) -> None:
 def merchant_update(merchant_id, **kw) -> None:
     """Change a merchant's settings."""
     notify = _notify_settings(kw)
+    customer = _customer_given(kw)
     c = _container()
     m = admin.save_merchant(c.uow, merchant_id, _with_notify(_settings(**kw), notify),
                             create=False, check_notify_url=c.notifier.check_url)
     click.echo(f"merchant {m.merchant_id} {m.name!r} updated")
+    _echo_customer(m, customer)
 
 
 @merchant.command("list")
@@ -230,7 +262,10 @@ def merchant_list() -> None:
             centers = ",".join(f"{k}={v}" for k, v in sorted(m.processing.items()))
             click.echo(f"{m.merchant_id}\t{m.name}\t{','.join(m.currencies)}\t"
                        f"{'two-stage' if m.two_stage else 'one-stage'}\t{centers}\t"
-                       f"{'' if m.legacy_checkvalue else 'no-'}legacy-checkvalue")
+                       f"{'' if m.legacy_checkvalue else 'no-'}legacy-checkvalue\t"
+                       f"customer-fields={','.join(m.customer_fields) or 'none'}\t"
+                       f"customer-required={','.join(m.customer_required) or 'none'}\t"
+                       f"{'' if m.customer_editable else 'no-'}customer-editable")
 
 
 # -- user ---------------------------------------------------------------------------------

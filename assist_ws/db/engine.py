@@ -30,7 +30,11 @@ def normalize_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, *, pool_size: int = 5, max_overflow: int = 10,
                 echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
     """An engine whose pool keeps ``pool_size`` connections and opens up to ``max_overflow``
-    more while they are needed (a thread asking beyond both waits for one to come back)."""
+    more while they are needed (a thread asking beyond both waits for one to come back).
+
+    Statements' parameters -- the buyer's name and e-mail among them -- appear in no log
+    line and no error message (``hide_parameters``), whatever logging an operator turns
+    on."""
     u = normalize_url(url)
     if u.get_backend_name() == "sqlite":
         path = u.database
@@ -38,15 +42,16 @@ def make_engine(url: str | URL, *, pool_size: int = 5, max_overflow: int = 10,
         if path and path != ":memory:" and not path.startswith("file:"):
             _private_file(path)
             pool = {"pool_size": pool_size, "max_overflow": max_overflow}
-        engine = create_engine(u, echo=echo, connect_args={"timeout": 30}, **pool)
+        engine = create_engine(u, echo=echo, hide_parameters=True,
+                               connect_args={"timeout": 30}, **pool)
         _sqlite_setup(engine)
         _MADE.add(engine)
         return engine
     # JIT compilation pays off for long analytical queries, not for ours: a claim with
     # correlated subqueries looks costly to the planner and would spend most of a second
     # compiling what runs in milliseconds.
-    engine = create_engine(u, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
-                           connect_args={"options": "-c jit=off",
+    engine = create_engine(u, echo=echo, hide_parameters=True, pool_size=pool_size,
+                           max_overflow=max_overflow, connect_args={"options": "-c jit=off",
                                          "cursor_factory": _psycopg_cursor()})
     _ping_when_idle(engine, ping_after_idle)
     _MADE.add(engine)

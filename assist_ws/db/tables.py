@@ -63,6 +63,11 @@ merchants = Table(
     Column("notify_only_success", Boolean, nullable=False),
     Column("notify_expected_reply", String(16), nullable=False),
     Column("active", Boolean, nullable=False),
+    # The customer fields the payment pages ask for, the required ones, and whether the
+    # buyer may change those the shop sent (``domain.customer``).
+    Column("customer_fields", JSON, nullable=False, server_default="[]"),
+    Column("customer_required", JSON, nullable=False, server_default="[]"),
+    Column("customer_editable", Boolean, nullable=False, server_default=false()),
 )
 
 merchant_users = Table(

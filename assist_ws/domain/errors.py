@@ -6,6 +6,7 @@ command line) turn these into their own form in exactly one place each.
 
     AssistError(firstcode, secondcode, message)
     ├── ValidationError          3/4/5   a parameter is missing, malformed or out of range
+    │   └── CustomerDataRefused          the buyer's data on the card page (domain.customer)
     ├── AuthenticationError      7       login/password wrong (141), merchant unknown (100)
     ├── PermissionDenied         8       the user lacks the right the service needs
     ├── NotFound                 10      no such order / merchant / processing center

@@ -113,7 +113,9 @@ class Merchant:
                  processing: dict[str, str] | None = None, bonus_program: bool = False,
                  notify_url: str | None = None, notify_protocol: str = "post",
                  notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
-                 notify_expected_reply: str = "http200", active: bool = True):
+                 notify_expected_reply: str = "http200", customer_fields: Iterable[str] = (),
+                 customer_required: Iterable[str] = (), customer_editable: bool = False,
+                 active: bool = True):
         self.merchant_id = merchant_id
         self.name = name
         self.base_currency = normalize_currency(base_currency)
@@ -139,6 +141,12 @@ class Merchant:
         self.notify_results = list(notify_results or ["pay"])
         self.notify_only_success = notify_only_success
         self.notify_expected_reply = notify_expected_reply
+        #: The customer fields (``customer.FIELDS`` names) the payment pages ask for when
+        #: the shop's request lacks them, the required ones among them, and whether the
+        #: buyer may change those the request carried (``domain.customer``).
+        self.customer_fields = list(customer_fields)
+        self.customer_required = list(customer_required)
+        self.customer_editable = customer_editable
         self.active = active
 
     def accepts(self, currency: str) -> bool:

@@ -5,6 +5,10 @@ Numbers on the wire are written in ASCII digits.  Python is more generous: ``str
 ``isdigit``, ``²`` (which ``int`` then refuses); every number a request carries is checked
 with ``is_digits`` (or an ASCII pattern) before it is converted.
 
+Parameters a shop or a buyer sends are cleaned as Assist cleans them: ``clean_general``
+removes ``< > " = ' / \\ ( ) ; #`` and control characters from most of them, ``clean_text``
+only ``< > = \\`` from free text (an address, a comment).
+
 Every reply of the web services may be XML, and XML 1.0 cannot hold every character a
 Python string can: requests holding such characters are refused (``xml_unfit`` names the
 first), and XML writers put U+FFFD in their place (``xml_fit``) for anything else.
@@ -26,6 +30,25 @@ from .errors import Second, malformed
 def is_digits(text: str) -> bool:
     """True for one or more ASCII digits ``0``-``9`` and nothing else."""
     return text.isascii() and text.isdigit()
+
+
+_GENERAL = re.compile(r"[<>\"='/\\();#]")       # every parameter but those below
+_TEXT = re.compile(r"[<>=\\]")                   # free text: an address, a comment
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_general(value: str | None) -> str | None:
+    """``value`` without the characters Assist strips from most parameters, and without
+    control characters; trimmed."""
+    return None if value is None else _CONTROL.sub("", _GENERAL.sub("", value)).strip()
+
+
+def clean_text(value: str | None) -> str | None:
+    """Free text (an address, a comment) without ``< > = \\`` and NULs; line ends as
+    ``\\n``; trimmed."""
+    if value is None:
+        return None
+    return _TEXT.sub("", value.replace("\r\n", "\n")).replace("\x00", "").strip()
 
 
 #: What XML 1.0 cannot hold: anything outside ``#x9 | #xA | #xD | [#x20-#xD7FF] |

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
+from ..domain.customer import FIELDS as CUSTOMER_FIELDS, parse_names
 from ..domain.errors import Duplicate, NotFound, Second, ValidationError
 from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCenter, Right
 from ..domain.money import normalize_currency
@@ -73,6 +74,12 @@ class MerchantSettings:
     url_return_no: str | None = None
     #: Result notification settings (URL, protocol, results, only success, expected reply).
     notify: NotifySettings | None = None
+    #: Comma lists of customer fields (``domain.customer``): those the payment pages ask
+    #: for, those required (asked too); the empty text is none, None leaves them as they are.
+    customer_fields: str | None = None
+    customer_required: str | None = None
+    #: Whether the buyer may change the customer fields the shop's request carried.
+    customer_editable: bool | None = None
 
 
 def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
@@ -85,6 +92,10 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
         raise ValidationError("Merchant_ID is a whole number from 1 to 2147483647",
                               Second.MERCHANT_ID)
     curs = [normalize_currency(c) for c in s.currencies]
+    asked = None if s.customer_fields is None else parse_names(s.customer_fields,
+                                                               "--customer-fields")
+    required = None if s.customer_required is None else parse_names(s.customer_required,
+                                                                    "--customer-required")
     if s.timeout_minutes is not None and not 1 <= s.timeout_minutes <= 24 * 60:
         raise ValidationError("timeout is 1 to 1440 minutes", Second.NONE)
     with uow:
@@ -120,6 +131,14 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
                                    f"(assist-ws processing add)", Second.PROCESSING)
                 mapping[cur] = name
             merchant.processing = mapping
+        if asked is not None or required is not None:
+            if required is not None:
+                merchant.customer_required = required
+            wanted = set(merchant.customer_fields if asked is None else asked)
+            wanted |= set(merchant.customer_required)  # required implies asked
+            merchant.customer_fields = [f.name for f in CUSTOMER_FIELDS if f.name in wanted]
+        if s.customer_editable is not None:
+            merchant.customer_editable = s.customer_editable
         if s.notify is not None and s.notify.any():
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:

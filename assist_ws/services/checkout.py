@@ -1,6 +1,7 @@
 """The buyer's checkout as the payment pages see it (seed steps 1-3): the order with its
-merchant, the buyer's deadline, what the card will be charged, and where the buyer goes back
-to the shop (reference §1.3).
+merchant, the buyer's deadline, what the card will be charged, the buyer's personal data the
+card page shows or asks for, and where the buyer goes back to the shop (by Assist's priority of
+return URLs).
 
 ``open_checkout`` only reads, except for one change: an order whose buyer let the merchant's
 timeout pass without paying becomes ``Timeout`` (in its own unit of work), so that the page
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from ..domain.customer import FormField, customer_form
 from ..domain.errors import Duplicate, NotFound, OperationProhibited, Second
 from ..domain.model import MeansType, Merchant, OperationType, Order
 from ..domain.money import Money
@@ -43,6 +45,9 @@ class Checkout:
     #: Where the buyer goes back to after a successful / a failed payment (None: stay).
     return_ok: str | None
     return_no: str | None
+    #: The buyer's personal data as the card page has them: shown, editable or asked for
+    #: (``domain.customer.customer_form``).
+    customer: tuple[FormField, ...] = ()
 
     @property
     def state(self) -> OrderState:
@@ -119,7 +124,8 @@ def _view(uow: UnitOfWork, order: Order, merchant: Merchant | None) -> Checkout:
         order=OrderView.of(order), merchant_name=merchant.name if merchant else "",
         deadline=order.buyer_deadline(timeout), timeout_minutes=timeout,
         means=tuple(order.payment_means), payment=OperationView.of(order, pay) if pay else None,
-        charge=charge, rate=rate, return_ok=ok, return_no=no)
+        charge=charge, rate=rate, return_ok=ok, return_no=no,
+        customer=customer_form(order.customer, merchant))
 
 
 def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:

@@ -1,9 +1,13 @@
-"""Paying an order by card: the authorization at the processing center (seed steps 2-3)."""
+"""Paying an order by card: the authorization at the processing center (seed steps 2-3), and
+the buyer's personal data typed on the card page, saved with the payment's start."""
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from ..domain import cards
 from ..domain.cards import CardData
+from ..domain.customer import CustomerDataRefused, customer_form, review
 from ..domain.errors import AssistError, NotFound, Second, ValidationError
 from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
                             find_transaction)
@@ -21,8 +25,14 @@ class OrderTimedOut(AssistError):
 
 def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
                 card: CardData, *, client_ip: str | None = None,
-                fingerprint_key: bytes = b"") -> OperationResult:
+                fingerprint_key: bytes = b"",
+                customer: Mapping[str, str] | None = None) -> OperationResult:
     """Authorize the order's amount on ``card``.
+
+    ``customer`` is what the buyer typed into the card page's customer fields, by field name
+    (``domain.customer``): checked against the merchant's settings (``CustomerDataRefused``
+    for a value that cannot be kept or a required field left empty, and nothing is written)
+    and saved on the order in the transaction that starts the payment.
 
     A second call for the same order (a double click, a refresh) makes no second
     authorization: it returns the pay operation that exists.  An order past the merchant's
@@ -47,6 +57,11 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
         if order.status is not OrderState.IN_PROCESS:
             order.apply(OrderEvent.PAY_APPROVED, now)  # raises the table's refusal
         may_pay_by_card(order, attempts)  # card offered; no other attempt paid or paying
+        changes, problems = review(customer_form(order.customer, merchant), customer or {})
+        if problems:
+            raise CustomerDataRefused(problems)
+        for attr, value in changes.items():  # written with the pay operation, or not at all
+            setattr(order, attr, value)
         center = load_center(uow, merchant.center_for(order.currency))
         amount, rate = order.money, None
         if center.currency != order.currency:

@@ -3,7 +3,8 @@
 Assist's parameter names, matched without regard to case, from the query string and the form
 (the form wins); refused when a value holds a character XML cannot carry (the order's fields
 go out again in the merchant's XML replies); cleaned of the characters Assist strips; checked
-for the lengths the order can keep; turned into the use case's ``AuthorizationRequest``.
+for the lengths the order can keep (the customer fields' as ``domain.customer.FIELDS`` gives
+them); turned into the use case's ``AuthorizationRequest``.
 Card data never belongs in such a request, and never in a URL.
 """
 
@@ -13,21 +14,12 @@ import ipaddress
 import re
 from typing import Iterable, Mapping
 
+from ..domain.customer import FIELDS as CUSTOMER_FIELDS, clean as clean_customer
 from ..domain.errors import Second, ValidationError
 from ..domain.model import Customer
-from ..domain.text import refuse_unfit_parameters
+from ..domain.text import clean_text, refuse_unfit_parameters
 from ..domain.urls import check_return_url
 from ..services.orders import MEANS_FLAGS, AuthorizationRequest
-
-#: Customer parameters: wire name -> (Customer field, longest value, secondcode).
-CUSTOMER_PARAMS: dict[str, tuple[str, int, int]] = {
-    "Lastname": ("lastname", 70, 117), "Firstname": ("firstname", 70, 118),
-    "Middlename": ("middlename", 70, 119), "Email": ("email", 128, 120),
-    "Address": ("address", 256, 121), "HomePhone": ("home_phone", 64, 122),
-    "WorkPhone": ("work_phone", 20, 122), "MobilePhone": ("mobile_phone", 20, 122),
-    "Fax": ("fax", 20, 122), "Country": ("country", 3, 128), "State": ("region", 3, 124),
-    "City": ("city", 70, 123), "Zip": ("zip", 25, 125),
-}
 
 URL_PARAMS = ("URL_RETURN", "URL_RETURN_OK", "URL_RETURN_NO")
 
@@ -40,14 +32,11 @@ PARAMETERS: dict[str, tuple[str, int]] = {
         ("Delay", Second.DELAY), ("Language", Second.LANGUAGE),
         ("OrderComment", Second.COMMENT), ("ClientIP", Second.CLIENT_IP),
         ("OrderMaxPoints", Second.AMOUNT), ("Prepayment", Second.AMOUNT),
-        *((wire, code) for wire, (_attr, _longest, code) in CUSTOMER_PARAMS.items()),
+        *((f.wire, f.secondcode) for f in CUSTOMER_FIELDS),
         *((name, Second.URL) for name in URL_PARAMS),
         *((name, Second.PAYMENT_MEANS) for name in MEANS_FLAGS))}
 
-_GENERAL = re.compile(r"[<>\"='/\\();#]")       # every parameter not listed below
-_TEXT = re.compile(r"[<>=\\]")                   # Address, OrderComment
 _URL = re.compile(r"<|>|%3c|%3e", re.IGNORECASE)  # URL parameters
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Params:
@@ -74,16 +63,6 @@ class Params:
         return self._values.items()
 
 
-def clean_general(value: str | None) -> str | None:
-    return None if value is None else _CONTROL.sub("", _GENERAL.sub("", value)).strip()
-
-
-def clean_text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return _TEXT.sub("", value.replace("\r\n", "\n")).replace("\x00", "").strip()
-
-
 def clean_url(name: str, value: str | None) -> str | None:
     """A return URL as Assist cleans it, if it may be one (``domain.urls.check_return_url``:
     refused with 154 otherwise)."""
@@ -104,12 +83,12 @@ def _client_ip(value: str | None) -> str | None:
 
 def _customer(params: Params) -> Customer:
     values = {}
-    for wire, (attr, longest, code) in CUSTOMER_PARAMS.items():
-        raw = params.get(wire)
-        value = clean_text(raw) if wire == "Address" else clean_general(raw)
-        if value and len(value) > longest:
-            raise ValidationError(f"{wire} is longer than {longest} characters", code)
-        values[attr] = value or None
+    for f in CUSTOMER_FIELDS:
+        value = clean_customer(f, params.get(f.wire))
+        if value and len(value) > f.longest:
+            raise ValidationError(f"{f.wire} is longer than {f.longest} characters",
+                                  f.secondcode)
+        values[f.attr] = value or None
     return Customer(**values)
 
 

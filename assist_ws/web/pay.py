@@ -11,6 +11,12 @@
 
 Card data travels only in the body of the card form's POST, goes to ``pay_by_card`` and is
 gone: it is never put in a URL, a log line or the database (the masked number is kept).
+
+The card page shows the buyer's personal data the shop sent and asks for those the merchant
+wants and the shop did not send (``domain.customer``).  They travel in the same POST's body,
+are checked with the card (a message beside each field; what the buyer typed comes back,
+but the card number and the CVC) and saved on the order with the payment's start; no log
+line names more than the fields.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
+from types import SimpleNamespace
 
 from flask import (Blueprint, Flask, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
 
 from ..domain.cards import card_data_in, card_errors, parse_card
+from ..domain.customer import FIELDS as CUSTOMER_FIELDS, CustomerDataRefused, Problem, review
 from ..domain.errors import AssistError, NotFound, OperationProhibited
 from ..services.checkout import Checkout
 from ..services.payment import OrderTimedOut
@@ -42,6 +50,13 @@ bp = Blueprint("pay", __name__, url_prefix="/pay", template_folder="templates",
 #: Payment means this gateway can take on its pages.
 SUPPORTED_MEANS = ("card",)
 CARD_FIELDS = ("CardNumber", "ExpireMonth", "ExpireYear", "Cardholder", "CVC2")
+#: The browser's autofill hint of each customer field, and the input's type.
+AUTOCOMPLETE = {"lastname": "family-name", "firstname": "given-name",
+                "middlename": "additional-name", "email": "email", "mobilephone": "tel",
+                "homephone": "home tel", "workphone": "work tel", "fax": "fax tel",
+                "country": "country", "state": "address-level1", "city": "address-level2",
+                "zip": "postal-code", "address": "street-address"}
+INPUT_TYPES = {"email": ("email", "email"), "phone": ("tel", "tel")}
 SESSIONS = "assist_ws.page_sessions"
 
 
@@ -186,6 +201,7 @@ def _pay(sid: str, bill: str, lang: str | None):
     the form comes; the order is read again only to show a page."""
     form = request.form
     values = [form.get(name, "") for name in CARD_FIELDS]
+    entered = _entered_customer(form)
     container = _container()
     errors = card_errors(*values, container.clock.now())
     if errors:
@@ -194,11 +210,23 @@ def _pay(sid: str, bill: str, lang: str | None):
             return _message(lang or "RU", "session_invalid", 404)
         if not checkout.can_pay:
             return redirect(_page_url(sid, lang, go="1"), 303)
+        # The customer fields' problems too, all on one page (nothing is paid or written).
         return _card_page(sid, checkout, lang or checkout.order.language, errors=errors,
-                          status=422)
+                          problems=review(checkout.customer, entered)[1], status=422)
     card = parse_card(*values, container.clock.now())
     try:
-        result = container.pay_by_card(bill, card, client_ip=request.remote_addr)
+        result = container.pay_by_card(bill, card, client_ip=request.remote_addr,
+                                       customer=entered)
+    except CustomerDataRefused as exc:  # a message beside each field; nothing was written
+        log.info("order %s: payment refused: the buyer's data (%s)", bill,
+                 ", ".join(exc.problems))
+        checkout = _open(sid)
+        if checkout is None:
+            return _message(lang or "RU", "session_invalid", 404)
+        if not checkout.can_pay:
+            return redirect(_page_url(sid, lang, go="1"), 303)
+        return _card_page(sid, checkout, lang or checkout.order.language,
+                          problems=exc.problems, status=422)
     except NotFound:
         return _message(lang or "RU", "session_invalid", 404)
     except OrderTimedOut:  # the page says so, and offers the way back
@@ -270,7 +298,8 @@ def _means_page(sid, checkout, lang, error: str | None = None, status: int = 200
                    supported=SUPPORTED_MEANS)
 
 
-def _card_page(sid, checkout, lang, errors=(), status: int = 200):
+def _card_page(sid, checkout, lang, errors=(), status: int = 200,
+               problems: dict[str, Problem] | None = None):
     form = request.form if request.method == "POST" else {}
     return _render(
         "card.html", sid, checkout, lang, status,
@@ -278,7 +307,33 @@ def _card_page(sid, checkout, lang, errors=(), status: int = 200):
         # What the buyer typed comes back, except the card number and the CVC.
         kept={"ExpireMonth": form.get("ExpireMonth", ""), "ExpireYear": form.get(
             "ExpireYear", ""), "Cardholder": form.get("Cardholder", "")},
+        customer=_customer_fields(checkout, lang, form, problems or {}),
         many_means=len(checkout.means) > 1)
+
+
+def _entered_customer(form) -> dict[str, str]:
+    """What the card form carried in its customer fields, by field name (the body only:
+    a URL never carries them)."""
+    return {f.name: form[f.wire] for f in CUSTOMER_FIELDS if f.wire in form}
+
+
+def _customer_fields(checkout: Checkout, lang: str, form, problems: dict[str, Problem]
+                     ) -> list[SimpleNamespace]:
+    """The customer fields of the card page: label, hints, the value (what the buyer typed,
+    when the form comes back, else the order's) and the message about it."""
+    fields = []
+    for item in checkout.customer:
+        f = item.field
+        kind, mode = INPUT_TYPES.get(f.kind, ("text", None))
+        problem = problems.get(f.name)
+        fields.append(SimpleNamespace(
+            name=f.name, wire=f.wire, label=texts.customer_label(lang, f.name),
+            input=item.is_input, required=item.required, type=kind, inputmode=mode,
+            autocomplete=AUTOCOMPLETE[f.name], example=texts.CUSTOMER_EXAMPLES.get(f.name),
+            maxlength=max(f.longest, 32) if f.kind == "phone" else f.longest,
+            value=form.get(f.wire, item.value or "") if item.is_input else item.value,
+            error=texts.customer_message(lang, problem) if problem else None))
+    return fields
 
 
 def _error(exc: AssistError, lang: str, status: int, checkout: Checkout | None = None):

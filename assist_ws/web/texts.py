@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..domain.cards import FieldError
+from ..domain.customer import Problem
 from ..domain.errors import AssistError
 from ..domain.money import EXPONENTS
 
@@ -66,6 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "server_error": "Внутренняя ошибка. Деньги не списаны; попробуйте позже.",
         "already_paid": "Заказ с этим номером уже оплачен или оплачивается.",
         "language": "English",
+        "customer_title": "Данные покупателя",
+        "optional": "необязательно",
     },
     "EN": {
         "title": "Order payment",
@@ -122,6 +125,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "server_error": "Internal error. No money was taken; please try again later.",
         "already_paid": "An order with this number is already paid or being paid.",
         "language": "Русский",
+        "customer_title": "Your details",
+        "optional": "optional",
     },
 }
 
@@ -149,6 +154,32 @@ FIELD_RU = {
         "Используйте латинские буквы, пробел, точку, апостроф и дефис",
     "Enter the 3 or 4 digits on the back of the card":
         "Введите 3 или 4 цифры с обратной стороны карты",
+}
+
+#: The customer fields' labels (Russian, English) and examples, by field name.
+CUSTOMER_LABELS = {
+    "lastname": ("Фамилия", "Last name"), "firstname": ("Имя", "First name"),
+    "middlename": ("Отчество", "Middle name"), "email": ("Электронная почта", "E-mail"),
+    "mobilephone": ("Мобильный телефон", "Mobile phone"),
+    "homephone": ("Домашний телефон", "Home phone"),
+    "workphone": ("Рабочий телефон", "Work phone"), "fax": ("Факс", "Fax"),
+    "country": ("Страна (код)", "Country (code)"), "state": ("Регион (код)", "Region (code)"),
+    "city": ("Город", "City"), "zip": ("Почтовый индекс", "Postal code"),
+    "address": ("Адрес", "Address"),
+}
+CUSTOMER_EXAMPLES = {"email": "name@example.com", "mobilephone": "+7 900 000-00-00",
+                     "homephone": "+7 495 000-00-00", "workphone": "+7 495 000-00-00",
+                     "fax": "+7 495 000-00-00", "country": "RU"}
+
+#: The buyer's wording of the customer fields' problems in Russian, by ``Problem.key`` (the
+#: English is the domain's).
+PROBLEM_RU = {
+    "required": "Заполните это поле",
+    "too_long": "Не более {longest} символов",
+    "characters": "Эти символы недопустимы: {chars}",
+    "email": "Введите адрес электронной почты, например name@example.com",
+    "phone": "Введите номер телефона из 5–15 цифр (в начале можно +)",
+    "country": "Введите код страны: 2 или 3 латинские буквы, например RU",
 }
 
 #: What a refused authorization request means for the buyer, by secondcode (then firstcode).
@@ -195,6 +226,18 @@ def t(lang: str, key: str, **kw) -> str:
 
 def field_message(lang: str, error: FieldError) -> str:
     return FIELD_RU.get(error.message, error.message) if lang == "RU" else error.message
+
+
+def customer_label(lang: str, name: str) -> str:
+    ru, en = CUSTOMER_LABELS[name]
+    return ru if lang == "RU" else en
+
+
+def customer_message(lang: str, problem: Problem) -> str:
+    """What the buyer is told beside a customer field whose value cannot be kept."""
+    if lang == "RU":
+        return PROBLEM_RU[problem.key].format(**dict(problem.detail))
+    return problem.message
 
 
 def means_label(lang: str, means: str) -> str:

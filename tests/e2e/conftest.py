@@ -28,7 +28,7 @@ from assist_ws.gunicorn_config import command
 from assist_ws.config import Settings
 from assist_ws.db.migrate import upgrade
 from assist_ws.domain.checkvalue import checkvalue
-from assist_ws.domain.model import Order
+from assist_ws.domain.model import Order, Right
 from assist_ws.services import admin
 
 from ..support import (Emulator, MovableClock, create_pg_database, drop_pg_database, free_port,
@@ -39,6 +39,8 @@ RUB_ONLY = 100002   # RUB and USD accepted, only a RUB center: USD converted at 
 INACTIVE = 100003   # switched off
 MEANS = 100004      # card and SBP offered; return URLs only in its settings (URL_RETURN)
 LEGACY = 100005     # as MERCHANT (RUB only), and the unjoined Checkvalue form counts too
+ASKING = 100006     # its pages ask for the buyer's names, e-mail (required) and mobile phone
+ASKING_LOGIN, ASKING_PASSWORD = "asking_erp", "Asking1234"  # its user (monitor)
 SECRET = "s3cret"
 RATE = Decimal("90.50")
 TIMEOUT_MINUTES = 20
@@ -246,6 +248,12 @@ def _seed(container, emulator: Emulator) -> None:
     admin.save_merchant(container.uow, MEANS, admin.MerchantSettings(
         name="Two means shop", currencies=("RUB",), processing=(("RUB", "emulator-rub"),)),
         create=True)
+    admin.save_merchant(container.uow, ASKING, admin.MerchantSettings(
+        name="Asking shop", currencies=("RUB",), secret_word=SECRET,
+        processing=(("RUB", "emulator-rub"),),
+        customer_fields="lastname,firstname,email,mobilephone", customer_required="email"),
+        create=True)
+    admin.add_user(container.uow, ASKING, ASKING_LOGIN, ASKING_PASSWORD, [Right.MONITOR])
     admin.set_rate(container.uow, container.clock, "USD", "RUB", str(RATE))
     with container.uow as uow:
         uow.merchants.get(INACTIVE).active = False

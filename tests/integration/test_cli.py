@@ -52,6 +52,34 @@ def test_setup_commands(cli):
     assert "1 USD = 91.5 RUB" in cli("rate", "set", "USD", "RUB", "91.5").stdout
 
 
+def test_customer_settings(cli):
+    cli("db", "upgrade")
+    cli("merchant", "add", "--id", "778", "--name", "Shop")
+    assert "\tcustomer-fields=none\tcustomer-required=none\tno-customer-editable" in \
+        cli("merchant", "list").stdout
+    out = cli("merchant", "update", "778", "--customer-fields",
+              "email,Lastname,firstname,mobilephone", "--customer-required", "email").stdout
+    assert "ask for: lastname,firstname,email,mobilephone; required: email; the shop's " \
+           "data read-only" in out
+    # Required implies asked; the other settings stay as they were.
+    cli("merchant", "update", "778", "--customer-required", "zip", "--customer-editable")
+    listing = cli("merchant", "list").stdout
+    assert "778\tShop\tRUB\tone-stage\t\tno-legacy-checkvalue\t" \
+           "customer-fields=lastname,firstname,email,mobilephone,zip\t" \
+           "customer-required=zip\tcustomer-editable" in listing
+    refused = cli("merchant", "update", "778", "--customer-fields", "email,phone", ok=False)
+    assert "unknown customer field(s) phone; use any of lastname" in refused.stderr
+    refused = cli("merchant", "update", "778", "--customer-required", "Surname", ok=False)
+    assert "--customer-required: unknown customer field(s) surname" in refused.stderr
+    assert cli("merchant", "list").stdout == listing  # refused: nothing changed
+    cli("merchant", "update", "778", "--customer-fields", "")  # zip stays: required
+    assert "\tcustomer-fields=zip\tcustomer-required=zip\t" in cli("merchant", "list").stdout
+    cli("merchant", "update", "778", "--customer-fields", "", "--customer-required", "",
+        "--no-customer-editable")
+    assert "\tcustomer-fields=none\tcustomer-required=none\tno-customer-editable" in \
+        cli("merchant", "list").stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB"), "CUR=NAME"),
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB=none"),
