@@ -9,17 +9,24 @@ whichever worker it is answered, adds up all of them.
   at the directory;
 * ``process_dead`` (gunicorn's ``child_exit``): a dead worker's live gauges are dropped --
   its counts stay, as counters must;
-* ``registry``: what ``/metrics`` answers from.
+* ``registry``: what ``/metrics`` answers from.  A file that cannot be read (one a process
+  is creating this instant exists empty for a moment; one a process killed at that instant
+  stays empty) is left out of that answer and said once in the log: it never takes every
+  other process's metrics down with it.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import re
 
 from prometheus_client import REGISTRY, CollectorRegistry, values
 from prometheus_client import multiprocess
+from prometheus_client.mmap_dict import MmapedDict
+
+log = logging.getLogger(__name__)
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _FILE = re.compile(r"^[a-z_]+_(\d+)\.db$")
@@ -85,6 +92,44 @@ def process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid, path)
 
 
+def _readable(path: str) -> bool:
+    """Whether the values file ``path`` reads whole (a vanished one counts as readable: the
+    collector skips what is gone)."""
+    try:
+        for _value in MmapedDict.read_all_values_from_file(path):  # a generator: read it all
+            pass
+    except FileNotFoundError:
+        return True
+    except Exception:  # noqa: BLE001 - an empty or torn file, whatever the library raises
+        return False
+    return True
+
+
+class _Directory:
+    """Every process's values in ``path``, added up; a file that cannot be read is left out
+    (see the module doc)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._unread: set[str] = set()
+
+    def collect(self):
+        files = glob.glob(os.path.join(self.path, "*.db"))
+        try:
+            return multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+        except Exception:  # noqa: BLE001 - find the file at fault and answer without it
+            unread = {f for f in files if not _readable(f)}
+            for name in sorted(unread - self._unread):
+                log.warning("metrics file %s cannot be read (being created, or left empty by "
+                            "a killed process); answering without it", os.path.basename(name))
+            self._unread = unread
+            return multiprocess.MultiProcessCollector.merge(
+                [f for f in files if f not in unread], accumulate=True)
+
+    def describe(self):
+        return []
+
+
 class _Forward:
     """The default registry's metrics, as one collector (single-process mode)."""
 
@@ -101,7 +146,7 @@ def registry(*collectors) -> CollectorRegistry:
     found = CollectorRegistry(auto_describe=False)
     path = active()
     if path:
-        multiprocess.MultiProcessCollector(found, path)
+        found.register(_Directory(path))
     else:
         found.register(_Forward())
     for collector in collectors:

@@ -6,6 +6,7 @@ directory of a host."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -362,6 +363,27 @@ def test_a_process_pointed_at_the_directory_writes_its_metrics_there(tmp_path):
     assert registry.get_sample_value("assist_worker_job_failures_total", {"job": "probe"}) == 1
     assert registry.get_sample_value("assist_worker_job_duration_seconds_sum",
                                      {"job": "probe"}) == 0.5
+
+
+def test_a_file_that_cannot_be_read_leaves_the_others_answered(tmp_path, monkeypatch, caplog):
+    """A process being created (its file still empty) or killed at that instant must not take
+    every other process's metrics out of the scrape."""
+    code = ("import sys; from assist_ws.monitoring import metrics, multiproc; "
+            "multiproc.use(sys.argv[1]); metrics.job_finished('probe', 0.5, True)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True,
+                   env={k: v for k, v in os.environ.items() if k != multiproc.ENV})
+    (tmp_path / "counter_999999.db").write_bytes(b"")
+    (tmp_path / "histogram_999998.db").write_bytes(b"\x00\x10\x00\x00" + b"\x00" * 12)
+    monkeypatch.setattr(multiproc, "active", lambda: str(tmp_path))
+    registry = multiproc.registry()
+    with caplog.at_level(logging.WARNING, logger=multiproc.__name__):
+        assert registry.get_sample_value("assist_worker_job_failures_total",
+                                         {"job": "probe"}) == 1
+        assert registry.get_sample_value("assist_worker_job_failures_total",
+                                         {"job": "probe"}) == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("counter_999999.db" in m for m in said) == 1  # once, not at every scrape
+    assert sum("histogram_999998.db" in m for m in said) == 1
 
 
 def test_a_metric_that_cannot_be_written_fails_nothing(monkeypatch, caplog):
