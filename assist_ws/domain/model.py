@@ -102,7 +102,7 @@ class ProcessingCenter:
 
 
 class Merchant:
-    """A shop, ``Merchant_ID``, with its settings (SPEC §6)."""
+    """A shop, ``Merchant_ID``, with its settings."""
 
     def __init__(self, merchant_id: int, name: str, base_currency: str = "RUB",
                  currencies: Iterable[str] | None = None, *, test_mode: bool = False,
@@ -351,7 +351,7 @@ class Operation:
 
 
 class Order:
-    """One payment attempt, ``billnumber``; the rules of SPEC §2 live in its methods."""
+    """One payment attempt, ``billnumber``; the state rules live in its methods."""
 
     def __init__(self, merchant_id: int, order_number: str, amount: Money, now: datetime, *,
                  delay: bool = False, language: str = "RU", comment: str | None = None,

@@ -1,4 +1,4 @@
-"""Result notifications to the merchant (reference §2): the outbox row, its delivery journal,
+"""Result notifications to the merchant: the outbox row, its delivery journal,
 the merchant's notification settings and the rules of delivery.
 
 A ``Notification`` is written in the same database transaction as the state change that
@@ -101,7 +101,7 @@ def parse_choice(enum_cls, text: str, what: str):
                               f"not {text!r}", Second.NONE) from None
 
 
-#: Ports Assist delivers results to (reference §2.1).
+#: The ports Assist delivers results to.
 ASSIST_PORTS = frozenset({80, 443, 8080, 8443})
 
 

@@ -60,7 +60,7 @@ class OrderRecord(NamedTuple):
 
 class OperationLine(NamedTuple):
     """One row of results by date: an operation with the fields of its order it is shown
-    with, flat and in the order of the reply (reference §3.8) -- a million of them are made
+    with, flat and in the order of the reply -- a million of them are made
     for a big window, straight from the database's rows."""
 
     order_number: str

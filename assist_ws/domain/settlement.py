@@ -1,4 +1,4 @@
-"""Settlement (seed step 5) as values: what a payment owes, settlement batches and their items,
+"""Settlement as values: what a payment owes, settlement batches and their items,
 and the daily cut-off schedule of a processing center.
 
 Pure Python.  The use cases in ``services/settle.py`` decide with these; the database adapter

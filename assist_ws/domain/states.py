@@ -1,4 +1,4 @@
-"""The order state table of SPEC §2, as data, and the one function that walks it.
+"""The order state table, as data, and the one function that walks it.
 
 Every change of an order's state is one lookup ``(state, event) -> state`` in ``TRANSITIONS``;
 any pair not in the table is refused with a ``StateTransitionRefused`` carrying Assist's codes.

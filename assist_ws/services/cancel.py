@@ -1,4 +1,4 @@
-"""Canceling a payment (seed step 6): full or partial, repeatable; a reversal of the hold
+"""Canceling a payment: full or partial, repeatable; a reversal of the hold
 before settlement, a refund after.  The system chooses; the merchant only asks."""
 
 from __future__ import annotations

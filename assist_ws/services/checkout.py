@@ -1,4 +1,4 @@
-"""The buyer's checkout as the payment pages see it (seed steps 1-3): the order with its
+"""The buyer's checkout as the payment pages see it: the order with its
 merchant, the buyer's deadline, what the card will be charged, the buyer's personal data the
 card page shows or asks for, and where the buyer goes back to the shop (by Assist's priority of
 return URLs).

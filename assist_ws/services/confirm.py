@@ -1,4 +1,4 @@
-"""Confirming a two-stage payment (``charge``, seed step 5.1): full or partial, never twice."""
+"""Confirming a two-stage payment (``charge``): full or partial, never twice."""
 
 from __future__ import annotations
 

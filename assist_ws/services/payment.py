@@ -1,4 +1,4 @@
-"""Paying an order by card: the authorization at the processing center (seed steps 2-3), and
+"""Paying an order by card: the authorization at the processing center, and
 the buyer's personal data typed on the card page, saved with the payment's start."""
 
 from __future__ import annotations

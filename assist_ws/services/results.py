@@ -73,7 +73,7 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     operations: tuple[OperationView, ...] = field(default=())
-    #: The shop's return URLs sent with the authorization request (reference §1.3).
+    #: The shop's return URLs sent with the authorization request.
     url_return: str | None = None
     url_return_ok: str | None = None
     url_return_no: str | None = None

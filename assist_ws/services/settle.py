@@ -1,4 +1,4 @@
-"""Settlement (seed step 5): financial transactions for what is owed, in batches per center,
+"""Settlement: financial transactions for what is owed, in batches per center,
 at each center's daily cut-off (``settle_at_cutoff``, the worker's job) or on demand
 (``settle``, the ``assist-ws settle`` command).
 

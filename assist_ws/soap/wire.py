@@ -1,6 +1,6 @@
 """Spyne wire types of the merchant web services (namespace ``http://www.paysecure.ru/ws/``).
 
-Element names and their order follow Assist (reference §3); what is always present is declared
+Element names and their order follow Assist's; what is always present is declared
 ``minOccurs=1`` and not nillable, what may be absent ``minOccurs=0`` (and is then left out,
 never sent as nil).  Amounts are ``xs:decimal`` written with the currency's digits (``4.00``,
 ``150``, ``1.500``), times ``xs:dateTime`` in UTC.  Refusals are SOAP faults whose detail is
@@ -72,7 +72,7 @@ class _Model(ComplexModel):
 
 
 class AssistFault(Fault):
-    """The detail of every fault: Assist's codes (reference §3.9) and the reason."""
+    """The detail of every fault: Assist's codes and the reason."""
 
     __namespace__ = NS
     __type_name__ = "AssistFault"

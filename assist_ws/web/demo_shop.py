@@ -1,7 +1,7 @@
 """The demo shop, ``/demo-shop`` (only when ``ASSIST_DEMO_SHOP`` is on, as ``scripts/run``
 sets it): a small catalog whose "Pay" buttons post real, signed authorization requests of the
 demo merchant to ``/pay/order.cfm``, and the shop's return page, which asks the gateway for
-the order's state rather than trusting the redirect (reference §1.3)."""
+the order's state rather than trusting the redirect (anyone can open a return URL)."""
 
 from __future__ import annotations
 

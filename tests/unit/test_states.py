@@ -9,8 +9,8 @@ from assist_ws.domain.states import TRANSITIONS, OrderEvent, OrderState, allows,
 
 S, E = OrderState, OrderEvent
 
-# SPEC §2, written out again by hand so that a change to the table has to change this too.
-SPEC_ROWS = {
+# The state table, written out again by hand so that a change to the table has to change this too.
+TABLE_ROWS = {
     (S.IN_PROCESS, E.PAY_APPROVED): S.APPROVED,
     (S.IN_PROCESS, E.PAY_HELD): S.DELAYED,
     (S.IN_PROCESS, E.PAY_DECLINED): S.DECLINED,
@@ -28,16 +28,16 @@ SPEC_ROWS = {
     (S.PARTIAL_CANCELED, E.CANCEL_PART): S.PARTIAL_CANCELED,
 }
 
-FORBIDDEN = [pair for pair in itertools.product(S, E) if pair not in SPEC_ROWS]
+FORBIDDEN = [pair for pair in itertools.product(S, E) if pair not in TABLE_ROWS]
 
 
 def test_the_table_is_exactly_the_spec():
-    assert TRANSITIONS == SPEC_ROWS
+    assert TRANSITIONS == TABLE_ROWS
 
 
-@pytest.mark.parametrize("state,event", list(SPEC_ROWS), ids=lambda v: str(v))
+@pytest.mark.parametrize("state,event", list(TABLE_ROWS), ids=lambda v: str(v))
 def test_every_row(state, event):
-    assert next_state(state, event) is SPEC_ROWS[(state, event)]
+    assert next_state(state, event) is TABLE_ROWS[(state, event)]
     assert allows(state, event)
 
 
