@@ -150,7 +150,7 @@ def check(field: CustomerField, typed: str) -> tuple[str | None, Problem | None]
     if refused:
         return None, Problem(field.name, "characters",
                              (("chars", " ".join(map(_shown, refused))),))
-    value = clean(field, text)
+    value = clean(field, text) or ""
     if len(value) > field.longest:
         return None, Problem(field.name, "too_long", (("longest", str(field.longest)),))
     if field.kind == "email":

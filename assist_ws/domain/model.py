@@ -245,6 +245,13 @@ class Transaction:
         self.finished_at: datetime | None = None
 
     @property
+    def money(self) -> Money:
+        """The amount of a money transaction (not of a points one)."""
+        if self.amount is None:
+            raise ValueError(f"transaction {self.request_id} moves points, not money")
+        return Money(self.amount, self.currency)
+
+    @property
     def kind(self) -> TransactionType:
         return TransactionType(self.type)
 
@@ -344,6 +351,21 @@ class Operation:
         found = self.transactions_of(TransactionType.AUTHORIZATION)
         return found[0] if found else None
 
+    def authorization_id(self) -> str:
+        """The request id of this payment's authorization at the center."""
+        auth = self.authorization
+        if auth is None:
+            raise OperationProhibited(f"operation {self.number} was not authorized",
+                                      Second.PAYMENT)
+        return auth.request_id
+
+    def follows(self, pay: "Operation") -> None:
+        """This operation (a confirm, a cancel) acts on payment ``pay``: it shows the same
+        means, card and processing center."""
+        self.means_type, self.means_number = pay.means_type, pay.means_number
+        self.cardholder, self.card_expiry = pay.cardholder, pay.card_expiry
+        self.processing_name = pay.processing_name
+
     @property
     def financial(self) -> Transaction | None:
         found = self.transactions_of(TransactionType.FINANCIAL)
@@ -352,6 +374,21 @@ class Operation:
 
 class Order:
     """One payment attempt, ``billnumber``; the state rules live in its methods."""
+
+    # The buyer's data (``Customer``'s fields), kept on the order itself.
+    lastname: str | None
+    firstname: str | None
+    middlename: str | None
+    email: str | None
+    address: str | None
+    home_phone: str | None
+    work_phone: str | None
+    mobile_phone: str | None
+    fax: str | None
+    country: str | None
+    region: str | None
+    city: str | None
+    zip: str | None
 
     def __init__(self, merchant_id: int, order_number: str, amount: Money, now: datetime, *,
                  delay: bool = False, language: str = "RU", comment: str | None = None,
@@ -423,13 +460,18 @@ class Order:
     def is_final(self) -> bool:
         return self.status in FINAL_STATES
 
-    def paid(self) -> Money:
-        """What the buyer owes after confirmation: the pay operation's amount for one-stage
-        payments and unconfirmed holds, the confirmed amount once confirmed."""
+    def paid_card(self) -> Operation:
+        """The card payment that succeeded (else ``OperationProhibited``)."""
         pay = self.card_payment
         if pay is None or not pay.succeeded:
             raise OperationProhibited(
                 f"order {self.bill_number} has no successful payment", Second.PAYMENT)
+        return pay
+
+    def paid(self) -> Money:
+        """What the buyer owes after confirmation: the pay operation's amount for one-stage
+        payments and unconfirmed holds, the confirmed amount once confirmed."""
+        pay = self.paid_card()
         confirm = self.confirmation
         return confirm.money if confirm else pay.money
 

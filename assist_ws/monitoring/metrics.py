@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 from prometheus_client import Counter, Histogram
 
@@ -63,7 +63,8 @@ JOB_FAILURES = Counter(
 _CENTER_ERROR = "AS998"
 
 log = logging.getLogger(__name__)
-_failed = []
+_failed: list[Exception] = []
+T = TypeVar("T")
 
 
 def unwritten(exc: Exception) -> None:
@@ -121,8 +122,8 @@ class MeteredGateway:
     def __init__(self, inner: ProcessingGateway):
         self.inner = inner
 
-    def _call(self, center: ProcessingCenter, operation: str, call: Callable,
-              outcome: Callable[[object], str]):
+    def _call(self, center: ProcessingCenter, operation: str, call: Callable[[], T],
+              outcome: Callable[[T], str]) -> T:
         started = time.perf_counter()
         try:
             result = call()

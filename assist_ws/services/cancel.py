@@ -47,7 +47,7 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
                     raise Duplicate(f"Externalrefundid {external_id} was already used for a "
                                     f"cancel of {done.money}", Second.CANCEL)
         value = order.check_cancel(amount)
-        pay = order.card_payment
+        pay = order.paid_card()
         center = load_center(uow, order.center)
         if order.settled():
             kind, tx_amount = TransactionType.REFUND, value
@@ -68,12 +68,10 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
                     f"part after settlement (as a refund)", Second.REVERSAL)
         op = order.add_operation(OperationType.CANCEL, value, now, rate=pay.rate,
                                  client_ip=client_ip)
-        op.means_type, op.means_number = pay.means_type, pay.means_number
-        op.cardholder, op.card_expiry = pay.cardholder, pay.card_expiry
-        op.processing_name = pay.processing_name
+        op.follows(pay)
         op.external_id = external_id or None
         op.cancel_reason = reason
-        auth_id = pay.authorization.request_id
+        auth_id = pay.authorization_id()
         tx = op.add_transaction(Transaction(kind, center.name, tx_amount.amount,
                                             tx_amount.currency, now,
                                             authorization_request_id=auth_id))

@@ -90,9 +90,11 @@ def return_urls(order: Order, merchant: Merchant | None) -> tuple[str | None, st
     """(success URL, failure URL) by Assist's priority: ``URL_RETURN_OK``/``URL_RETURN_NO`` of
     the request, then its ``URL_RETURN``, then the merchant's settings (where ``URL_RETURN``
     serves the outcomes that have no URL of their own)."""
-    return tuple(_pick(paid, order.url_return_ok, order.url_return_no, order.url_return) or (
-        _pick(paid, merchant.url_return_ok, merchant.url_return_no, merchant.url_return)
-        if merchant else None) for paid in (True, False))
+    def pick(paid: bool) -> str | None:
+        return _pick(paid, order.url_return_ok, order.url_return_no, order.url_return) or (
+            _pick(paid, merchant.url_return_ok, merchant.url_return_no, merchant.url_return)
+            if merchant else None)
+    return pick(True), pick(False)
 
 
 def read_only(uow: UnitOfWork):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..domain.errors import OperationProhibited, Second
-from ..domain.model import (OperationState, OperationType, Transaction, TransactionType,
-                            find_transaction)
+from ..domain.model import (OperationState, OperationType, ProcessingCenter, Transaction,
+                            TransactionType, find_transaction)
 from ..domain.money import Money
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent
@@ -25,7 +25,7 @@ def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
     """
     bill, number = split_bill_number(bill_number)
     now = clock.now()
-    release_id = release = auth_id = None
+    release: tuple[ProcessingCenter, str, str, Money] | None = None
     with uow:
         order = load_order(uow, bill, merchant_id, lock=True)
         if number is not None and (order.card_payment is None
@@ -40,34 +40,32 @@ def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
                 f"order {bill} is already confirmed for {done.money}; only one confirmation "
                 f"is possible", Second.CONFIRM)
         value = order.check_confirm(amount)
-        pay = order.card_payment
+        pay = order.paid_card()
         full = value == pay.money
         op = order.add_operation(OperationType.CONFIRM, value, now, rate=pay.rate,
                                  client_ip=client_ip)
-        op.means_type, op.means_number = pay.means_type, pay.means_number
-        op.cardholder, op.card_expiry = pay.cardholder, pay.card_expiry
-        op.processing_name = pay.processing_name
+        op.follows(pay)
         op.auto_deposit = auto_deposit
         op.finish(OperationState.SUCCESS, now, response_code="AS000",
                   message="Operation completed successfully", approval_code=pay.approval_code)
         order.apply(OrderEvent.CONFIRM_FULL if full else OrderEvent.CONFIRM_PART, now)
-        center = None
         if not full and auto_deposit:
             center = load_center(uow, order.center)
             if center.partial_reversal:
-                release, auth_id = pay.money - value, pay.authorization.request_id
+                rest, auth_id = pay.money - value, pay.authorization_id()
                 tx = op.add_transaction(Transaction(
-                    TransactionType.REVERSAL, center.name, release.amount, release.currency,
+                    TransactionType.REVERSAL, center.name, rest.amount, rest.currency,
                     now, authorization_request_id=auth_id))
                 tx.mark_sent(now)
-                release_id = tx.request_id
+                release = (center, tx.request_id, auth_id, rest)
         uow.commit()
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
     log_result("confirm", result)
-    if release_id is None:
+    if release is None:
         return result
 
-    reply = gateway.reverse(center, release_id, auth_id, release)
+    center, release_id, auth_id, rest = release
+    reply = gateway.reverse(center, release_id, auth_id, rest)
     with uow:
         order = load_order(uow, bill, lock=True)
         rop, tx = find_transaction(order, release_id)

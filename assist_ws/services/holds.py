@@ -20,7 +20,7 @@ from ..domain.model import (Order, Transaction, TransactionType, find_transactio
                             held_at_center)
 from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, UnitOfWork
 from ..domain.states import OrderEvent
-from .common import load_center
+from .common import load_center, load_order
 from .outcomes import record_reply
 from .results import about
 
@@ -87,9 +87,8 @@ def _reason(uow: UnitOfWork, order: Order) -> str:
 def _release(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
              request_id: str, summary: ExpirySummary) -> None:
     with uow:
-        order = uow.orders.get(bill)
-        _pay, tx = find_transaction(order, request_id)
-        auth_id = tx.authorization_request_id
+        _pay, tx = find_transaction(load_order(uow, bill), request_id)
+        auth_id = tx.authorization_request_id or ""  # a reversal always has one
         try:
             center = load_center(uow, tx.center)
         except ProcessingUnavailable:
@@ -105,7 +104,7 @@ def _release(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: st
     elif reply.outcome is Outcome.DECLINED and not reply.delivered:
         reply = ProcessingReply(Outcome.UNKNOWN, None, reply.message)
     with uow:
-        order = uow.orders.get(bill, lock=True)
+        order = load_order(uow, bill, lock=True)
         pay, tx = find_transaction(order, request_id)
         record_reply(order, pay, tx, reply, clock.now())
         uow.commit()

@@ -43,7 +43,7 @@ class AuthorizationRequest:
     url_return: str | None = None
     url_return_ok: str | None = None
     url_return_no: str | None = None
-    means_flags: dict[str, str] = field(default_factory=dict)
+    means_flags: dict[str, str | None] = field(default_factory=dict)
     max_points: str | None = None
     customer_number: str | None = None
     disable_3ds: str | None = None
@@ -117,8 +117,8 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
                                           Second.NONE, firstcode=3)
             # Signed over what was sent: a request without OrderCurrency is signed without it.
             if not verify_order_checkvalue(merchant.secret_word or "", req.checkvalue,
-                                           req.merchant_id.strip(), order_number,
-                                           req.order_amount.strip(),
+                                           (req.merchant_id or "").strip(), order_number,
+                                           (req.order_amount or "").strip(),
                                            (req.order_currency or "").strip(), extras,
                                            legacy=merchant.legacy_checkvalue):
                 raise AuthenticationError("Checkvalue does not match the order parameters",
@@ -144,7 +144,7 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
     return OrderView.of(order)
 
 
-def _means(flags: dict[str, str], enabled: list[str]) -> list[str]:
+def _means(flags: dict[str, str | None], enabled: list[str]) -> list[str]:
     """The payment means to offer: those flagged 1 (or all the merchant's when no flag was
     sent), among the merchant's enabled ones.  All flags 0 is an error."""
     sent = {name: (value or "").strip() for name, value in flags.items()}

@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, TransactionState, TransactionType, find_transaction,
                             open_transactions)
-from ..domain.money import Money
 from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
                             ProcessingReply, SettlementItem, UnitOfWork)
 from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
-from .common import load_center
+from .common import load_center, load_order
 from .outcomes import backoff, record_reply, void_authorization
 from .results import about
 
@@ -121,14 +120,13 @@ def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill:
     """Settle one open transaction; True when it reached a final state.  A center that
     does not answer the status query is added to ``silent``."""
     with uow:
-        order = uow.orders.get(bill)
-        op, tx = find_transaction(order, request_id)
+        op, tx = find_transaction(load_order(uow, bill), request_id)
         if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
             return True  # settled meanwhile (by another resolver, or its late answer)
         center = load_center(uow, tx.center)
         kind = tx.kind
-        auth_id = tx.authorization_request_id
-        amount = Money(tx.amount, tx.currency) if tx.amount is not None else None
+        money = tx.money if tx.amount is not None else None
+        auth_id = tx.authorization_request_id or ""  # every transaction but an authorization's
     status = gateway.status(center, request_id)
     if silent is not None and status.outcome is Outcome.UNKNOWN:
         silent.add(center.name)
@@ -142,12 +140,14 @@ def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill:
         reply = ProcessingReply(Outcome.UNKNOWN, None, status.message)
     elif status.outcome is Outcome.NOT_FOUND:  # never arrived: send it again, same id
         if kind is TransactionType.REFUND:
-            reply = gateway.refund(center, request_id, auth_id, amount)
+            assert money is not None  # a refund always carries its amount
+            reply = gateway.refund(center, request_id, auth_id, money)
         elif kind is TransactionType.REVERSAL:
-            reply = gateway.reverse(center, request_id, auth_id, amount)
+            reply = gateway.reverse(center, request_id, auth_id, money)
         elif kind is TransactionType.FINANCIAL:
+            assert money is not None  # so does a financial transaction
             reply = gateway.settle(center, f"resend-{request_id[:8]}",
-                                   [SettlementItem(request_id, auth_id, amount)]
+                                   [SettlementItem(request_id, auth_id, money)]
                                    ).reply(request_id)
             if reply.outcome is Outcome.NOT_FOUND:  # the center does not know the authorization
                 reply = ProcessingReply(Outcome.DECLINED, reply.response_code, reply.message)

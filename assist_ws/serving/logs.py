@@ -66,7 +66,8 @@ class JsonFormatter(logging.Formatter):
         if bill:
             entry[BILLNUMBER] = str(bill)
         if record.exc_info or record.exc_text:
-            entry["exception"] = record.exc_text or redact(self.formatException(record.exc_info))
+            entry["exception"] = record.exc_text or redact(
+                self.formatException(record.exc_info) if record.exc_info else "")
         if record.stack_info:
             entry["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -95,7 +96,7 @@ def configure(level: str = "INFO", fmt: str = FORMAT, kind: str = "text") -> Non
     root.setLevel(level.upper())
     ours = [h for h in root.handlers if getattr(h, "_assist", False)]
     if not ours:
-        handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler._assist = True  # type: ignore[attr-defined]
         root.addHandler(_filtered(handler))
         ours = [handler]

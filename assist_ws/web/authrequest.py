@@ -14,6 +14,8 @@ import ipaddress
 import re
 from typing import Iterable, Mapping
 
+from werkzeug.datastructures import MultiDict
+
 from ..domain.customer import FIELDS as CUSTOMER_FIELDS, clean as clean_customer
 from ..domain.errors import Second, ValidationError
 from ..domain.model import Customer
@@ -45,8 +47,13 @@ class Params:
     def __init__(self, *sources: Mapping[str, str] | Iterable[tuple[str, str]]):
         self._values: dict[str, str] = {}
         for source in sources:
-            items = source.items(multi=True) if hasattr(source, "getlist") else (
-                source.items() if hasattr(source, "items") else source)
+            items: Iterable[tuple[str, str]]
+            if isinstance(source, MultiDict):
+                items = source.items(multi=True)
+            elif isinstance(source, Mapping):
+                items = source.items()
+            else:
+                items = source
             for name, value in items:
                 key = str(name).strip().lower()
                 if key not in self._values:

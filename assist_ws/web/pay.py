@@ -25,6 +25,7 @@ import logging
 from datetime import datetime
 from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 from flask import (Blueprint, Flask, current_app, g, jsonify, redirect, render_template,
                    request, url_for)
@@ -200,10 +201,10 @@ def _pay(sid: str, bill: str, lang: str | None):
     already, paying right now, timed out, closed) and makes one authorization however often
     the form comes; the order is read again only to show a page."""
     form = request.form
-    values = [form.get(name, "") for name in CARD_FIELDS]
+    number, month, year, holder, cvc = (form.get(name, "") for name in CARD_FIELDS)
     entered = _entered_customer(form)
     container = _container()
-    errors = card_errors(*values, container.clock.now())
+    errors = card_errors(number, month, year, holder, cvc, container.clock.now())
     if errors:
         checkout = _open(sid)
         if checkout is None:
@@ -213,7 +214,7 @@ def _pay(sid: str, bill: str, lang: str | None):
         # The customer fields' problems too, all on one page (nothing is paid or written).
         return _card_page(sid, checkout, lang or checkout.order.language, errors=errors,
                           problems=review(checkout.customer, entered)[1], status=422)
-    card = parse_card(*values, container.clock.now())
+    card = parse_card(number, month, year, holder, cvc, container.clock.now())
     try:
         result = container.pay_by_card(bill, card, client_ip=request.remote_addr,
                                        customer=entered)
@@ -259,7 +260,7 @@ def _open(sid: str) -> Checkout | None:
 
 
 def _page_url(sid: str, lang: str | None = None, **extra: str) -> str:
-    args = {"CFSID": sid, **{k: v for k, v in extra.items() if v}}
+    args: dict[str, Any] = {"CFSID": sid, **{k: v for k, v in extra.items() if v}}
     if lang:
         args["lang"] = lang
     return url_for("pay.page", **args)
