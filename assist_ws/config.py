@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 
 def _bool(text: str) -> bool:
@@ -95,14 +95,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name == "extra":
                 continue
             key = "ASSIST_" + f.name.upper()
             if key in env and env[key] != "":
                 raw = env[key]
-                kind = type(f.default)
+                kind: Callable[[str], Any] = type(f.default)  # type: ignore[assignment]
                 try:
                     values[f.name] = _bool(raw) if kind is bool else kind(raw)
                 except ValueError:

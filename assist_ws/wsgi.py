@@ -65,18 +65,18 @@ def create_app(container: Container) -> Flask:
     from .soap.dispatch import MerchantServices
     from .web.merchant import merchant_blueprint, post_handler
     app.register_blueprint(merchant_blueprint(container.merchant_api))
-    app.wsgi_app = MerchantServices(app.wsgi_app, container.merchant_api,
-                                    post_handler(container.merchant_api))
+    wsgi: Callable = app.wsgi_app
+    wsgi = MerchantServices(wsgi, container.merchant_api, post_handler(container.merchant_api))
     settings = container.settings
     state = StateCollector(container.snapshot, container.clock.now)
     readiness = Readiness(container.ready_targets,
                           timeout=min(2.0, settings.processing_connect_timeout))
-    app.wsgi_app = Probes(app.wsgi_app, metrics=exposition(multiproc.registry(state)),
-                          readiness=readiness, token=settings.metrics_token,
-                          version=__version__)
-    app.wsgi_app = Edge(app.wsgi_app, trusted_proxies=settings.trusted_proxies,
-                        public_url=settings.public_url, failure=_failure)
-    app.wsgi_app = RequestMetrics(app.wsgi_app, routes(app))
+    wsgi = Probes(wsgi, metrics=exposition(multiproc.registry(state)), readiness=readiness,
+                  token=settings.metrics_token, version=__version__)
+    wsgi = Edge(wsgi, trusted_proxies=settings.trusted_proxies,
+                public_url=settings.public_url, failure=_failure)
+    wsgi = RequestMetrics(wsgi, routes(app))
+    app.wsgi_app = wsgi  # type: ignore[method-assign]  # Flask's way to add middlewares
     return app
 
 

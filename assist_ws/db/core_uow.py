@@ -375,7 +375,7 @@ class CoreUnitOfWork(ThreadBound):
     REPOSITORIES = frozenset(("merchants", "centers", "rates", "orders", "notifications"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
-                 before_commit: Sequence[Callable[["CoreUnitOfWork"], None]] = ()):
+                 before_commit: Sequence[Callable[["CoreUnitOfWork"], object]] = ()):
         start_mappers()
         configure_mappers()
         self.engine = engine

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
+from .engine import driver_connection
+
 Processor = Callable[[Any], Any] | None
 #: Rows taken from the driver at a time.
 _BATCH = 256
@@ -88,7 +90,7 @@ class DirectQuery:
         args = plan.args(params)
         if not connection.in_transaction():
             connection.begin()  # as ``execute`` would (autobegin)
-        dbapi_connection = connection.connection.dbapi_connection
+        dbapi_connection = driver_connection(connection)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(plan.sql, args)

@@ -7,9 +7,10 @@ import select
 import time
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import create_engine, event, exc
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 READONLY = "assist_readonly"
 #: Every engine ``make_engine`` made in this process (see ``db.fork``).
@@ -66,6 +67,15 @@ def _private_file(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection under ``connection`` (psycopg's or sqlite3's), for what
+    SQLAlchemy does not offer: COPY, pragmas outside a transaction, a bare cursor."""
+    found = connection.connection.dbapi_connection
+    if found is None:
+        raise RuntimeError("the connection was closed")
+    return found
 
 
 def made() -> list[Engine]:

@@ -36,6 +36,7 @@ from ..domain.model import OperationState
 from ..domain.money import EXPONENTS
 from ..domain.records import Window
 from ..domain.text import FORMULA_START, PLAIN_NUMBER
+from .engine import driver_connection
 from .types import UtcDateTime
 
 CHUNK = 64 * 1024
@@ -115,7 +116,7 @@ def available(connection: Connection, delimiter: str) -> bool:
     if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n' or \
             not (delimiter.isprintable() or delimiter == "\t"):
         return False
-    driver = connection.connection.dbapi_connection
+    driver = driver_connection(connection)
     return driver.info.encoding == "utf-8"
 
 
@@ -133,7 +134,7 @@ def lines(connection: Connection, merchant_id: int, window: Window, delimiter: s
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER {}, NULL {})").format(
         sql.SQL(_SELECT.format(success=_SUCCESS[success])), sql.Literal(delimiter),
         sql.Literal(null))
-    driver = connection.connection.dbapi_connection
+    driver = driver_connection(connection)
     with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
         buf = bytearray()
         for row in copy:

@@ -105,10 +105,10 @@ class SettlementRepository:
         # Locking and marking in one statement writes each order row once.  ``after`` (the
         # last order this claimer took) keeps a long run from walking the orders it has
         # settled again and again.
-        due = (select(orders.c.id).where(self._due(center, due_before), orders.c.id > after)
-               .order_by(orders.c.id).limit(limit)
-               .with_for_update(of=orders, skip_locked=True))
-        claim = (update(orders).where(orders.c.id.in_(due.scalar_subquery()))
+        wanted = (select(orders.c.id).where(self._due(center, due_before), orders.c.id > after)
+                  .order_by(orders.c.id).limit(limit)
+                  .with_for_update(of=orders, skip_locked=True))
+        claim = (update(orders).where(orders.c.id.in_(wanted.scalar_subquery()))
                  .values(settlement_batch_id=batch_id).returning(orders.c.id))
         ids = sorted(self.session.scalars(claim))
         if not ids:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,7 +72,7 @@ class SqlAlchemyUnitOfWork(ThreadBound):
                               "rates", "orders", "notifications", "settlements"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
-                 before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], None]] = ()):
+                 before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], object]] = ()):
         start_mappers()
         self.engine = engine
         self.readonly = readonly
@@ -230,7 +230,8 @@ class _Queries:
 
     def __enter__(self) -> "_Queries":
         self._conn, self._keep = self._connect()
-        bare = _BareSession(self._conn)
+        # The repositories' read methods use only what the stand-in offers of a Session.
+        bare = cast(Session, _BareSession(self._conn))
         self.users = UserRepository(bare)
         self.login_failures = LoginFailureRepository(bare)
         self.orders = OrderRepository(bare)

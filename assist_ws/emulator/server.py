@@ -18,6 +18,7 @@ import socketserver
 import threading
 import time
 from collections import OrderedDict
+from typing import IO, Any, cast
 from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from wsgiref.util import request_uri
@@ -236,6 +237,8 @@ class _ServerHandler(ServerHandler):
     http_version = "1.1"
     #: Whether the response said its length (else only closing the connection ends it).
     sized = False
+    headers: Any = None  # set by start_response (wsgiref's own attribute)
+    request_handler: Any = None  # the connection's handler, for logging
 
     def close(self) -> None:
         self.sized = self.headers is not None and "Content-Length" in self.headers
@@ -259,7 +262,7 @@ class _Body(io.RawIOBase):
         self.left -= len(data)
         return data
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         if size is None or size < 0 or size > self.left:
             size = self.left
         data = self._stream.readline(size) if size else b""
@@ -285,6 +288,7 @@ class _QuietHandler(WSGIRequestHandler):
     disable_nagle_algorithm = True
     #: Unread request bodies up to this size are skipped to keep the connection.
     _DRAIN = 1 << 16
+    server: "EmulatorServer"
 
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         logger.debug("%s - %s", self.address_string(), format % args)
@@ -324,10 +328,12 @@ class _QuietHandler(WSGIRequestHandler):
             self.send_error(400, "a Content-Length body is expected")
             return
         body = _Body(self.rfile, length)
-        handler = _ServerHandler(body, self.wfile, self.get_stderr(), self.get_environ(),
-                                 multithread=False)
+        handler = _ServerHandler(cast(IO[bytes], body), cast(IO[bytes], self.wfile),
+                                 self.get_stderr(), self.get_environ(), multithread=False)
         handler.request_handler = self  # backpointer for logging
-        handler.run(self.server.get_app())
+        app = self.server.get_app()
+        if app is not None:
+            handler.run(app)
         if keep and handler.sized and body.left <= self._DRAIN:
             while body.left and body.read(body.left):
                 pass

@@ -215,7 +215,8 @@ class HttpNotificationSender:
         """At most ``max_reply_bytes`` of the body (and whether there was more), within the
         deadline."""
         read = getattr(resp, "read1", None) or resp.read
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             if time.monotonic() > deadline:
                 raise TimeoutError

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import errno
 import re
-from concurrent import futures
 import selectors
 import socket
 import time
+from concurrent import futures
 from functools import partial
+from typing import Callable
 
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -150,7 +151,7 @@ class GatewayWorker(ThreadWorker):
     request_timeout = 10.0
     send_timeout = 30.0
     #: Called in each request thread as it starts (they live as long as the worker).
-    thread_initializer = None
+    thread_initializer: Callable[[], None] | None = None
 
     def get_thread_pool(self):
         return futures.ThreadPoolExecutor(max_workers=self.cfg.threads,

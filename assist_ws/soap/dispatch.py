@@ -161,8 +161,8 @@ class MerchantServices:
         ctype = (environ.get("CONTENT_TYPE") or "").lower()
         is_form = ctype.startswith("application/x-www-form-urlencoded") or not ctype
         if is_form:
-            fmt = _FORMAT.search(body)
-            fmt = (fmt.group(1).decode("latin-1").strip() if fmt else "") or \
+            found = _FORMAT.search(body)
+            fmt = (found.group(1).decode("latin-1").strip() if found else "") or \
                 BY_PATH[base].default_format
             if fmt == "4":
                 if password_in_query(environ.get("QUERY_STRING", "")):

@@ -142,9 +142,10 @@ def test_buyers_waiting_for_a_slow_bank_hold_up_neither_each_other_nor_the_erp(w
             f.result()
     rate = len(paid) / (time.monotonic() - started)
     ideal = buyers / LATENCY
-    # Generous bounds (the figures of record are scripts/bench slow-center's): one payment
-    # at a time per process would make 2 / 0.5 = 4 a second, and the ERP wait seconds.
-    assert rate >= 0.35 * ideal, f"{rate:.1f} payments/s, ideal {ideal:.0f}"
+    # Generous bounds (the figures of record are scripts/bench slow-center's, ~0.9 of the
+    # ideal on an idle machine): one payment at a time per process would make 2 / 0.5 = 4 a
+    # second, and the ERP wait seconds; twice that holds on a machine busy with other work.
+    assert rate >= 0.25 * ideal, f"{rate:.1f} payments/s, ideal {ideal:.0f}"
     erp.sort()
     assert len(erp) >= 20 and erp[int(0.95 * len(erp))] < 0.5, erp[-5:]
     assert statistics.median(erp) < 0.2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from assist_ws.db.engine import make_engine
+from assist_ws.db.engine import driver_connection, make_engine
 from assist_ws.db.tables import metadata
 
 config = context.config
@@ -15,7 +15,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as conn:
             _run(conn)
@@ -25,8 +25,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
-    raw = connection.connection.dbapi_connection if sqlite else None
-    if sqlite:
+    raw = driver_connection(connection) if sqlite else None
+    if raw is not None:
         # SQLite alters a table by copying it into a new one and dropping the old: with
         # foreign keys enforced, dropping a table other rows refer to fails.  They are off
         # while the migrations run (the pragma works outside a transaction only) and the
@@ -37,12 +37,12 @@ def _run(connection) -> None:
                           render_as_batch=sqlite, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
-        if sqlite:
+        if raw is not None:
             broken = raw.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"the migrations left rows that refer to nothing: {broken}")
     finally:
-        if sqlite:
+        if raw is not None:
             raw.execute("PRAGMA foreign_keys=ON")
 
 
