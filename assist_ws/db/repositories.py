@@ -159,14 +159,9 @@ class OrderRepository(_Repo):
         return self.session.scalar(stmt)
 
     def by_order_number(self, merchant_id: int, order_number: str, *,
-                        since: datetime | None = None, until: datetime | None = None,
                         lock: bool = False) -> list[Order]:
         stmt = select(Order).where(orders.c.merchant_id == merchant_id,
                                    orders.c.order_number == order_number)
-        if since is not None:
-            stmt = stmt.where(orders.c.created_at >= since)
-        if until is not None:
-            stmt = stmt.where(orders.c.created_at <= until)
         stmt = stmt.order_by(orders.c.created_at, orders.c.id)
         if lock:
             stmt = self._lock(stmt).execution_options(populate_existing=True)

@@ -108,9 +108,10 @@ class SqlAlchemyUnitOfWork(ThreadBound):
             current.session.close()
 
     def commit(self) -> None:
-        if not self.readonly:
-            for hook in self.before_commit:
-                hook(self)
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work writes nothing")
+        for hook in self.before_commit:
+            hook(self)
         self._open.session.commit()
 
     def rollback(self) -> None:

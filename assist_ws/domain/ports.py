@@ -162,18 +162,14 @@ class OrderRepository(Protocol):
         row lock (``SELECT … FOR UPDATE``) for the rest of the transaction."""
 
     def by_order_number(self, merchant_id: int, order_number: str, *,
-                        since: datetime | None = None, until: datetime | None = None,
-                        lock: bool = False) -> list[Order]: ...
+                        lock: bool = False) -> list[Order]:
+        """The merchant's orders with this order number, oldest first."""
 
     def bill_number_taken(self, bill_number: str) -> bool: ...
 
     def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
         """Every order of the same merchant with the same ``OrderNumber`` as the order
         ``bill_number`` (that one included), oldest first; ``lock`` locks them all."""
-
-    def due_for_settlement(self, center: str, limit: int) -> list[Order]:
-        """Orders whose card payment is due for settlement at ``center``, locked, skipping
-        rows other workers hold."""
 
     def with_open_transactions(self, now: datetime, limit: int,
                                older_than: datetime) -> list[Order]:
@@ -327,7 +323,7 @@ class UnitOfWork(Protocol):
     def flush(self) -> None: ...
 
     def reader(self) -> "UnitOfWork":
-        """A unit of work for reading only."""
+        """A unit of work for reading only (its ``commit()`` raises)."""
 
     def queries(self) -> "UnitOfWork":
         """A read-only unit of work offering only the read models (``users.login_record``,

@@ -97,12 +97,6 @@ def return_urls(order: Order, merchant: Merchant | None) -> tuple[str | None, st
     return pick(True), pick(False)
 
 
-def read_only(uow: UnitOfWork):
-    """A unit of work for queries only, where the adapter offers one."""
-    reader = getattr(uow, "reader", None)
-    return reader() if reader is not None else uow
-
-
 def _payment(order: Order):
     pays = order.operations_of(OperationType.PAY)
     return order.card_payment or (pays[0] if pays else None)
@@ -134,7 +128,7 @@ def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:
     """The order as its payment pages show it.  An order still waiting for the buyer past the
     merchant's timeout is closed (``Timeout``) first."""
     now = clock.now()
-    with read_only(uow) as r:
+    with uow.reader() as r:
         order = load_order(r, bill_number)
         merchant = r.merchants.get(order.merchant_id)
         view = _view(r, order, merchant)
@@ -194,7 +188,7 @@ def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
     own = _pick(paid, order.url_return_ok, order.url_return_no, order.url_return)
     if own:
         return own
-    with read_only(uow) as r:
+    with uow.reader() as r:
         merchant = r.merchants.get(order.merchant_id)
     return _pick(paid, merchant.url_return_ok, merchant.url_return_no,
                  merchant.url_return) if merchant else None
@@ -202,5 +196,5 @@ def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
 
 def shop_order(uow: UnitOfWork, merchant_id: int, bill_number: str) -> OrderView:
     """One order of one merchant, read-only (what a shop asks after the buyer came back)."""
-    with read_only(uow) as r:
+    with uow.reader() as r:
         return OrderView.of(load_order(r, bill_number, merchant_id))

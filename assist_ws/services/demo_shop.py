@@ -16,7 +16,6 @@ from ..domain.errors import NotFound, Second, ValidationError
 from ..domain.money import Money
 from ..domain.ports import UnitOfWork
 from .admin import DEMO_MERCHANT_ID
-from .checkout import read_only
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class DemoShop:
 
 
 def demo_merchant(uow: UnitOfWork, merchant_id: int = DEMO_MERCHANT_ID) -> DemoShop:
-    with read_only(uow) as r:
+    with uow.reader() as r:
         m = r.merchants.get(merchant_id)
         if m is None or not m.active:
             raise NotFound(f"the demo merchant {merchant_id} is not set up: run "
@@ -90,7 +89,7 @@ def authorization_request(uow: UnitOfWork, item: Product, currency: str, *, dela
         "URL_RETURN_OK": url_return_ok,
         "URL_RETURN_NO": url_return_no,
     }
-    with read_only(uow) as r:
+    with uow.reader() as r:
         secret = r.merchants.get(shop.merchant_id).secret_word
     if secret:
         fields["Checkvalue"] = checkvalue(secret, order_request_string(

@@ -114,8 +114,9 @@ class FakeOrders:
         return o if o and (merchant_id is None or o.merchant_id == merchant_id) else None
 
     def by_order_number(self, merchant_id, order_number, **_):
-        return [o for o in self.store.values()
-                if o.merchant_id == merchant_id and o.order_number == order_number]
+        return sorted((o for o in self.store.values()
+                       if o.merchant_id == merchant_id and o.order_number == order_number),
+                      key=lambda o: o.created_at)
 
     def attempts(self, bill_number, **_):
         this = self.store.get(bill_number)
@@ -281,6 +282,35 @@ class FakeUnitOfWork:
         self._bind()
 
     def flush(self):
+        pass
+
+    def reader(self) -> "FakeReader":
+        return FakeReader(self)
+
+    def queries(self) -> "FakeReader":
+        return FakeReader(self)
+
+
+class FakeReader:
+    """``reader()`` and ``queries()`` of the fake: the committed data, for reading only."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+
+    def __enter__(self):
+        self.uow._bind()
+        for name in ("merchants", "users", "login_failures", "centers", "rates", "orders",
+                     "settlements"):
+            setattr(self, name, getattr(self.uow, name))
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def commit(self):
+        raise RuntimeError("a read-only unit of work writes nothing")
+
+    def rollback(self):
         pass
 
 
