@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import JSON, and_, bindparam, exists, false, func, select, true
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import manager_of_class
 
@@ -136,7 +136,17 @@ _UPDATE = {t.name: t.update().where(t.c.id == bindparam("_key"))
            for t in (orders, operations, transactions)}
 
 
-def _transient(cls, keys: Sequence[str], values: Iterable) -> object:
+T = TypeVar("T")
+
+
+def _new_id(result: CursorResult) -> int:
+    """The id the database gave the row ``result`` inserted."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no key")
+    return key[0]
+
+def _transient(cls: type[T], keys: Sequence[str], values: Iterable) -> T:
     """An instance of a mapped domain class holding ``values``, outside any ORM session
     (as the ORM's own loader fills one, without its bookkeeping)."""
     obj = manager_of_class(cls).new_instance()
@@ -180,18 +190,19 @@ class _Open:
                 values[i] = type(values[i])(values[i])
         self.snapshots[id(obj)] = (obj, values)
 
-    def _object(self, known: dict, cls, table, row: Sequence, refresh: bool,
-                children: str | None = None) -> tuple[object, bool]:
+    def _object(self, known: dict, cls: type[T], table, row: Sequence, refresh: bool,
+                children: str | None = None) -> tuple[T, bool]:
         """(the object of ``row``, whether it is new): one object per id in ``known``, made
         outside any session when first met (with an empty list of ``children``), refreshed
         from its row when ``refresh``."""
         keys = _KEYS[table.name]
-        obj = known.get(row[_ID_AT[table.name]])
+        row_id = row[_ID_AT[table.name]]
+        obj = known.get(row_id)
         if obj is None:
             obj = _transient(cls, keys, row)
             if children:
                 obj.__dict__[children] = []
-            known[obj.id] = obj
+            known[row_id] = obj
             self._remember(obj, table)
             return obj, True
         if refresh:
@@ -264,8 +275,7 @@ class _Open:
         known = self.snapshots.get(id(obj))
         if known is None:
             values = {k: d[k] for k in keys if k in d and k != "id"}
-            result = self.conn.execute(_INSERT[table.name], values)
-            d["id"] = result.inserted_primary_key[0]
+            d["id"] = _new_id(self.conn.execute(_INSERT[table.name], values))
             self._remember(obj, table)
             return
         changed = {k: new for k, new, old in zip(keys, map(d.get, keys), known[1])
@@ -285,8 +295,7 @@ class _Open:
             n = self.new_notifications.pop(0)
             values = {c.key: n.__dict__[c.key] for c in notifications.c
                       if c.key in n.__dict__ and c.key != "id"}
-            n.__dict__["id"] = self.conn.execute(_INSERT["notifications"],
-                                                 values).inserted_primary_key[0]
+            n.__dict__["id"] = _new_id(self.conn.execute(_INSERT["notifications"], values))
 
 
 class _Merchants:

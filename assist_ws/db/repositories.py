@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Callable, Iterator
+from typing import cast as cast_type
 
-from sqlalchemy import (Integer, String, and_, bindparam, case, cast, delete, exists,
+from sqlalchemy import (Integer, String, Table, and_, bindparam, case, cast, delete, exists,
                         literal_column, null, or_, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ..domain.model import (OPEN_TRANSACTION_STATES, CurrencyRate, Merchant, MerchantUser,
@@ -20,7 +22,8 @@ from ..domain.records import (ANY_LOGIN, ANY_MERCHANT, FailureState, LoginKey, L
                               OperationLine, OperationRecord, OrderRecord, Window)
 from . import results_csv
 from .direct import DirectQuery
-from .tables import login_failures, merchant_users, merchants, operations, orders, transactions
+from .tables import (login_failures, merchant_users, merchants, operations, orders,
+                     processing_centers, transactions)
 from .types import UtcDateTime
 
 
@@ -48,13 +51,13 @@ class MerchantRepository(_Repo):
         self.session.add(merchant)
 
     def list(self) -> list[Merchant]:
-        return list(self.session.scalars(select(Merchant).order_by(Merchant.merchant_id)))
+        return list(self.session.scalars(select(Merchant).order_by(merchants.c.merchant_id)))
 
 
 class UserRepository(_Repo):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None:
         return self.session.scalar(select(MerchantUser).where(
-            MerchantUser.merchant_id == merchant_id, MerchantUser.login == login))
+            merchant_users.c.merchant_id == merchant_id, merchant_users.c.login == login))
 
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
@@ -68,7 +71,9 @@ class UserRepository(_Repo):
                            bool(row[3]), row[4])
 
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+#: Both dialects' INSERT offer ``on_conflict_do_update`` and ``excluded``.
+_INSERT: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert,
+                                              "sqlite": sqlite.insert}
 
 
 class LoginFailureRepository(_Repo):
@@ -113,7 +118,8 @@ class LoginFailureRepository(_Repo):
         # checked again on the rows deleted, which may have changed meanwhile.
         victims = (select(t.c.id).where(*old).order_by(t.c.last_failure_at).limit(limit)
                    .with_for_update(skip_locked=True))
-        return self.session.execute(delete(t).where(t.c.id.in_(victims), *old)).rowcount
+        done = self.session.execute(delete(t).where(t.c.id.in_(victims), *old))
+        return cast_type(CursorResult, done).rowcount
 
 
 def _key_is(key: LoginKey):
@@ -128,13 +134,15 @@ def _key_params(key: LoginKey) -> dict:
 
 class CenterRepository(_Repo):
     def get(self, name: str) -> ProcessingCenter | None:
-        return self.session.scalar(select(ProcessingCenter).where(ProcessingCenter.name == name))
+        return self.session.scalar(select(ProcessingCenter).where(
+            processing_centers.c.name == name))
 
     def add(self, center: ProcessingCenter) -> None:
         self.session.add(center)
 
     def list(self) -> list[ProcessingCenter]:
-        return list(self.session.scalars(select(ProcessingCenter).order_by(ProcessingCenter.name)))
+        return list(self.session.scalars(select(ProcessingCenter).order_by(
+            processing_centers.c.name)))
 
 
 class RateRepository(_Repo):
@@ -224,7 +232,8 @@ class OrderRepository(_Repo):
                                       TransactionState.UNKNOWN.value]),
                        t.c.attempts >= min_attempts)
                 .order_by(t.c.sent_at, t.c.id))
-        return [OpenTransactionView(*row) for row in self.session.execute(stmt)]
+        rows: list[Any] = list(self.session.execute(stmt))
+        return [OpenTransactionView(*row) for row in rows]
 
     def operation_count(self) -> int:  # pragma: no cover - diagnostics
         from sqlalchemy import func
@@ -265,7 +274,7 @@ class OrderRepository(_Repo):
         out = []
         for row in rows:
             bill = row[1]
-            out.append(OrderRecord(*row[1:], operations=tuple(
+            out.append(OrderRecord(*row[1:])._replace(operations=tuple(
                 _operation_record(bill, op) for op in ops.get(row[0], ()))))
         return out
 

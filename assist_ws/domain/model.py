@@ -277,6 +277,8 @@ class Transaction:
 class Operation:
     """A step of an order: pay, confirm, cancel, bonus accrual, accrual cancel."""
 
+    id: int  # the row's id, given by the database when it is first stored
+
     def __init__(self, number: int, type: OperationType, amount: Decimal, currency: str,
                  now: datetime, *, rate: Decimal | None = None, means: MeansType = MeansType.CARD,
                  client_ip: str | None = None):
@@ -374,6 +376,8 @@ class Operation:
 
 class Order:
     """One payment attempt, ``billnumber``; the state rules live in its methods."""
+
+    id: int  # the row's id, given by the database when it is first stored
 
     # The buyer's data (``Customer``'s fields), kept on the order itself.
     lastname: str | None

@@ -272,6 +272,8 @@ def new_notification_id() -> str:
 class Notification:
     """One result to tell the merchant: the outbox row."""
 
+    id: int  # the row's id, given by the database when it is first stored
+
     def __init__(self, merchant_id: int, order_id: int, bill_number: str, order_number: str,
                  sequence: int, kind: ResultKind, success: bool, operation_number: int | None,
                  operation_type: int, order_state: str, content: dict[str, Any],

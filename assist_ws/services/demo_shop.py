@@ -90,7 +90,10 @@ def authorization_request(uow: UnitOfWork, item: Product, currency: str, *, dela
         "URL_RETURN_NO": url_return_no,
     }
     with uow.reader() as r:
-        secret = r.merchants.get(shop.merchant_id).secret_word
+        merchant = r.merchants.get(shop.merchant_id)
+    if merchant is None:
+        raise NotFound(f"the demo merchant {shop.merchant_id} is not set up", Second.MERCHANT_ID)
+    secret = merchant.secret_word
     if secret:
         fields["Checkvalue"] = checkvalue(secret, order_request_string(
             fields["Merchant_ID"], fields["OrderNumber"], fields["OrderAmount"],
