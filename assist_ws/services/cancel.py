@@ -7,10 +7,10 @@ from ..domain.errors import Duplicate, Locked, OperationProhibited, Second, Vali
 from ..domain.model import (OperationType, Transaction, TransactionType, find_transaction,
                             held_at_center)
 from ..domain.money import Money
+from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderState
 from .common import load_center, load_order, split_bill_number
-from .outcomes import record_reply
 from .results import OperationResult, OperationView, OrderView, log_result
 
 REASONS = {1: "declined by the shop", 2: "declined by the customer", 3: "fraud"}

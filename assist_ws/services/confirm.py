@@ -6,10 +6,10 @@ from ..domain.errors import OperationProhibited, Second
 from ..domain.model import (OperationState, OperationType, ProcessingCenter, Transaction,
                             TransactionType, find_transaction)
 from ..domain.money import Money
+from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order, split_bill_number
-from .outcomes import record_reply
 from .results import OperationResult, OperationView, OrderView, log_result
 
 

@@ -18,10 +18,10 @@ from datetime import datetime
 from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, Transaction, TransactionType, find_transaction,
                             held_at_center)
+from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, UnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order
-from .outcomes import record_reply
 from .results import about
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from ..domain.customer import CustomerDataRefused, customer_form, review
 from ..domain.errors import AssistError, NotFound, Second, ValidationError
 from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
                             find_transaction)
+from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
-from .outcomes import record_reply
 from .results import OperationResult, OperationView, OrderView, log_result
 
 

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, TransactionState, TransactionType, find_transaction,
                             open_transactions)
+from ..domain.outcomes import backoff, record_reply, void_authorization
 from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
                             ProcessingReply, SettlementItem, UnitOfWork)
 from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center, load_order
-from .outcomes import backoff, record_reply, void_authorization
 from .results import about
 
 log = logging.getLogger(__name__)

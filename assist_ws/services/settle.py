@@ -35,11 +35,11 @@ from typing import Callable
 
 from ..domain.errors import ProcessingUnavailable
 from ..domain.model import ProcessingCenter, TransactionState, new_request_id
+from ..domain.outcomes import BACKOFF_BASE, BACKOFF_MAX, NOT_SENT
 from ..domain.ports import Clock, Outcome, ProcessingGateway, SettlementAnswer, UnitOfWork
 from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementBatch,
                                  SettlementItem, SettlementSummary, latest_cutoff)
 from .common import load_center
-from .outcomes import BACKOFF_BASE, BACKOFF_MAX, NOT_SENT
 from .resolve import DEFAULT_MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,18 @@
-"""Applying a processing center's answer to a transaction, its operation and its order.
+"""How a processing center's answer moves a transaction, its operation and its order.
 
 The one place that knows what "a reversal succeeded" or "an authorization's outcome is
-unknown" means for an order.  Used by payment, confirm, cancel, settlement and resolution.
+unknown" means for an order: domain rules, used by the use cases of payment, confirm,
+cancel, settlement and resolution.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..domain.model import (Operation, OperationState, OperationType, Order, TransactionState,
-                            TransactionType, Transaction)
-from ..domain.ports import Outcome, ProcessingReply
-from ..domain.states import OrderEvent, OrderState
+from .model import (Operation, OperationState, OperationType, Order, Transaction,
+                    TransactionState, TransactionType)
+from .ports import Outcome, ProcessingReply
+from .states import OrderEvent, OrderState
 
 #: Retry schedule for unresolved transactions: base seconds, doubled each try, capped.
 BACKOFF_BASE = 10
