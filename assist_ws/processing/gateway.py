@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from lxml import etree
 from zeep import Client, Settings
@@ -56,6 +56,24 @@ FAILURES = (WsdlUnavailable, NotSent, CenterFault, NoAnswer, BrokenAnswer, ZeepE
 
 def _address(center: ProcessingCenter) -> str:
     return center.url.split("?", 1)[0]
+
+
+def _zeep_operation(operation: str, *fields: str) -> Callable[..., ProcessingReply]:
+    """A method of the port that sends ``operation`` through Zeep: its arguments after the
+    center and the request id are the operation's ``fields`` (an amount goes as its
+    ``Decimal``)."""
+
+    def method(self: SoapProcessingGateway, center: ProcessingCenter, request_id: str,
+               *values: object, **named: object) -> ProcessingReply:
+        params = {name: value.amount if isinstance(value, Money) else value
+                  for name, value in {**dict(zip(fields, values)), **named}.items()}
+        try:
+            return _reply(getattr(self._service(center), operation)(request_id=request_id,
+                                                                     **params), request_id)
+        except FAILURES as exc:
+            return self._failure(center, operation, exc)
+
+    return method
 
 
 class SoapProcessingGateway:
@@ -110,14 +128,6 @@ class SoapProcessingGateway:
         log.warning("processing center %s: broken %s answer: %s", center.name, operation, exc)
         return ProcessingReply(Outcome.UNKNOWN, None, f"broken answer from {center.name}")
 
-    def _zeep(self, center: ProcessingCenter, operation: str, **params) -> ProcessingReply:
-        """A state-changing operation through Zeep."""
-        try:
-            return _reply(getattr(self._service(center), operation)(**params),
-                          params["request_id"])
-        except FAILURES as exc:
-            return self._failure(center, operation, exc)
-
     # -- the port -------------------------------------------------------------------------
     def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
                   amount: Money) -> ProcessingReply:
@@ -141,15 +151,8 @@ class SoapProcessingGateway:
         except FAILURES as exc:
             return SettlementAnswer({}, self._failure(center, "Settle", exc))
 
-    def reverse(self, center, request_id, authorization_request_id, amount):
-        return self._zeep(center, "Reverse", request_id=request_id,
-                          authorization_request_id=authorization_request_id,
-                          amount=amount.amount if amount is not None else None)
-
-    def refund(self, center, request_id, authorization_request_id, amount):
-        return self._zeep(center, "Refund", request_id=request_id,
-                          authorization_request_id=authorization_request_id,
-                          amount=amount.amount)
+    reverse = _zeep_operation("Reverse", "authorization_request_id", "amount")
+    refund = _zeep_operation("Refund", "authorization_request_id", "amount")
 
     def status(self, center, request_id):
         """A failed status query says nothing about the transaction: UNKNOWN."""
@@ -170,21 +173,10 @@ class SoapProcessingGateway:
             return None
         return int(answer.points) if getattr(answer, "enrolled", False) else None
 
-    def pay_with_points(self, center, request_id, card_number, points):
-        return self._zeep(center, "PayWithPoints", request_id=request_id,
-                          card_number=card_number, points=points)
-
-    def accrue_points(self, center, request_id, card_number, points):
-        return self._zeep(center, "AccruePoints", request_id=request_id,
-                          card_number=card_number, points=points)
-
-    def cancel_accrual(self, center, request_id, accrual_request_id, points):
-        return self._zeep(center, "CancelAccrual", request_id=request_id,
-                          accrual_request_id=accrual_request_id, points=points)
-
-    def return_points(self, center, request_id, payment_request_id, points):
-        return self._zeep(center, "ReturnPoints", request_id=request_id,
-                          payment_request_id=payment_request_id, points=points)
+    pay_with_points = _zeep_operation("PayWithPoints", "card_number", "points")
+    accrue_points = _zeep_operation("AccruePoints", "card_number", "points")
+    cancel_accrual = _zeep_operation("CancelAccrual", "accrual_request_id", "points")
+    return_points = _zeep_operation("ReturnPoints", "payment_request_id", "points")
 
 
 def _reply(answer, request_id: str) -> ProcessingReply:

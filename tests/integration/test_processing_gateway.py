@@ -120,7 +120,8 @@ def _ask(operation: str, answer, delay: float = 0.0):
     try:
         center = ProcessingCenter("canned", f"http://127.0.0.1:{server.server_port}/c?wsdl",
                                   "RUB")
-        return call(SoapProcessingGateway(Timeouts(connect=2, read=0.5, batch_read=0.5, wsdl=5)), center)
+        gateway = SoapProcessingGateway(Timeouts(connect=2, read=0.5, batch_read=0.5, wsdl=5))
+        return call(gateway, center)
     finally:
         server.shutdown()
         server.server_close()
