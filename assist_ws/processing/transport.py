@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, ProxyError
+from zeep.exceptions import TransportError
 from zeep.transports import Transport
 
 from .wire import answer
@@ -51,8 +52,8 @@ def classify(exc: BaseException) -> NotSent | NoAnswer:
 
 
 class CenterTransport:
-    """Thread-safe; one pool per center host (and proxy), keeping up to ``connections``
-    connections alive (one per thread that may be waiting for the center)."""
+    """Thread-safe; one pool per center host (through the proxy, if any), keeping up to
+    ``connections`` connections alive (one per thread that may be waiting for the center)."""
 
     def __init__(self, connect: float, connections: int = 10):
         self.connect, self.connections = connect, connections
@@ -112,18 +113,17 @@ class ZeepTransport(Transport):
 
     def __init__(self, http: CenterTransport, read: float, wsdl: float):
         # Transport.__init__ would make a requests session; only what Zeep reads is set.
-        self.http, self.read = http, read
-        self.cache, self.load_timeout, self.operation_timeout = None, wsdl, read
+        self.http, self.cache, self.load_timeout, self.operation_timeout = http, None, wsdl, read
         self.logger, self._close_session = logging.getLogger(__name__), False
 
     def post(self, address, message, headers):
         status, content = self.http.post(address, message, headers.get("SOAPAction", '""'),
-                                         self.read)
+                                         self.operation_timeout)
         answer(content, status)
         return _Answer(content)
 
     def _load_remote_data(self, url):
         status, content = self.http.request("GET", url, self.load_timeout)
         if status != 200:
-            raise NotSent(f"HTTP {status} for the WSDL")
+            raise TransportError(f"HTTP {status} for the WSDL", status_code=status)
         return content

@@ -1,10 +1,11 @@
-"""What every answer of a processing center shares, read with lxml: the SOAP 1.1 envelope,
-the fault a center answers with, and the one map from the contract's statuses to outcomes.
+"""What every exchange with a processing center shares: the SOAP 1.1 envelope of the answer,
+the fault a center answers with, the one map from the contract's statuses to outcomes, and
+the escaping of the requests written with lxml.
 
-``answer`` reads an answer once, refusing DTDs and entities: a SOAP fault (whatever the HTTP
-status) raises ``CenterFault``; anything but a ``200`` envelope with an element in its body
-raises ``BrokenAnswer``.  Zeep's operations and the operations written here
-(``authorize_wire``, ``settlement_wire``) all go through it.
+``answer`` reads an answer once with lxml, refusing DTDs and entities: a SOAP fault (whatever
+the HTTP status) raises ``CenterFault``; anything but a ``200`` envelope with an element in
+its body raises ``BrokenAnswer``.  Every answer goes through it: those Zeep reads
+(``transport.ZeepTransport``) and those ``authorize_wire`` and ``settlement_wire`` read.
 """
 
 from __future__ import annotations

@@ -79,14 +79,15 @@ FAULT = _envelope("<e:Fault><faultcode>e:Server.SystemError</faultcode>"
 
 
 class _Center(BaseHTTPRequestHandler):
-    """Serves the WSDL; answers every POST with ``answer`` after ``delay`` seconds (None:
+    """Serves ``wsdl``; answers every POST with ``answer`` after ``delay`` seconds (None:
     drops the connection without an answer)."""
 
     answer: tuple[int, bytes] | None = (200, b"")
     delay = 0.0
+    wsdl = (200, WSDL)
 
     def do_GET(self):  # noqa: N802 - http.server's name
-        self._send(200, WSDL)
+        self._send(*self.wsdl)
 
     def do_POST(self):  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -110,9 +111,9 @@ class _Center(BaseHTTPRequestHandler):
         pass
 
 
-def _ask(operation: str, answer, delay: float = 0.0):
+def _ask(operation: str, answer, delay: float = 0.0, wsdl=(200, WSDL)):
     call = OPERATIONS[operation][0]
-    handler = type("Handler", (_Center,), {"answer": answer, "delay": delay})
+    handler = type("Handler", (_Center,), {"answer": answer, "delay": delay, "wsdl": wsdl})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -178,6 +179,15 @@ def test_no_connection_is_a_refusal_that_never_arrived(operation):
     reply = OPERATIONS[operation][0](SoapProcessingGateway(Timeouts(connect=2, read=1)), center)
     outcome = Outcome.UNKNOWN if operation == "TransactionStatus" else Outcome.DECLINED
     assert (reply.outcome, reply.delivered) == (outcome, False)
+
+
+@pytest.mark.parametrize("operation", ["Reverse", "TransactionStatus"])
+def test_no_wsdl_is_a_refusal_that_never_arrived(operation):
+    reply = _ask(operation, (200, OPERATIONS[operation][2]("success", "r-1")),
+                 wsdl=(404, b"<html>not found</html>"))
+    outcome = Outcome.UNKNOWN if operation == "TransactionStatus" else Outcome.DECLINED
+    assert (reply.outcome, reply.delivered, reply.message) == (
+        outcome, False, "processing center canned unavailable")
 
 
 def test_the_classifier_goes_by_the_exceptions_type_only():
