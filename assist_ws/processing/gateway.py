@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from lxml import etree
 from zeep import Client, Settings
@@ -24,7 +24,8 @@ from zeep.proxy import ServiceProxy
 from ..domain.cards import CardData
 from ..domain.model import ProcessingCenter
 from ..domain.money import Money
-from ..domain.ports import Outcome, ProcessingReply, SettlementAnswer, SettlementItem
+from ..domain.ports import Outcome, ProcessingReply, SettlementAnswer
+from ..domain.settlement import SettlementItem
 from . import authorize_wire, settlement_wire
 from .transport import CenterTransport, NoAnswer, NotSent, ZeepTransport
 from .wire import BrokenAnswer, CenterFault, outcome
@@ -154,7 +155,7 @@ class SoapProcessingGateway:
     reverse = _zeep_operation("Reverse", "authorization_request_id", "amount")
     refund = _zeep_operation("Refund", "authorization_request_id", "amount")
 
-    def status(self, center, request_id):
+    def status(self, center: ProcessingCenter, request_id: str) -> ProcessingReply:
         """A failed status query says nothing about the transaction: UNKNOWN."""
         try:
             return _reply(self._service(center).TransactionStatus(request_id=request_id),
@@ -164,7 +165,7 @@ class SoapProcessingGateway:
             return ProcessingReply(Outcome.UNKNOWN, None, failure.message,
                                    delivered=failure.delivered)
 
-    def points_balance(self, center, card_number):
+    def points_balance(self, center: ProcessingCenter, card_number: str) -> int | None:
         """None when the card is in no bonus program or the center did not say."""
         try:
             answer = self._service(center).PointsBalance(card_number=card_number)
@@ -179,7 +180,7 @@ class SoapProcessingGateway:
     return_points = _zeep_operation("ReturnPoints", "payment_request_id", "points")
 
 
-def _reply(answer, request_id: str) -> ProcessingReply:
+def _reply(answer: Any, request_id: str) -> ProcessingReply:
     """The reply from a result Zeep read; ``BrokenAnswer`` when it is for another request."""
     if getattr(answer, "request_id", None) != request_id:
         raise BrokenAnswer("the answer is for another request")

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import urllib.request
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
@@ -68,9 +69,10 @@ class CenterTransport:
             with self._lock:
                 manager = self._managers.get(key)
                 if manager is None:
-                    tls = {"cert_reqs": "CERT_REQUIRED", "maxsize": self.connections,
-                           "ca_certs": (os.environ.get("REQUESTS_CA_BUNDLE")
-                                        or os.environ.get("CURL_CA_BUNDLE") or certifi.where())}
+                    tls: dict[str, Any] = {
+                        "cert_reqs": "CERT_REQUIRED", "maxsize": self.connections,
+                        "ca_certs": (os.environ.get("REQUESTS_CA_BUNDLE")
+                                     or os.environ.get("CURL_CA_BUNDLE") or certifi.where())}
                     proxy = urllib.request.getproxies().get(key[0])
                     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
                         manager = urllib3.ProxyManager(proxy, **tls)
@@ -116,13 +118,13 @@ class ZeepTransport(Transport):
         self.http, self.cache, self.load_timeout, self.operation_timeout = http, None, wsdl, read
         self.logger, self._close_session = logging.getLogger(__name__), False
 
-    def post(self, address, message, headers):
+    def post(self, address: str, message: bytes, headers: dict[str, str]) -> _Answer:
         status, content = self.http.post(address, message, headers.get("SOAPAction", '""'),
                                          self.operation_timeout)
         answer(content, status)
         return _Answer(content)
 
-    def _load_remote_data(self, url):
+    def _load_remote_data(self, url: str) -> bytes:
         status, content = self.http.request("GET", url, self.load_timeout)
         if status != 200:
             raise TransportError(f"HTTP {status} for the WSDL", status_code=status)

@@ -54,7 +54,8 @@ def text(value: str) -> str:
     return escape(value, {'"': "&quot;"})
 
 
-def answer(content: bytes, http_status: int = 200, parser: etree.XMLParser = PARSER):
+def answer(content: bytes, http_status: int = 200,
+           parser: etree.XMLParser = PARSER) -> etree._Element:
     """The element in the body of a center's answer (see the module doc)."""
     try:
         root = etree.fromstring(content, parser)
