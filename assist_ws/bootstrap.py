@@ -21,7 +21,7 @@ from .domain.notifications import DeliveryPolicy, NotificationSender, parse_port
 from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .monitoring import metrics
 from .notify import HttpNotificationSender
-from .processing import Timeouts, ZeepProcessingGateway
+from .processing import SoapProcessingGateway, Timeouts
 from .services import cancel, confirm, holds, notifications, payment, resolve, settle
 from .services import checkout, demo_shop, orders
 from .services import timeouts as abandoned
@@ -167,7 +167,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
     # Every call to a center and every notification try is counted and timed on its way.
     return Container(settings=settings, engine=engine, uow=uow,
                      pages_uow=CoreUnitOfWork(engine, before_commit=[outbox]),
-                     gateway=metrics.MeteredGateway(gateway or ZeepProcessingGateway(
+                     gateway=metrics.MeteredGateway(gateway or SoapProcessingGateway(
                          timeouts, connections=max(1, settings.web_threads))),
                      clock=clock,
                      notifier=metrics.MeteredSender(HttpNotificationSender(

@@ -17,8 +17,8 @@ from assist_ws.domain.ports import Outcome
 from assist_ws.domain.settlement import SettlementItem
 from assist_ws.emulator import DEFAULT_CENTERS, EmulatorConfig
 from assist_ws.emulator.server import EmulatorApp
-from assist_ws.processing import Timeouts, ZeepProcessingGateway
-from assist_ws.processing import settlement_wire
+from assist_ws.processing import SoapProcessingGateway, Timeouts, settlement_wire
+from assist_ws.processing.wire import BrokenAnswer
 
 TNS = "{urn:assist-ws:processing:1}"
 
@@ -121,7 +121,7 @@ def _item(rid, aid, amount):
 
 def test_gateway_reads_each_kind_of_item_answer(emulator):
     a1, a2 = _auths(emulator, 2)
-    gw = ZeepProcessingGateway(Timeouts(connect=2, read=5, batch_read=10))
+    gw = SoapProcessingGateway(Timeouts(connect=2, read=5, batch_read=10))
     items = [_item("g-1", a1, "10.00"), _item("g-2", a2, "12.00"), _item("g-3", "x", "1.00")]
     answer = gw.settle(_center(emulator), "gb-1", items)
     assert answer.failure is None
@@ -137,7 +137,7 @@ def test_gateway_reads_each_kind_of_item_answer(emulator):
 
 def test_gateway_batch_failures(emulator):
     a1 = _auths(emulator, 1)[0]
-    gw = ZeepProcessingGateway(Timeouts(connect=2, read=5, batch_read=10))
+    gw = SoapProcessingGateway(Timeouts(connect=2, read=5, batch_read=10))
     gw.settle(_center(emulator), "gf-1", [_item("f-1", a1, "5.00")])
     # a request id reused with another amount: the center faults the whole batch
     fault = gw.settle(_center(emulator), "gf-2", [_item("f-1", a1, "6.00")])
@@ -163,7 +163,7 @@ def test_broken_answers_are_refused():
     for content, batch in ((ok, "other-batch"), (ok.replace(b"success", b"maybe"), "b1"),
                            (b"<html>502</html>", "b1"), (b"not xml", "b1"),
                            (b'<!DOCTYPE x [<!ENTITY a "b">]>' + ok, "b1")):
-        with pytest.raises(settlement_wire.BrokenAnswer):
+        with pytest.raises(BrokenAnswer):
             settlement_wire.parse_answer(content, batch)
 
 
