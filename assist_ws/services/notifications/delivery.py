@@ -12,7 +12,6 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from ...domain.model import Merchant
 from ...domain.notifications import (DeliveryAttempt, DeliveryPolicy, ExpectedReply,
@@ -35,18 +34,15 @@ class DeliverySummary:
 
     def add(self, reply: PushReply, state: str) -> None:
         with self._lock:
-            self._add(reply, state)
-
-    def _add(self, reply: PushReply, state: str) -> None:
-        self.tries += 1
-        if reply.verdict is Verdict.DELIVERED:
-            self.delivered += 1
-        elif reply.verdict is Verdict.REJECTED:
-            self.rejected += 1
-        else:
-            self.failed += 1
-        if state == NotificationState.EXPIRED.value:
-            self.expired += 1
+            self.tries += 1
+            if reply.verdict is Verdict.DELIVERED:
+                self.delivered += 1
+            elif reply.verdict is Verdict.REJECTED:
+                self.rejected += 1
+            else:
+                self.failed += 1
+            if state == NotificationState.EXPIRED.value:
+                self.expired += 1
 
 
 @dataclass(frozen=True)
@@ -155,13 +151,10 @@ def _record(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy, job: _Job,
 
 
 def _reason(reply: PushReply) -> str:
-    if reply.http_status is not None:
-        return f"HTTP {reply.http_status}"
-    return reply.verdict.value
+    return f"HTTP {reply.http_status}" if reply.http_status is not None else reply.verdict.value
 
 
-def _release(uow: UnitOfWork, jobs: Iterable[_Job]) -> None:
-    jobs = list(jobs)
+def _release(uow: UnitOfWork, jobs: list[_Job]) -> None:
     if not jobs:
         return
     with uow:

@@ -1,21 +1,15 @@
-"""The merchant's web services for result notifications: **replay** the notifications of
-an order (its billnumber, short or extended), of an order number (all its payment attempts)
-or created in a window, and list those **undelivered** (pending, rejected, expired) in a
-window with their last try — each behind the merchant user's login with the ``monitor``
-right, and only ever for that user's own merchant.
+"""The merchant's web services for result notifications, each behind the merchant user's
+login with the ``monitor`` right and only ever for that user's own merchant: **replay** the
+notifications of an order (its billnumber, short or extended), of an order number (all its
+payment attempts) or created in a window, and list those **undelivered** (pending, rejected,
+expired) in a window, with their last try.
 
 Both faces (SOAP in ``soap/``, the POST formats in ``web/``) call ``replay`` and
-``undelivered`` with the values as received and build their replies from the same field
-dictionaries (``replay_row``, ``undelivered_row``).  What to replay is checked by
-``queries.replay_request`` (3/0, 5/0, 4/143, 4/107) and the window by ``parse_window``
-(4/129, 4/130, 5/129); the refusals of these services are:
-
-* a merchant without a notification URL, or whose URL the sender would refuse (a port it
-  does not use, a host that is or resolves to a non-public address), cannot replay (15/154:
-  nothing would be sent);
-* a billnumber or order number that is not the merchant's (unknown, or another merchant's)
-  is 10/201 and replays nothing;
-* more than ``LIMIT`` notifications in one request is 17/4 (choose a shorter window).
+``undelivered`` with the values as received and answer the rows of ``replay_row`` and
+``undelivered_row``.  What to replay is checked by ``queries.replay_request``, the window by
+``parse_window``.  Refused here: a merchant without a notification URL, or with one the
+sender would refuse, cannot replay (15/154: nothing would be sent); a billnumber or order
+number that is not the merchant's is 10/201; more than ``LIMIT`` notifications is 17/4.
 """
 
 from __future__ import annotations

@@ -21,14 +21,9 @@ from ...domain.notifications import (KIND_OF_EVENT, KIND_OF_OPERATION, ExpectedR
 from ...domain.ports import Clock, UnitOfWork
 
 #: The operation type a result without an operation reports.
-_TYPE_OF_KIND = {
-    ResultKind.PAY: OperationType.PAY, ResultKind.CONFIRM: OperationType.CONFIRM,
-    ResultKind.CANCEL: OperationType.CANCEL, ResultKind.ACCRUAL: OperationType.ACCRUAL,
-    ResultKind.ACCRUAL_CANCEL: OperationType.ACCRUAL_CANCEL,
-}
+_TYPE_OF_KIND = {kind: type_ for type_, kind in KIND_OF_OPERATION.items()}
 
 
-# -- settings -----------------------------------------------------------------------------
 @dataclass
 class NotifySettings:
     """Changes to a merchant's notification settings (None: leave as it is).  An empty
@@ -66,7 +61,6 @@ def apply_settings(merchant: Merchant, s: NotifySettings,
         merchant.notify_only_success = s.only_success
 
 
-# -- the outbox ---------------------------------------------------------------------------
 def write_outbox(uow: UnitOfWork, *, clock: Clock) -> int:
     """Turn the results the loaded orders collected into notifications, per each merchant's
     settings.  Called inside the commit of every unit of work; returns how many it wrote."""
@@ -123,23 +117,14 @@ def content_of(order: Order, kind: ResultKind, success: bool,
             ops += [o for o in order.operations_of(OperationType.PAY)
                     if o is not op and o.succeeded]
     return {
-        "kind": kind.value,
-        "success": success,
+        "kind": kind.value, "success": success,
         "order": {
-            "merchant_id": order.merchant_id,
-            "order_number": order.order_number,
-            "bill_number": order.bill_number,
-            "test_mode": bool(order.test_mode),
-            "comment": order.comment,
-            "amount": order.money.wire,
-            "currency": order.currency,
-            "lastname": order.lastname,
-            "firstname": order.firstname,
-            "middlename": order.middlename,
-            "email": order.email,
-            "client_ip": order.client_ip,
-            "created_at": _when(order.created_at),
-            "state": order.state,
+            "merchant_id": order.merchant_id, "order_number": order.order_number,
+            "bill_number": order.bill_number, "test_mode": bool(order.test_mode),
+            "comment": order.comment, "amount": order.money.wire, "currency": order.currency,
+            "lastname": order.lastname, "firstname": order.firstname,
+            "middlename": order.middlename, "email": order.email, "client_ip": order.client_ip,
+            "created_at": _when(order.created_at), "state": order.state,
             "state_reason": order.state_reason,
         },
         "operations": [_operation(order, o) for o in ops],
@@ -151,24 +136,14 @@ def _operation(order: Order, op: Operation) -> dict[str, Any]:
     slip = fin.processing_reference or fin.request_id \
         if fin is not None and fin.status is TransactionState.SUCCESS else None
     return {
-        "number": op.number,
-        "bill_number": order.extended(op),
-        "type": op.type,
-        "state": op.state,
-        "amount": op.money.wire,
-        "currency": op.currency,
+        "number": op.number, "bill_number": order.extended(op), "type": op.type,
+        "state": op.state, "amount": op.money.wire, "currency": op.currency,
         "rate": None if op.rate is None else format(op.rate.normalize(), "f"),
-        "means": op.means,
-        "means_type": op.means_type,
-        "means_number": op.means_number,
-        "cardholder": op.cardholder,
-        "card_expiry": op.card_expiry,
-        "response_code": op.response_code,
-        "message": op.message,
-        "approval_code": op.approval_code,
-        "processing_name": op.processing_name,
-        "client_ip": op.client_ip,
-        "finished_at": _when(op.finished_at or op.created_at),
+        "means": op.means, "means_type": op.means_type, "means_number": op.means_number,
+        "cardholder": op.cardholder, "card_expiry": op.card_expiry,
+        "response_code": op.response_code, "message": op.message,
+        "approval_code": op.approval_code, "processing_name": op.processing_name,
+        "client_ip": op.client_ip, "finished_at": _when(op.finished_at or op.created_at),
         "slip": slip,
     }
 

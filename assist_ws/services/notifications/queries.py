@@ -76,7 +76,6 @@ class NotificationView:
                    AttemptView.of(last) if last is not None else None)
 
 
-# -- replay -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReplayRequest:
     """What to replay, checked: one order (by its billnumber), one order number (all its
@@ -156,7 +155,6 @@ def replay(uow: UnitOfWork, clock: Clock, merchant_id: int, request: ReplayReque
         return ReplayResult(tuple(NotificationView.of(n) for n in found))
 
 
-# -- listings -----------------------------------------------------------------------------
 def undelivered(uow: UnitOfWork, merchant_id: int | None = None, *,
                 since: datetime | None = None, until: datetime | None = None,
                 limit: int = 1000) -> list[NotificationView]:
