@@ -75,8 +75,9 @@ class Container:
     def deliver_notifications(self):
         return delivery.deliver_due(self.uow, self.notifier, self.clock, self.notify_policy)
 
-    def replay_notifications(self, merchant_id, **kw):
-        return queries.replay(self.uow, self.clock, merchant_id, queries.replay_request(**kw))
+    def replay_notifications(self, merchant_id, limit=queries.REPLAY_LIMIT, **kw):
+        return queries.replay(self.uow, self.clock, merchant_id, queries.replay_request(**kw),
+                              limit=limit)
 
     def undelivered_notifications(self, merchant_id=None, **kw):
         return queries.undelivered(self.uow, merchant_id, **kw)

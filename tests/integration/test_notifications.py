@@ -395,6 +395,9 @@ def test_replay_by_date_range_and_its_limits(ngw, endpoint):
     b = pay(ngw, mid)
     assert run_once(ngw) == 2
     now = ngw.clock.now()
+    with pytest.raises(ValidationError) as info:  # more than the limit: nothing replayed
+        ngw.replay_notifications(mid, since=now - timedelta(days=3), until=now, limit=1)
+    assert info.value.codes == (17, 4)
     result = ngw.replay_notifications(mid, since=now - timedelta(hours=1), until=now)
     assert [n.bill_number for n in result.notifications] == [b.bill_number]
     assert run_once(ngw) == 1 and endpoint.received[-1].form["billnumber"] == b.bill_number

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from ...domain.errors import NotFound, OperationProhibited, Second, ValidationError
 from ...domain.model import Right
-from ..auth import Credentials, Principal, authenticate
+from ..auth import Credentials, authenticate
 from ..merchant_api import ORDER_QUERY_SPAN, MerchantApi, parse_window
 from . import queries
 from .queries import NotificationView, given
@@ -39,17 +39,13 @@ _WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "ho
 _TICK = timedelta(microseconds=1)
 
 
-def _principal(api: MerchantApi, creds: Credentials) -> Principal:
-    return authenticate(api.uow, api.clock, api.cache, creds, Right.MONITOR)
-
-
 def replay(api: MerchantApi, creds: Credentials, bill_number=None, order_number=None,
            window_parts: Mapping[str, Any] | None = None) -> tuple[NotificationView, ...]:
     """Queue again, unchanged and with the same ids, the merchant's notifications of one
     billnumber, of one order number, or created in a window (``Start*``/``End*``: a start
     alone runs to now, an end alone starts 3 days before it).  Returns what was queued
     again (now ``pending``), oldest first."""
-    principal = _principal(api, creds)
+    principal = authenticate(api.uow, api.clock, api.cache, creds, Right.MONITOR)
     parts = window_parts or {}
 
     def window() -> tuple[datetime, datetime]:
@@ -88,7 +84,7 @@ def undelivered(api: MerchantApi, creds: Credentials,
     """The merchant's notifications created in a window (default: the last 3 days) and not
     delivered — pending (being retried, or not yet tried), rejected by the merchant's
     server, or expired — oldest first, each with its latest try."""
-    principal = _principal(api, creds)
+    principal = authenticate(api.uow, api.clock, api.cache, creds, Right.MONITOR)
     window = parse_window(window_parts or {}, api.clock.now(), ORDER_QUERY_SPAN)
     found = queries.undelivered(api.uow, principal.merchant_id, since=window.start,
                                 until=window.end - _TICK, limit=LIMIT + 1)
