@@ -22,7 +22,9 @@ from .domain.ports import Clock, ProcessingGateway, SystemClock
 from .monitoring import metrics
 from .notify import HttpNotificationSender
 from .processing import SoapProcessingGateway, Timeouts
-from .services import cancel, confirm, holds, notifications, payment, resolve, settle
+from .services import cancel, confirm, holds, payment, resolve, settle
+from .services.notifications import delivery, queries
+from .services.notifications.outbox import write_outbox
 from .services import checkout, demo_shop, orders
 from .services import timeouts as abandoned
 
@@ -71,13 +73,14 @@ class Container:
         return resolve.resolve_unknown(self.uow, self.gateway, self.clock, **kw)
 
     def deliver_notifications(self):
-        return notifications.deliver_due(self.uow, self.notifier, self.clock, self.notify_policy)
+        return delivery.deliver_due(self.uow, self.notifier, self.clock, self.notify_policy)
 
-    def replay_notifications(self, merchant_id, **kw):
-        return notifications.replay(self.uow, self.clock, merchant_id, **kw)
+    def replay_notifications(self, merchant_id, limit=queries.REPLAY_LIMIT, **kw):
+        return queries.replay(self.uow, self.clock, merchant_id, queries.replay_request(**kw),
+                              limit=limit)
 
     def undelivered_notifications(self, merchant_id=None, **kw):
-        return notifications.undelivered(self.uow, merchant_id, **kw)
+        return queries.undelivered(self.uow, merchant_id, **kw)
 
     # The worker's jobs (assist_ws/jobs) and their commands.
     def _settling(self, kw: dict) -> dict:
@@ -162,7 +165,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None,
                         batch_read=settings.settlement_timeout)
     clock = clock or _clock(settings)
     # The notification outbox is written inside every commit, with the state change.
-    outbox = functools.partial(notifications.write_outbox, clock=clock)
+    outbox = functools.partial(write_outbox, clock=clock)
     uow = SqlAlchemyUnitOfWork(engine, before_commit=[outbox])
     # Every call to a center and every notification try is counted and timed on its way.
     return Container(settings=settings, engine=engine, uow=uow,

@@ -191,7 +191,7 @@ def _notify_options(fn):
 
 
 def _notify_settings(kw: dict):
-    from .services.notifications import NotifySettings
+    from .services.notifications.outbox import NotifySettings
     return NotifySettings(url=kw.pop("notify_url"), protocol=kw.pop("notify_protocol"),
                           results=kw.pop("notify_results"),
                           only_success=kw.pop("notify_only_success"),
@@ -544,7 +544,7 @@ def notify_deliver(passes) -> None:
 @click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
 def notify_list(merchant_id, bill, order_number, since, until, limit) -> None:
     """List undelivered notifications (pending, rejected, expired), or all of one order."""
-    from .services import notifications
+    from .services.notifications import queries as notifications
     c = _container()
     if bill or order_number:
         found = notifications.notifications_of(c.uow, merchant_id, bill_number=bill,
@@ -579,7 +579,7 @@ def notify_show(notification_id) -> None:
     """One notification: its state, content and delivery journal."""
     import json
 
-    from .services import notifications
+    from .services.notifications import queries as notifications
     c = _container()
     n, journal, content = notifications.details(c.uow, notification_id)
     _show_notification(n)

@@ -29,8 +29,8 @@ from assist_ws.domain.model import Right
 from assist_ws.domain.notifications import (DeliveryAttempt, Notification, ResultKind,
                                             Verdict)
 from assist_ws.services import admin
-from assist_ws.services.merchant_notifications import LIMIT
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.merchant import LIMIT
+from assist_ws.services.notifications.outbox import NotifySettings
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.wsgi import create_app
 

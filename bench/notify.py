@@ -30,7 +30,7 @@ from assist_ws.domain.model import MeansType, OperationState, OperationType
 from assist_ws.domain.states import OrderEvent
 from assist_ws.jobs.notifications import run_once
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
 from .common import Gunicorn, percentiles

@@ -2,7 +2,7 @@
 the merchant's notification settings and the rules of delivery.
 
 A ``Notification`` is written in the same database transaction as the state change that
-causes it (``services.notifications.write_outbox``) and is delivered later by a worker, with
+causes it (``services.notifications.outbox``) and is delivered later by a worker, with
 retries over a configurable period.  Its content is a frozen snapshot taken at that moment,
 so a retry or a replay sends the same content with the same ``notification_id``; each
 notification of an order has the next ``sequence`` number, and notifications of one order go

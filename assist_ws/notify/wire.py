@@ -2,7 +2,7 @@
 the SOAP ``PushPaymentResult`` envelope, the ``checkvalue``, and the judgement of the
 merchant's reply.
 
-The content of a notification is kept in our own names (``services.notifications``); this is
+The content of a notification is kept in our own names (``services.notifications.outbox``); this is
 the one place that knows Assist's.  ``wsdl/pushpaymentresult.wsdl`` describes the SOAP form
 for merchants who generate their server from a WSDL.
 """

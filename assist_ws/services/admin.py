@@ -17,7 +17,7 @@ from ..domain.passwords import hash_password, login_problem, password_problem
 from ..domain.ports import Clock, UnitOfWork
 from ..domain.settlement import parse_cutoff
 from ..domain.urls import check_return_url
-from .notifications import NotifySettings, apply_settings
+from .notifications.outbox import NotifySettings, apply_settings
 
 DEMO_MERCHANT_ID = 100001
 DEMO_LOGIN = "demo_erp"

@@ -2,9 +2,9 @@
 per Assist path, and their WSDLs.
 
 Each ``@rpc`` method does three things: wire values to use-case arguments, one call of
-``MerchantApi`` (for the notification services, of ``services.merchant_notifications`` with
+``MerchantApi`` (for the notification services, of ``services.notifications.merchant`` with
 it), the answer to wire fields (``services.replies`` decides them; for notifications,
-``merchant_notifications``).  The ``MerchantApi`` is found on the application
+``notifications.merchant``).  The ``MerchantApi`` is found on the application
 (``ctx.app.api``).  Spyne parses and checks requests, dispatches them, answers faults and
 describes everything in the WSDL; the replies are written by ``streaming`` (several times
 faster than Spyne's element trees, and streamed for results by date): the method leaves its
@@ -27,7 +27,7 @@ from spyne.interface.wsdl import Wsdl11
 
 from .. import compat
 from ..domain.text import xml_fit
-from ..services import merchant_notifications as notices
+from ..services.notifications import merchant as notices
 from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import MerchantApi

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from ..domain.errors import AssistError, Second
-from ..services import merchant_notifications as notices
+from ..services.notifications import merchant as notices
 from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import (Answer, MerchantApi, refuse_password_in_query,

@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from assist_ws.jobs.notifications import run_once
 from assist_ws.notify import HttpNotificationSender
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 
 from ..merchant_endpoint import MerchantEndpoint
 from .conftest import ASKING, ASKING_LOGIN, ASKING_PASSWORD

@@ -27,8 +27,10 @@ from assist_ws.domain.model import Customer
 from assist_ws.domain.states import OrderEvent
 from assist_ws.jobs.notifications import run_once
 from assist_ws.notify import HttpNotificationSender
-from assist_ws.services import admin, notifications
-from assist_ws.services.notifications import NotifySettings, details, notifications_of
+from assist_ws.services import admin
+from assist_ws.services.notifications import outbox
+from assist_ws.services.notifications.outbox import NotifySettings
+from assist_ws.services.notifications.queries import details, notifications_of
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.services.payment import OrderTimedOut
 
@@ -201,7 +203,7 @@ def test_the_outbox_row_is_written_with_the_state_change(ngw, endpoint, monkeypa
     # If the outbox cannot be written, the state change is not written either.
     def broken(*args, **kw):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(notifications, "content_of", broken)
+    monkeypatch.setattr(outbox, "content_of", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         ngw.confirm(mid, order.bill_number)
     monkeypatch.undo()
@@ -393,6 +395,9 @@ def test_replay_by_date_range_and_its_limits(ngw, endpoint):
     b = pay(ngw, mid)
     assert run_once(ngw) == 2
     now = ngw.clock.now()
+    with pytest.raises(ValidationError) as info:  # more than the limit: nothing replayed
+        ngw.replay_notifications(mid, since=now - timedelta(days=3), until=now, limit=1)
+    assert info.value.codes == (17, 4)
     result = ngw.replay_notifications(mid, since=now - timedelta(hours=1), until=now)
     assert [n.bill_number for n in result.notifications] == [b.bill_number]
     assert run_once(ngw) == 1 and endpoint.received[-1].form["billnumber"] == b.bill_number

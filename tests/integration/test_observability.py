@@ -27,7 +27,7 @@ from assist_ws.config import Settings
 from assist_ws.db.migrate import upgrade
 from assist_ws.domain.checkvalue import checkvalue
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 
 from ..merchant_endpoint import MerchantEndpoint
 from ..support import (LOG_SUFFIX, PG_ADMIN_URL, Emulator, Serve, create_pg_database,

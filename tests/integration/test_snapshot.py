@@ -17,7 +17,7 @@ from assist_ws.domain.cards import parse_card
 from assist_ws.domain.ports import Outcome, ProcessingReply
 from assist_ws.domain.settlement import latest_cutoff
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
 from ..support import create_pg_database, drop_pg_database, require_postgres

@@ -1,4 +1,4 @@
-"""The notification web services' use cases (``services.merchant_notifications``) with fakes
+"""The notification web services' use cases (``services.notifications.merchant``) with fakes
 of the ports: what is checked first, what a replay and a listing answer, and the reply rows."""
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from assist_ws.domain.errors import AssistError, ValidationError
 from assist_ws.domain.model import MerchantUser, Right
 from assist_ws.domain.notifications import DeliveryAttempt, Verdict, check_url
 from assist_ws.domain.passwords import hash_password
-from assist_ws.services import admin, merchant_notifications as mn, notifications
+from assist_ws.services import admin
 from assist_ws.services.auth import Credentials, SuccessCache
 from assist_ws.services.merchant_api import MerchantApi
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications import merchant as mn
+from assist_ws.services.notifications.delivery import deliver_due
+from assist_ws.services.notifications.outbox import NotifySettings
+from assist_ws.services.notifications.queries import NotificationView
 
 from .test_notification_use_cases import MID, Uow as NotifyUow, paid
 
@@ -23,20 +26,9 @@ BAD = Credentials(str(MID), "erp", "Wrong1234")
 
 
 class Uow(NotifyUow):
-    """The notification fakes, with the journal's last lines."""
+    """The notification fakes, with the read models' unit of work."""
 
     queries = NotifyUow.reader
-
-    def _bind(self):
-        super()._bind()
-        self.notifications.last_attempts = self._last_attempts
-
-    def _last_attempts(self, found):
-        last = {}
-        for a in self.notifications.journal:
-            if a.notification_id in {n.id for n in found}:
-                last[a.notification_id] = a
-        return last
 
 
 @pytest.fixture
@@ -85,7 +77,7 @@ def test_the_login_is_checked_before_anything_else(env):
 def test_replay_answers_what_it_queued_again(env):
     uow, _, clock = env
     bill = paid(env, delay="1")
-    notifications.deliver_due(uow, _Sender(), clock)
+    deliver_due(uow, _Sender(), clock)
     clock.move(minutes=5)
     [line] = mn.replay(api(env), GOOD, f"{bill}.1")
     row = mn.replay_row(line)
@@ -122,7 +114,7 @@ def test_no_replay_to_a_url_the_sender_refuses(env):
 def test_undelivered_rows_carry_the_last_try(env):
     uow, _, clock = env
     bill = paid(env)
-    notifications.deliver_due(uow, _Sender(Verdict.FAILED), clock)
+    deliver_due(uow, _Sender(Verdict.FAILED), clock)
     n = uow.notifications.items[0]
     tried_at = n.created_at
     uow.notifications.journal[:] = [
@@ -144,10 +136,10 @@ def test_undelivered_rows_carry_the_last_try(env):
 
 
 def test_a_result_without_an_operation_has_no_operation_fields():
-    view = notifications.NotificationView(
+    view = NotificationView(
         "id", MID, "1234567890123456", "A-1", 1, "pay", False, None, 100, "Timeout",
         "expired", 19, 0, datetime(2026, 11, 27, 12, 0, 0, 123456), None, None, "HTTP 500")
-    row = mn.undelivered_row(mn.NotificationLine(view))
+    row = mn.undelivered_row(view)
     assert (row["operationbillnumber"], row["operationstate"], row["lasttrydate"],
             row["lasthttpstatus"], row["nexttrydate"]) == (None, None, None, None, None)
     assert row["createdate"] == datetime(2026, 11, 27, 12, 0, 0)

@@ -12,8 +12,10 @@ from assist_ws.domain.model import Merchant, ProcessingCenter
 from assist_ws.domain.money import Money
 from assist_ws.domain.notifications import DeliveryPolicy, PushReply, Verdict, check_url
 from assist_ws.domain.ports import Outcome, ProcessingReply
-from assist_ws.services import admin, confirm, notifications, payment
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services import admin, confirm, payment
+from assist_ws.services.notifications import delivery, queries
+from assist_ws.services.notifications.outbox import NotifySettings, write_outbox
+from assist_ws.services.notifications.queries import replay_request
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
 from .fakes import FakeGateway, FakeUnitOfWork, MovableClock
@@ -65,6 +67,10 @@ class FakeNotifications:
     def attempts(self, n):
         return [a for a in self.journal if a.notification_id == n.id]
 
+    def last_attempts(self, found):
+        ids = {n.id for n in found}
+        return {a.notification_id: a for a in self.journal if a.notification_id in ids}
+
 
 class Uow(FakeUnitOfWork):
     """The fake unit of work, with the outbox hook run before each commit as the real one
@@ -85,7 +91,7 @@ class Uow(FakeUnitOfWork):
             order.id = getattr(order, "id", None) or i
 
     def commit(self):
-        notifications.write_outbox(self, clock=self.clock)
+        write_outbox(self, clock=self.clock)
         super().commit()
 
     def reader(self):
@@ -208,17 +214,17 @@ def test_a_pass_sends_records_and_retries(env):
     uow, gw, clock = env
     paid(env)
     sender = Sender(Verdict.FAILED, RuntimeError("boom"))
-    s = notifications.deliver_due(uow, sender, clock, POLICY)
+    s = delivery.deliver_due(uow, sender, clock, POLICY)
     assert (s.tries, s.failed) == (1, 1)
     [n] = outbox(uow)
     assert (n.state, n.attempts, n.claim_token) == ("pending", 1, None)
     assert n.next_attempt_at == clock.now() + timedelta(seconds=30)
-    assert notifications.deliver_due(uow, sender, clock, POLICY).tries == 0  # not yet due
+    assert delivery.deliver_due(uow, sender, clock, POLICY).tries == 0  # not yet due
     clock.move(seconds=30)
-    s = notifications.deliver_due(uow, sender, clock, POLICY)  # the sender breaks: a try too
+    s = delivery.deliver_due(uow, sender, clock, POLICY)  # the sender breaks: a try too
     assert s.failed == 1 and "RuntimeError: boom" in outbox(uow)[0].last_error
     clock.move(minutes=1)
-    assert notifications.deliver_due(uow, sender, clock, POLICY).delivered == 1
+    assert delivery.deliver_due(uow, sender, clock, POLICY).delivered == 1
     n = outbox(uow)[0]
     assert (n.state, n.attempts) == ("delivered", 3)
     assert [a.number for a in uow.data["attempts"]] == [1, 2, 3]
@@ -232,11 +238,11 @@ def test_an_orders_notifications_go_in_sequence(env):
     bill = paid(env, delay="1")
     confirm.confirm_payment(uow, gw, clock, MID, bill)
     sender = Sender(Verdict.FAILED)
-    assert notifications.deliver_due(uow, sender, clock, POLICY).tries == 1
+    assert delivery.deliver_due(uow, sender, clock, POLICY).tries == 1
     first, second = outbox(uow)
     assert second.claim_token is None and second.attempts == 0  # released, not tried
     clock.move(minutes=1)
-    assert notifications.deliver_due(uow, sender, clock, POLICY).delivered == 2
+    assert delivery.deliver_due(uow, sender, clock, POLICY).delivered == 2
     assert [n.sequence for _, n in sender.sent] == [1, 1, 2]
 
 
@@ -246,39 +252,41 @@ def test_a_merchant_that_switched_notifications_off_is_given_up(env):
     admin.save_merchant(uow, MID, admin.MerchantSettings(notify=NotifySettings(url="")),
                         create=False)
     sender = Sender()
-    s = notifications.deliver_due(uow, sender, clock, POLICY)
+    s = delivery.deliver_due(uow, sender, clock, POLICY)
     assert (s.tries, s.skipped) == (0, 1) and sender.sent == []
     assert outbox(uow)[0].state == "expired"
-    assert [n.state for n in notifications.undelivered(uow, MID)] == ["expired"]
+    assert [n.state for n in queries.undelivered(uow, MID)] == ["expired"]
 
 
 def test_a_replay_during_a_try_sends_it_again(env):
     uow, gw, clock = env
     bill = paid(env)
-    sender = Sender(side_effect=lambda: notifications.replay(uow, clock, MID,
-                                                             bill_number=bill))
-    notifications.deliver_due(uow, sender, clock, POLICY)
+    sender = Sender(side_effect=lambda: queries.replay(uow, clock, MID,
+                                                       replay_request(bill_number=bill)))
+    delivery.deliver_due(uow, sender, clock, POLICY)
     n = outbox(uow)[0]
     # the try was journaled, but the replay decides: it goes again
     assert (n.state, n.attempts, n.replays) == ("pending", 1, 1)
     sender.side_effect = None
-    assert notifications.deliver_due(uow, sender, clock, POLICY).delivered == 1
+    assert delivery.deliver_due(uow, sender, clock, POLICY).delivered == 1
     assert outbox(uow)[0].state == "delivered" and len(sender.sent) == 2
     assert sender.sent[0][1] == sender.sent[1][1]  # the same notice
 
 
 def test_replay_needs_one_selector(env):
     uow, _, clock = env
-    with pytest.raises(ValidationError):
-        notifications.replay(uow, clock, MID)
-    with pytest.raises(ValidationError):
-        notifications.replay(uow, clock, MID, since=clock.now())
-    with pytest.raises(ValidationError):
-        notifications.replay(uow, clock, MID, since=clock.now(),
-                             until=clock.now() - timedelta(1))
-    with pytest.raises(ValidationError):
-        notifications.replay(uow, clock, MID, bill_number="12x")
-    assert notifications.replay(uow, clock, MID, order_number="none").count == 0
+    now = clock.now()
+    for kw, codes in (({}, (3, 0)), ({"order_number": " "}, (3, 0)),
+                      ({"bill_number": "1234567890123456", "order_number": "A-1"}, (5, 0)),
+                      ({"since": now}, (3, 104)), ({"since": now, "until": now - timedelta(1)},
+                                                   (5, 104)),
+                      ({"bill_number": "12x"}, (4, 143)), ({"order_number": "x" * 129},
+                                                          (4, 107))):
+        with pytest.raises(ValidationError) as info:
+            replay_request(**kw)
+        assert info.value.codes == codes, kw
+    assert replay_request(bill_number=" 1234567890123456.2 ").bill_number == "1234567890123456"
+    assert queries.replay(uow, clock, MID, replay_request(order_number="none")).count == 0
 
 
 def test_money_in_content_is_exact(env):

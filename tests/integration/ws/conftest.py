@@ -19,7 +19,7 @@ from assist_ws.domain.model import Right
 from assist_ws.jobs.notifications import run_once
 from assist_ws.notify import HttpNotificationSender
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.wsgi import create_app
 

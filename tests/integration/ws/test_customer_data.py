@@ -18,7 +18,7 @@ import requests
 from lxml import etree
 
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings
+from assist_ws.services.notifications.outbox import NotifySettings
 from assist_ws.web.page_session import PageSessions
 
 ALL = ("lastname,firstname,middlename,email,mobilephone,homephone,workphone,fax,country,"

@@ -13,7 +13,8 @@ import requests
 from lxml import etree
 
 from assist_ws.services import admin
-from assist_ws.services.notifications import NotifySettings, details, notifications_of
+from assist_ws.services.notifications.outbox import NotifySettings
+from assist_ws.services.notifications.queries import details, notifications_of
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.soap.wire import NS
 
@@ -255,7 +256,7 @@ def test_undelivered_refusals(gw, shops, zeep_clients):
 
 def test_more_than_the_limit_is_refused_and_changes_nothing(gw, shops, zeep_clients,
                                                             monkeypatch):
-    from assist_ws.services import merchant_notifications
+    from assist_ws.services.notifications import merchant as merchant_notifications
     shops.endpoint.default = Answer(500)
     bills = [paid_order(gw, f"{i}.00", merchant=shops.a)[1] for i in (1, 2)]
     monkeypatch.setattr(merchant_notifications, "LIMIT", 1)
