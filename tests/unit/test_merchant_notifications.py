@@ -101,8 +101,8 @@ def test_no_replay_to_a_url_the_sender_refuses(env):
     bill = paid(env)
 
     def private(url):  # the host resolves to a private address now
-        raise ValidationError(f"notification URL host shop.example resolves to 10.0.0.1, a "
-                              f"private address: results go to public addresses only", 154)
+        raise ValidationError("notification URL host shop.example resolves to 10.0.0.1, a "
+                              "private address: results go to public addresses only", 154)
 
     a = MerchantApi(uow, gw, clock, SuccessCache(ttl=0), check_notify_url=private)
     with pytest.raises(AssistError) as info:

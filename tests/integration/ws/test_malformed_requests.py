@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
