@@ -47,13 +47,12 @@ def _worker(config) -> bool:
     return hasattr(config, "workerinput")  # a pytest-xdist worker
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        for prefix, group in GROUPS.items():
-            if path.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+def pytest_itemcollected(item):  # (before pytest-xdist reads the groups)
+    path = item.nodeid.split("::", 1)[0]
+    for prefix, group in GROUPS.items():
+        if path.startswith(prefix):
+            item.add_marker(pytest.mark.xdist_group(group))
+            return
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +132,4 @@ def pytest_sessionfinish(session, exitstatus):
             reporter.write_line("ASSIST_REQUIRE_POSTGRES=1 but no PostgreSQL test passed",
                                 red=True)
         session.exitstatus = 1
+
