@@ -7,10 +7,16 @@
   session's temporary directory -- what each server (``assist-ws serve``, the end-to-end
   gateway at DEBUG), each worker process and this process's own loggers wrote -- is read,
   and a run whose logs hold any fails, naming the file and what was found.
+* Run in parallel (``scripts/test`` asks pytest-xdist for a worker per CPU, ``--dist
+  loadgroup``), every worker makes its own databases, emulators and servers; the modules of
+  ``GROUPS``, whose fixtures start servers once for the module (or the session), each run on
+  one worker; and a test marked ``alone`` (one that measures throughput or times answers)
+  runs while no other test does: the other workers wait for it before their next test.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from pathlib import Path
 
@@ -25,8 +31,48 @@ from .support import LOG_SUFFIX, REQUIRE_PG, secrets_in
 _IN_PROCESS = "in-process" + LOG_SUFFIX
 
 
+#: Test files (or directories) -> the group whose tests one worker runs.
+GROUPS = {
+    "tests/e2e/": "e2e",                                   # the world and one Chromium
+    "tests/integration/test_serving.py": "serving",        # gunicorn and a slow emulator
+    "tests/integration/test_observability.py": "observability",
+    "tests/integration/test_snapshot.py": "snapshot",
+    "tests/integration/test_notify_http.py": "notify-http",
+    "tests/integration/test_notify_cli.py": "notify-cli",
+    "tests/integration/ws/test_wsdl.py": "wsdl",
+}
+
+
 def _worker(config) -> bool:
     return hasattr(config, "workerinput")  # a pytest-xdist worker
+
+
+def pytest_itemcollected(item):  # (before pytest-xdist reads the groups)
+    path = item.nodeid.split("::", 1)[0]
+    for prefix, group in GROUPS.items():
+        if path.startswith(prefix):
+            item.add_marker(pytest.mark.xdist_group(group))
+            return
+
+
+@pytest.fixture(autouse=True)
+def _turn(request, tmp_path_factory):
+    """On a pytest-xdist worker: a test marked ``alone`` takes the session's lock file for
+    itself, the others share it.  A turnstile before it lets no new test in while one marked
+    ``alone`` waits for those running to end."""
+    if not _worker(request.config):
+        yield
+        return
+    root = tmp_path_factory.getbasetemp().parent  # the session's, above each worker's own
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(root / "turnstile.lock", "a") as gate, open(root / "alone.lock", "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # (the locks end with the files)
 
 
 class _Redacted(logging.Formatter):
@@ -86,3 +132,4 @@ def pytest_sessionfinish(session, exitstatus):
             reporter.write_line("ASSIST_REQUIRE_POSTGRES=1 but no PostgreSQL test passed",
                                 red=True)
         session.exitstatus = 1
+

@@ -1,6 +1,6 @@
 """Test support shared by the integration and end-to-end suites: databases, the emulator as
 a real process, a movable clock, and reconciliation of the emulator's ledger with the
-gateway's records."""
+gateway's records (all of them, or after each test what changed)."""
 
 from __future__ import annotations
 
@@ -192,44 +192,136 @@ def require_postgres() -> None:
         pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} not available")
 
 
+_NOTHING = (Decimal(0), Decimal(0), Decimal(0))
+
+
+def _expected(order) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """What the center should show for each authorization of ``order``: (held, settled,
+    refunded); nothing for one that failed.  Fails when the order has open transactions."""
+    from assist_ws.domain.model import (TransactionState, TransactionType, held_at_center,
+                                        open_transactions)
+
+    assert not open_transactions(order), \
+        f"order {order.bill_number} still has open transactions"
+    expected = {}
+    for op in order.operations:
+        auth = op.authorization
+        if auth is None:
+            continue
+        if auth.status is not TransactionState.SUCCESS or not op.succeeded:
+            expected[auth.request_id] = _NOTHING
+            continue
+        fin = op.financial
+        settled = fin.amount if fin and fin.status is TransactionState.SUCCESS else 0
+        refunded = sum((t.amount for o in order.operations
+                        for t in o.transactions_of(TransactionType.REFUND)
+                        if t.status is TransactionState.SUCCESS), Decimal(0))
+        expected[auth.request_id] = (held_at_center(order).amount, Decimal(settled), refunded)
+    return expected
+
+
+def _ledger_entries(ledger: dict) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(center, request id) -> (held, settled, refunded) of every authorization of ``ledger``
+    (the emulator's ``/ledger`` document)."""
+    return {(name, a["request_id"]): (a["held"], a["settled"], a["refunded"])
+            for name, center in ledger["centers"].items() for a in center["authorizations"]}
+
+
+def _compare(expected: dict, entries: dict, rids: set[str] | None = None) -> None:
+    """Each ledger entry (of ``rids`` only, when given) shows what the gateway expects, or
+    nothing when the gateway does not know its authorization; and each authorization the
+    gateway expects something for (of ``rids``) is at the center."""
+    seen = set()
+    for (_center, rid), amounts in entries.items():
+        if rids is not None and rid not in rids:
+            continue
+        got = tuple(Decimal(v) for v in amounts)
+        seen.add(rid)
+        if rid not in expected:
+            assert got == _NOTHING, \
+                f"the center holds {rid} {amounts} that the gateway does not know"
+            continue
+        assert got == expected[rid], f"authorization {rid}: center {got}, gateway " \
+                                     f"{expected[rid]}"
+    for rid, amounts in expected.items():
+        if rid not in seen and (rids is None or rid in rids):
+            assert amounts == _NOTHING, f"gateway expects {amounts} for {rid}, center has none"
+
+
 def reconcile(container, ledger: dict) -> None:
     """Every authorization the emulator knows matches the gateway's records: what it holds,
     settled and refunded; and nothing is open on the gateway's side."""
     from sqlalchemy import select
 
-    from assist_ws.domain.model import (Order, TransactionState, TransactionType,
-                                        held_at_center, open_transactions)
+    from assist_ws.domain.model import Order
 
     expected: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
     with container.uow.reader() as uow:
         for order in uow.session.scalars(select(Order)):
-            assert not open_transactions(order), \
-                f"order {order.bill_number} still has open transactions"
-            for op in order.operations:
-                auth = op.authorization
-                if auth is None:
-                    continue
-                if auth.status is not TransactionState.SUCCESS or not op.succeeded:
-                    expected[auth.request_id] = (Decimal(0), Decimal(0), Decimal(0))
-                    continue
-                fin = op.financial
-                settled = fin.amount if fin and fin.status is TransactionState.SUCCESS else 0
-                refunded = sum((t.amount for o in order.operations
-                                for t in o.transactions_of(TransactionType.REFUND)
-                                if t.status is TransactionState.SUCCESS), Decimal(0))
-                expected[auth.request_id] = (held_at_center(order).amount, Decimal(settled),
-                                             refunded)
-    seen = set()
-    for center in ledger["centers"].values():
-        for a in center["authorizations"]:
-            got = (Decimal(a["held"]), Decimal(a["settled"]), Decimal(a["refunded"]))
-            rid = a["request_id"]
-            seen.add(rid)
-            if rid not in expected:
-                assert got == (0, 0, 0), f"the center holds {a} that the gateway does not know"
-                continue
-            assert got == expected[rid], f"authorization {rid}: center {got}, gateway " \
-                                         f"{expected[rid]}"
-    for rid, amounts in expected.items():
-        if rid not in seen:
-            assert amounts == (0, 0, 0), f"gateway expects {amounts} for {rid}, center has none"
+            expected.update(_expected(order))
+    _compare(expected, _ledger_entries(ledger))
+
+
+#: The rows the reconciliation reads: every operation with its transactions, by order.
+_ROWS = ("SELECT op.order_id, op.id, op.number, op.type, op.means, op.state, op.amount, "
+         "op.currency, t.id, t.request_id, t.type, t.state, t.amount, t.currency "
+         "FROM operations op LEFT JOIN transactions t ON t.operation_id = op.id "
+         "ORDER BY op.order_id, op.id, t.id")
+
+
+class Reconciler:
+    """``reconcile`` for a database and an emulator that live through many tests, done after
+    each test where something changed since the previous time.
+
+    The result of ``reconcile`` is a conjunction over orders and authorizations: an order's
+    own rows (its operations and their transactions) and the center's entries of its
+    authorizations.  So after a first reconciliation of everything, only the orders whose
+    rows changed, or whose authorizations' entries at the center changed, and the entries
+    that changed, are loaded and compared: the same verdict as ``reconcile`` over the whole
+    database, in the time of the few orders a test touched rather than of the thousands the
+    session holds.  The state compared is remembered before the comparison, so that a
+    difference fails the test that made it (and not every later one as well)."""
+
+    def __init__(self, container, emulator):
+        self.container, self.emulator = container, emulator
+        self._rows: dict[int, tuple] = {}                    # order id -> its rows
+        self._auths: dict[int, frozenset[str]] = {}          # order id -> its request ids
+        self._entries: dict[tuple[str, str], tuple] = {}     # the center's entries
+
+    def _read_rows(self) -> dict[int, tuple]:
+        from sqlalchemy import text
+        rows: dict[int, list] = {}
+        with self.container.engine.connect() as conn:
+            for row in conn.execute(text(_ROWS)):
+                rows.setdefault(row[0], []).append(tuple(row))
+        return {order_id: tuple(r) for order_id, r in rows.items()}
+
+    def _load(self, ids: list[int]):
+        from sqlalchemy import select
+
+        from assist_ws.domain.model import Order
+        with self.container.uow.reader() as uow:
+            for start in range(0, len(ids), 500):
+                yield from uow.session.scalars(
+                    select(Order).where(Order.id.in_(ids[start:start + 500])))
+
+    def __call__(self) -> None:
+        rows = self._read_rows()
+        entries = _ledger_entries(self.emulator.ledger())
+        changed = {oid for oid, r in rows.items() if self._rows.get(oid) != r}
+        gone = self._rows.keys() - rows.keys()
+        rids = {key[1] for key, amounts in entries.items() if self._entries.get(key) != amounts}
+        rids |= {rid for _center, rid in self._entries.keys() - entries.keys()}
+        if rids:  # the orders whose authorizations moved at the center
+            owner = {row[9]: oid for oid in rows.keys() - changed for row in rows[oid]
+                     if row[9] is not None}
+            changed |= {owner[rid] for rid in rids if rid in owner}
+        self._rows, self._entries = rows, entries
+        expected: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        for oid in gone:  # (an order removed: the center must hold nothing for it)
+            expected.update(dict.fromkeys(self._auths.pop(oid, ()), _NOTHING))
+        for order in self._load(sorted(changed)):
+            mine = _expected(order)
+            self._auths[order.id] = frozenset(mine)
+            expected.update(mine)
+        _compare(expected, entries, rids | expected.keys())

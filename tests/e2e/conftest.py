@@ -31,8 +31,8 @@ from assist_ws.domain.checkvalue import checkvalue
 from assist_ws.domain.model import Order, Right
 from assist_ws.services import admin
 
-from ..support import (Emulator, MovableClock, create_pg_database, drop_pg_database, free_port,
-                       reconcile, require_postgres, wait_http)
+from ..support import (Emulator, MovableClock, Reconciler, create_pg_database, drop_pg_database,
+                       free_port, require_postgres, wait_http)
 
 MERCHANT = 100001   # RUB and USD, a center for each, two-stage, Checkvalue required
 RUB_ONLY = 100002   # RUB and USD accepted, only a RUB center: USD converted at 90.50; one-stage
@@ -292,12 +292,17 @@ def world(request, tmp_path_factory):
         drop_pg_database(pg_name)
 
 
+@pytest.fixture(scope="session")
+def reconciler(world):
+    return Reconciler(world.container, world.emulator)
+
+
 @pytest.fixture
-def site(world):
+def site(world, reconciler):
     """The running world; after the test the emulator's ledger must reconcile with the
-    gateway's records."""
+    gateway's records (those that changed since the previous reconciliation)."""
     yield world
-    reconcile(world.container, world.emulator.ledger())
+    reconciler()
 
 
 @pytest.fixture(scope="session")

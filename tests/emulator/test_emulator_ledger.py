@@ -122,6 +122,7 @@ def test_hold_expires_after_hold_days(ledger):
     assert [a["held"] for a in ledger.reconcile(center)] == ["0.00", "0.00"]
 
 
+@pytest.mark.alone
 def test_bulk_settle_is_fast(ledger):
     center = Center("bank", "RUB")
     n = 5000

@@ -15,7 +15,7 @@ from assist_ws.domain.model import Right
 from assist_ws.services import admin
 from assist_ws.services.orders import AuthorizationRequest, create_order
 
-from ..support import (Emulator, MovableClock, create_pg_database, drop_pg_database, reconcile,
+from ..support import (Emulator, MovableClock, Reconciler, create_pg_database, drop_pg_database,
                        require_postgres)
 
 MERCHANT = 100001          # RUB -> emulator-rub, USD -> emulator-usd, two-stage
@@ -59,15 +59,21 @@ def backend(request, tmp_path_factory):
         drop_pg_database(pg_name)
 
 
+@pytest.fixture(scope="session")
+def reconciler(backend):
+    return Reconciler(backend[0], backend[1])
+
+
 @pytest.fixture
-def gw(backend):
+def gw(backend, reconciler):
     """The gateway (a container with the real database and emulator); after the test, the
-    emulator's ledger must reconcile with the gateway's records."""
-    container, emulator, _ = backend
+    emulator's ledger must reconcile with the gateway's records (those that changed since the
+    previous reconciliation: the others did)."""
+    container = backend[0]
     container.clock.reset()
     yield container
     container.clock.reset()
-    reconcile(container, emulator.ledger())
+    reconciler()
 
 
 @pytest.fixture

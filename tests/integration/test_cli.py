@@ -1,30 +1,64 @@
 """The command line, run as a user runs it: clear messages and non-zero exits on bad input,
-never a traceback; the demo is idempotent."""
+never a traceback; the demo is idempotent.  The commands run in this process through click's
+runner (the same ``main``, arguments, environment, output and exit status: a process each
+would cost seconds of start-up); ``program`` runs ``python -m assist_ws.cli`` itself."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
+from click.testing import CliRunner
+
+from assist_ws.cli import main
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _env(tmp_path) -> dict[str, str | None]:
+    return {"ASSIST_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+            "ASSIST_VAR_DIR": str(tmp_path), "ASSIST_DEBUG": None}
+
+
+def _check(proc, ok: bool):
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode != 0, proc.stdout
+    return proc
 
 
 @pytest.fixture
-def cli(tmp_path):
-    env = dict(os.environ, ASSIST_DATABASE_URL=f"sqlite:///{tmp_path}/cli.db",
-               ASSIST_VAR_DIR=str(tmp_path))
+def cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        result = runner.invoke(main, list(args), env=_env(tmp_path), prog_name="assist-ws")
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            result.exc_info
+        return _check(Ran(result.exit_code, result.stdout, result.stderr), ok)
+    return run
+
+
+@pytest.fixture
+def program(tmp_path):
+    env = dict(os.environ, **{k: v for k, v in _env(tmp_path).items() if v is not None})
     env.pop("ASSIST_DEBUG", None)
 
     def run(*args, ok=True):
         proc = subprocess.run([sys.executable, "-m", "assist_ws.cli", *args], env=env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        assert "Traceback" not in proc.stderr, proc.stderr
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        else:
-            assert proc.returncode != 0, proc.stdout
-        return proc
+        return _check(proc, ok)
     return run
 
 
@@ -110,6 +144,14 @@ def test_bad_arguments_get_a_clear_message(cli, args, message):
 def test_commands_before_migration_say_what_to_do(cli):
     proc = cli("merchant", "list", ok=False)
     assert "assist-ws db upgrade" in proc.stderr
+
+
+def test_the_program_answers_in_its_exit_status_and_says_why_on_stderr(program):
+    proc = program("merchant", "list", ok=False)
+    assert proc.returncode == 1 and "assist-ws db upgrade" in proc.stderr
+    assert "up to date" in program("db", "upgrade").stdout
+    proc = program("merchant", "add", "--id", "abc", "--name", "X", ok=False)
+    assert proc.returncode == 2 and "abc" in proc.stderr
 
 
 def test_demo_is_idempotent(cli):

@@ -112,6 +112,7 @@ def orderstate(base: str, number: str, http=requests) -> requests.Response:
 
 # -- a slow bank holds nothing up ----------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.alone
 def test_buyers_waiting_for_a_slow_bank_hold_up_neither_each_other_nor_the_erp(world):
     base, buyers, seconds = world.server.url, 16, 4.0
     number, _ = pay(base)
@@ -178,6 +179,7 @@ def narrow(world):
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_slow_and_silent_clients_hold_no_thread(world, narrow):
     number, _ = pay(narrow.url)
     slow = [_connect(narrow.port) for _ in range(10)]       # headers a byte at a time
