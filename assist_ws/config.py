@@ -102,7 +102,7 @@ class Settings:
             key = "ASSIST_" + f.name.upper()
             if key in env and env[key] != "":
                 raw = env[key]
-                kind: Callable[[str], Any] = type(f.default)  # type: ignore[assignment]
+                kind: Callable[[str], Any] = type(f.default)
                 try:
                     values[f.name] = _bool(raw) if kind is bool else kind(raw)
                 except ValueError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from xml.sax.saxutils import escape
 
 from ..domain.money import Money
@@ -79,7 +79,8 @@ def _soap_time(value: datetime) -> str:
 
 
 #: SOAP text of a results-by-date value by its type (``soap_text`` without the escaping).
-_RESULT_TEXT = {str: str, int: str, datetime: _soap_time, Decimal: lambda v: format(v, "f")}
+_RESULT_TEXT: dict[type, Callable[[Any], str]] = {
+    str: str, int: str, datetime: _soap_time, Decimal: lambda v: format(v, "f")}
 
 
 def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ..domain.money import Money
@@ -191,9 +191,10 @@ def _long(d: datetime) -> str:
 
 
 #: Text of a value by its type, for the streamed rows (one dict lookup per value).
-_STREAM_TEXT = {str: str, int: str, datetime: _long, type(None): lambda v: "",
-                Decimal: lambda v: format(v, "f"), bool: lambda v: "1" if v else "0",
-                Money: lambda v: v.wire}
+_STREAM_TEXT: dict[type, Callable[[Any], str]] = {
+    str: str, int: str, datetime: _long, type(None): lambda v: "",
+    Decimal: lambda v: format(v, "f"), bool: lambda v: "1" if v else "0",
+    Money: lambda v: v.wire}
 
 
 def stream_csv(names: tuple[str, ...], lines: Iterator[bytes],
