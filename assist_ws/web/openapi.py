@@ -179,7 +179,10 @@ def _request(name: str, parameters: tuple, form: bool = True
             "required": required + ["Format"]}
     else:
         schemas[f"{name}Form"] = schemas[f"{name}Request"]
-    body = {"required": True, "content": {
+    # Not marked required: a request without a body is answered too (a refusal), and
+    # openapi-python-client 0.29 writes a client that cannot be imported for a required body
+    # of two media types.
+    body = {"content": {
         "application/json": {"schema": _ref(f"{name}Request")},
         "application/x-www-form-urlencoded": {"schema": _ref(f"{name}Form")}}}
     return body, schemas
