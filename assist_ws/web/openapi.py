@@ -210,7 +210,7 @@ def document() -> dict[str, Any]:
                    "Decline with firstcode/secondcode/message, HTTP 200 too).",
         "requestBody": body, "responses": {
             "200": _json("The payment page, or the refusal.", "PayRequestReply"),
-            "500": _json(ERRORS["500"], "Error")}}}
+            **{code: _json(ERRORS[code], "Error") for code in ("408", "413", "500")}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "assist-ws JSON interface", "version": __version__,

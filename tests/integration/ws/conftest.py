@@ -25,8 +25,8 @@ from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.wsgi import create_app
 
 from ...merchant_endpoint import MerchantEndpoint
+from ...openapi_check import Validating
 from ..conftest import MERCHANT, RUB_ONLY
-from .openapi_check import Validating
 
 PASSWORD = "Passw0rd1"                       # erp_user of MERCHANT: every right
 USERS = {

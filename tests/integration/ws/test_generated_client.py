@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from ...openapi_check import DOC_PATH
 from ..conftest import MERCHANT
 from .conftest import PASSWORD, USERS, paid_order
-from .openapi_check import DOC_PATH
 
 PACKAGE = "assist_json_client"
 

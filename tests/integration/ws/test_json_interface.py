@@ -18,9 +18,9 @@ from assist_ws.domain.checkvalue import result_checkvalue
 from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.web.openapi import document_bytes
 
+from ...openapi_check import DOC, DOC_PATH, assert_valid, check
 from ..conftest import MERCHANT
 from .conftest import PASSWORD, USERS, paid_order
-from .openapi_check import DOC, DOC_PATH, assert_valid, check
 
 AUTH = {"Merchant_ID": str(MERCHANT), "Login": "erp_user", "Password": PASSWORD}
 KINDS = ("form", "json")

@@ -20,9 +20,9 @@ from werkzeug.test import Client
 from assist_ws.db.tables import operations, orders
 from assist_ws.soap.wire import NS
 
+from ...openapi_check import json_status
 from ..conftest import MERCHANT
 from .conftest import PASSWORD
-from .openapi_check import json_status
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"

@@ -17,10 +17,10 @@ from lxml import etree
 from assist_ws.domain.checkvalue import result_checkvalue
 from assist_ws.soap.wire import NS
 
+from ...openapi_check import json_status
 from ..conftest import MERCHANT
 from ..test_flows import state
 from .conftest import PASSWORD, paid_order
-from .openapi_check import json_status
 
 AUTH = {"Merchant_ID": str(MERCHANT), "Login": "erp_user", "Password": PASSWORD}
 SHORT = re.compile(r"^\d\d\.\d\d\.\d{4} \d\d:\d\d$")

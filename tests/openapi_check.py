@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jsonschema import Draft4Validator
 
-DOC_PATH = Path(__file__).resolve().parents[3] / "wsdl" / "openapi.json"
+DOC_PATH = Path(__file__).resolve().parents[1] / "wsdl" / "openapi.json"
 DOC = json.loads(DOC_PATH.read_text(encoding="utf-8"))
 
 
