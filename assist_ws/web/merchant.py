@@ -243,8 +243,10 @@ def _cancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
 
 def _wscancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = _cancel_answer(api, p)
+    # In JSON the operation has every field of an order result's (its means type too).
     return _render(fmt, _rows(answer, replies.wscancel_order), "order", csv,
-                   json=lambda rows: assist_json.wscancel(rows[0]))
+                   json=lambda rows: assist_json.wscancel(dict(
+                       rows[0], operation=[replies.result_operation(answer.operation)])))
 
 
 def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:

@@ -161,6 +161,7 @@ def test_wscancel(gw, server, kind):
     [op] = order["operations"]
     assert (op["billnumber"], op["operationtype"], op["operationstate"], op["amount"]) == (
         f"{bill}.2", "300", "Success", "10.00")
+    assert (op["meantypename"], op["meannumber"]) == ("VISA", "411111******1111")
     assert checkdata["checkvalue"] == result_checkvalue("s3cret", MERCHANT, number, "30.00",
                                                         "RUB", "PartialCanceled")
     gw.cancel(MERCHANT, bill)
