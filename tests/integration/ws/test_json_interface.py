@@ -187,33 +187,55 @@ def test_undelivered(gw, server, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_of_refusal_has_its_status(gw, server, kind):
     number, bill = paid_order(gw, "20.00", delay=True)
-    for name, fields in (("orderstate", {"Ordernumber": number}),
-                         ("orderresult", {"Ordernumber": number}),
-                         ("charge", {"Billnumber": bill}), ("cancel", {"Billnumber": bill}),
-                         ("wscancel", {"Billnumber": bill}), ("resultbydate", {}),
-                         ("undelivered", {})):
+    services = {"orderstate": {"Ordernumber": number}, "orderresult": {"Ordernumber": number},
+                "charge": {"Billnumber": bill}, "cancel": {"Billnumber": bill},
+                "wscancel": {"Billnumber": bill}, "resultbydate": {},
+                "replay": {"Billnumber": bill}, "undelivered": {}}
+    for name, fields in services.items():
         # 401: authentication failed (a login of its own each time: failures slow a login)
         wrong = dict(AUTH, Login="nobody" + uuid.uuid4().hex[:8], Password="Wrong12345")
         refusal(server, name, kind, 401, (7, 141), wrong, **fields)
-    # 400: a parameter missing or malformed
-    refusal(server, "orderstate", kind, 400, (3, 107))
-    refusal(server, "orderresult", kind, 400, (4, 143), Billnumber="12ab")
-    refusal(server, "charge", kind, 400, (4, 143), Billnumber="12ab")
-    refusal(server, "cancel", kind, 400, (5, 308), Billnumber=bill, CancelReason="9")
-    refusal(server, "wscancel", kind, 400, (4, 108), Billnumber=bill, Amount="1x",
-            Currency="RUB")
-    refusal(server, "resultbydate", kind, 400, (5, 131), Success="7")
-    # 403: the user lacks the right
-    refusal(server, "orderstate", kind, 403, (8, 350), user("cancel_only"), Ordernumber=number)
-    refusal(server, "charge", kind, 403, (8, 350), user("monitor_only"), Billnumber=bill)
-    refusal(server, "wscancel", kind, 403, (8, 350), user("confirm_only"), Billnumber=bill)
+    # 400: a parameter missing, malformed or refused
+    bad_window = {"StartYear": "2030", "StartMonth": "2", "StartDay": "30"}
+    for name, codes, fields in (
+            ("orderstate", (3, 107), {}),
+            ("orderresult", (4, 143), {"Billnumber": "12ab"}),
+            ("charge", (4, 143), {"Billnumber": "12ab"}),
+            ("cancel", (5, 308), {"Billnumber": bill, "CancelReason": "9"}),
+            ("wscancel", (4, 108), {"Billnumber": bill, "Amount": "1x", "Currency": "RUB"}),
+            ("resultbydate", (5, 131), {"Success": "7"}),
+            ("replay", (3, 0), {}),
+            ("undelivered", (4, 129), bad_window)):
+        refusal(server, name, kind, 400, codes, **fields)
+    # 403: the user lacks the service's right
+    for name, login in (("orderstate", "cancel_only"), ("orderresult", "confirm_only"),
+                        ("charge", "monitor_only"), ("cancel", "confirm_only"),
+                        ("wscancel", "confirm_only"), ("resultbydate", "cancel_only"),
+                        ("replay", "cancel_only"), ("undelivered", "confirm_only")):
+        refusal(server, name, kind, 403, (8, 350), user(login), **services[name])
     # 404: nothing found -- another merchant's order is not found either
     refusal(server, "orderstate", kind, 404, (10, 201), Ordernumber="NO-" + number)
     refusal(server, "orderresult", kind, 404, (10, 201), Billnumber="1" * 16)
-    refusal(server, "charge", kind, 404, (10, 201), user("other_erp"), Billnumber=bill)
-    refusal(server, "cancel", kind, 404, (10, 201), user("other_erp"), Billnumber=bill)
-    refusal(server, "wscancel", kind, 404, (10, 201), user("other_erp"), Billnumber=bill)
+    for name in ("orderresult", "charge", "cancel", "wscancel"):
+        refusal(server, name, kind, 404, (10, 201), user("other_erp"), Billnumber=bill)
     gw.cancel(MERCHANT, bill)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_replay(gw, server, shops, kind):
+    number, bill = paid_order(gw, "64.00", merchant=shops.a)
+    assert shops.deliver() == 1
+    c = shops.creds()
+    auth = {"Merchant_ID": str(c["merchant_id"]), "Login": c["login"],
+            "Password": c["password"]}
+    doc = call(server, "replay", kind, auth, Billnumber=bill)
+    assert list(doc) == ["replay"] and all_strings(doc)
+    [row] = doc["replay"]["notifications"]
+    assert (row["billnumber"], row["ordernumber"], row["state"]) == (bill, number, "pending")
+    assert shops.deliver() == 1
+    _, theirs = paid_order(gw, "65.00", merchant=shops.b)
+    refusal(server, "replay", kind, 404, (10, 201), auth, Billnumber=theirs)
+    assert shops.deliver() == 1  # shop B's own notification, not replayed
 
 
 def test_unreadable_json_and_a_password_in_the_url(gw, server):
