@@ -28,7 +28,8 @@ from . import cancel as cancel_uc
 from . import confirm as confirm_uc
 from . import auth, throttle
 from .auth import Credentials, Principal, SuccessCache, authenticate
-from .results import OperationView
+from .common import load_order, split_bill_number
+from .results import OperationView, OrderView
 
 #: Default windows: order queries look 3 days back (Assist), results by date 3 hours.
 ORDER_QUERY_SPAN = timedelta(days=3)
@@ -293,9 +294,22 @@ class MerchantApi:
         return self._answer(principal, found, now)
 
     def order_result(self, creds: Credentials, order_number, window_parts, *,
-                     language=None) -> Answer:
+                     language=None, bill_number=None) -> Answer:
+        """The order number's attempts with their operations (``order_state``); or, given a
+        ``Billnumber`` (short or extended) and no order number, that one order of the
+        merchant's, whenever it was created (the window does not apply)."""
+        if _text(order_number) is None and _text(bill_number) is not None:
+            return self._order_by_bill(creds, bill_number, language)
         return self.order_state(creds, order_number, window_parts, with_operations=True,
                                 language=language)
+
+    def _order_by_bill(self, creds: Credentials, bill_number, language) -> Answer:
+        principal = self._auth(creds, Right.MONITOR)
+        bill, _ = split_bill_number(_text(bill_number))
+        parse_language(language)
+        with self.uow as uow:
+            order = OrderView.of(load_order(uow, bill, principal.merchant_id))
+        return self._answer(principal, (order,), self.clock.now())
 
     def results_by_date(self, creds: Credentials, window_parts, *, success=None) -> ResultStream:
         """The merchant's operations created in a window (default: the last 3 hours; any

@@ -5,14 +5,13 @@ Every reply starts from the field dictionaries of ``services.replies``; here the
 become Assist's text: amounts with the currency's digits (``4.00``), times
 ``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order result ``DD.MM.YYYY
 HH:MM``), absent values empty.  Errors keep HTTP 200 and carry ``firstcode``/``secondcode``
-and a ``message``.
+and a ``message``.  JSON has shapes of its own (``web.assist_json``); results by date are
+written here for all three, as they stream.
 
 * XML: ``<result firstcode="0" secondcode="0" count="N">`` around the rows (``<order>``;
   charge and cancel wrap theirs in ``<orders>``; results by date has ``<operation>`` rows
   and, being streamed, no ``count``).
-* JSON: ``{"firstcode": 0, "secondcode": 0, "count": N, "order": [...]}`` with the same
-  nesting (charge/cancel ``"orders"``, results by date ``"operation"``); every field is a
-  string.
+* JSON (results by date): ``{"resultbydate": {"operations": [...]}}``, every field a string.
 * CSV: a header line of field names (unless ``Header=0``) and one line per row, fields
   joined by ``Delimiter`` (default ``;``), quoted where needed, lines ending CRLF; a cell a
   spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) gets a leading
@@ -117,17 +116,6 @@ def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
 def xml_error(firstcode: int, secondcode: int, message: str) -> bytes:
     return (f'{XML_DECL}<result firstcode="{firstcode}" secondcode="{secondcode}" count="0" '
             f'message={quoteattr(xml_fit(message))}></result>').encode("utf-8")
-
-
-# -- JSON --------------------------------------------------------------------------------------
-def json_reply(rows: list[dict], row_name: str) -> bytes:
-    doc = {"firstcode": 0, "secondcode": 0, "count": len(rows), row_name: rows}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def json_error(firstcode: int, secondcode: int, message: str) -> bytes:
-    doc = {"firstcode": firstcode, "secondcode": secondcode, "message": message, "count": 0}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 # -- CSV ---------------------------------------------------------------------------------------
@@ -243,7 +231,7 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
                 buf, size = [], 0
         buf.append("</result>")
     else:
-        buf.append('{"firstcode":0,"secondcode":0,"operation":[')
+        buf.append('{"resultbydate":{"operations":[')
         first = True
         dumps = json.dumps
         for row in rows:
@@ -256,6 +244,6 @@ def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
             if size >= chunk:
                 yield "".join(buf).encode("utf-8")
                 buf, size = [], 0
-        buf.append("]}")
+        buf.append("]}}")
     if buf:
         yield "".join(buf).encode("utf-8")

@@ -3,8 +3,9 @@
 ``soap.dispatch`` hands them to the SOAP face.
 
 Field names are case-insensitive (``Merchant_ID``, ``merchant_id``); a JSON body (an object
-of the same names) is answered in JSON.  Refusals keep HTTP 200 and carry Assist's
-``firstcode``/``secondcode`` and a message, in the asked format.
+of the same names) is answered in JSON.  Refusals carry Assist's ``firstcode``/``secondcode``
+and a message, in the asked format: in CSV and XML with HTTP 200, as Assist answers them; in
+JSON with the HTTP status of ``web.assist_json``, whose shapes the JSON replies have.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..services import replies
 from ..services.auth import Credentials
 from ..services.merchant_api import (Answer, MerchantApi, refuse_password_in_query,
                                      refuse_unfit_text)
-from . import formats
+from . import assist_json, formats, openapi
 from .bodies import json_object
 
 #: Path (without ``.cfm``) -> (service key, the Format a POST gets by default).
@@ -109,13 +110,14 @@ class Reply:
         return [self.body]
 
 
-def _reply(fmt: str, body: bytes) -> Reply:
-    return Reply(body, formats.CONTENT_TYPES[fmt])
+def _reply(fmt: str, body: bytes, status: str = "200 OK") -> Reply:
+    return Reply(body, formats.CONTENT_TYPES[fmt], status)
 
 
 def _error(fmt: str, exc: AssistError, csv: formats.CsvOptions | None = None) -> Reply:
     if fmt == "5":
-        return _reply("5", formats.json_error(exc.firstcode, exc.secondcode, exc.message))
+        status, body = assist_json.error(exc.firstcode, exc.secondcode, exc.message)
+        return _reply("5", body, status)
     if fmt == "1":
         return _reply("1", formats.csv_error(exc.firstcode, exc.secondcode, exc.message,
                                              csv or formats.CsvOptions()))
@@ -132,13 +134,15 @@ def _rows(answer: Answer, build: Callable) -> list[dict]:
 
 
 def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
-            wrapper: str | None = None, *, short: bool = False) -> Reply:
-    """``short``: ``packetdate`` to the minute (order state and order result)."""
+            wrapper: str | None = None, *, short: bool = False,
+            json: Callable[[list[dict]], bytes]) -> Reply:
+    """``short``: ``packetdate`` to the minute (order state and order result); ``json``
+    writes the JSON reply of the rows (``web.assist_json``)."""
     if fmt == "3":
         return _reply(fmt, formats.xml_reply(rows, row_name, wrapper, short_packetdate=short))
-    rows = [formats.flat(row, short) for row in rows]
     if fmt == "5":
-        return _reply(fmt, formats.json_reply(rows, wrapper or row_name))
+        return _reply(fmt, json(rows))
+    rows = [formats.flat(row, short) for row in rows]
     return _reply(fmt, formats.csv_reply(rows, csv))
 
 
@@ -183,7 +187,7 @@ def post_handler(api: MerchantApi) -> Callable:
 
 
 def merchant_blueprint(api: MerchantApi) -> Blueprint:
-    """The same services as Flask routes (GET and POST)."""
+    """The same services as Flask routes (GET and POST), and their OpenAPI document."""
     bp = Blueprint("merchant_services", __name__)
 
     def handle(path: str) -> Reply | Response:
@@ -193,26 +197,36 @@ def merchant_blueprint(api: MerchantApi) -> Blueprint:
     for path in SERVICES:
         bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",
                         (lambda p: lambda: handle(p))(path), methods=["GET", "POST"])
+    document = openapi.document_bytes()
+
+    @bp.get("/openapi.json")
+    def openapi_json() -> Reply:
+        """The JSON interface's OpenAPI document (``wsdl/openapi.json``)."""
+        return Reply(document, "application/json; charset=utf-8")
+
     return bp
 
 
 # -- the services ------------------------------------------------------------------------------
 def _orderstate(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = api.order_state(p.creds(), p.get("ordernumber"), p.window())
-    return _render(fmt, _rows(answer, replies.order_state), "order", csv, short=True)
+    return _render(fmt, _rows(answer, replies.order_state), "order", csv, short=True,
+                   json=lambda rows: assist_json.orderstate(rows, True))
 
 
 def _orderresult(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = api.order_result(p.creds(), p.get("ordernumber"), p.window(),
-                              language=p.get("language"))
-    return _render(fmt, _rows(answer, replies.order_result), "order", csv, short=True)
+                              language=p.get("language"), bill_number=p.get("billnumber"))
+    return _render(fmt, _rows(answer, replies.order_result), "order", csv, short=True,
+                   json=lambda rows: assist_json.orderresult(rows, True))
 
 
 def _charge(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = api.confirm(p.creds(), p.get("billnumber"), p.get("amount"), p.get("currency"),
                          auto_deposit=p.get("autodeposit"), client_ip=p.get("clientip"),
                          language=p.get("language"))
-    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders")
+    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders",
+                   json=lambda rows: assist_json.operation_reply("charge", rows[0]))
 
 
 def _cancel_answer(api: MerchantApi, p: _Params) -> Answer:
@@ -223,12 +237,16 @@ def _cancel_answer(api: MerchantApi, p: _Params) -> Answer:
 
 def _cancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = _cancel_answer(api, p)
-    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders")
+    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders",
+                   json=lambda rows: assist_json.operation_reply("cancel", rows[0]))
 
 
 def _wscancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     answer = _cancel_answer(api, p)
-    return _render(fmt, _rows(answer, replies.wscancel_order), "order", csv)
+    # In JSON the operation has every field of an order result's (its means type too).
+    return _render(fmt, _rows(answer, replies.wscancel_order), "order", csv,
+                   json=lambda rows: assist_json.wscancel(dict(
+                       rows[0], operation=[replies.result_operation(answer.operation)])))
 
 
 def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
@@ -242,11 +260,13 @@ def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
     return Response(body, content_type=formats.CONTENT_TYPES[fmt])  # streamed
 
 
-def _notifications(fmt: str, rows: list[dict], names: tuple[str, ...], csv) -> Reply:
+def _notifications(fmt: str, key: str, rows: list[dict], names: tuple[str, ...],
+                   csv) -> Reply:
     """A list of notifications; in CSV the header is there even when the list is empty."""
     rows = [formats.flat(row, False) for row in rows]
     if fmt != "1":
-        return _render(fmt, rows, "notification", csv)
+        return _render(fmt, rows, "notification", csv,
+                       json=lambda rows: assist_json.listing(key, "notifications", rows))
     lines = [csv.line(names)] if csv.header else []
     lines += [csv.line(row[name] for name in names) for row in rows]
     return _reply(fmt, "".join(lines).encode("utf-8"))
@@ -255,13 +275,13 @@ def _notifications(fmt: str, rows: list[dict], names: tuple[str, ...], csv) -> R
 def _replay(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     lines = notices.replay(api, p.creds(), p.get("billnumber"), p.get("ordernumber"),
                            p.window())
-    return _notifications(fmt, [notices.replay_row(line) for line in lines],
+    return _notifications(fmt, "replay", [notices.replay_row(line) for line in lines],
                           notices.REPLAY_FIELDS, csv)
 
 
 def _undelivered(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
     lines = notices.undelivered(api, p.creds(), p.window())
-    return _notifications(fmt, [notices.undelivered_row(line) for line in lines],
+    return _notifications(fmt, "undelivered", [notices.undelivered_row(line) for line in lines],
                           notices.UNDELIVERED_FIELDS, csv)
 
 

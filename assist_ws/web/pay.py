@@ -4,7 +4,9 @@
   order and sends the buyer (303) to the order's pages; a refused one gets a page that names
   the problem with Assist's ``firstcode``/``secondcode`` and creates nothing.
 * ``/pay/payrequest.cfm`` (POST, form or JSON): the same request answered in JSON with the
-  URL of the order's pages.
+  URL of the order's pages (as ``URL`` and ``url``: Assist's clients read either), the
+  order's state and the time the buyer has until (``expirationtime``); a refusal is
+  ``orderstate: "Decline"`` with ``firstcode``/``secondcode``/``message``, HTTP 200 both.
 * ``/pay/pay.cfm?CFSID=…``: the order's pages: summary, choice of payment means, card form,
   waiting for the bank, result, and the way back to the shop.  Forms post
   back to ``/pay/pay.cfm`` with the session id and a CSRF token in the body.
@@ -130,10 +132,11 @@ def payrequest_cfm():
         view = _container().create_order(authorization_request(params))
         checkout = _container().open_checkout(view.bill_number)
     except AssistError as exc:
-        return jsonify(orderstate="Decline", url="", expirationtime="",
+        return jsonify(orderstate="Decline", URL="", url="", expirationtime="",
                        firstcode=exc.firstcode, secondcode=exc.secondcode, message=exc.message)
     url = _absolute(_page_url(_sessions().new(view.bill_number)))
-    return jsonify(url=url, expirationtime=checkout.deadline.strftime("%d.%m.%Y %H:%M:%S"),
+    return jsonify(URL=url, url=url,
+                   expirationtime=checkout.deadline.strftime("%d.%m.%Y %H:%M:%S"),
                    orderstate=view.state, billnumber=view.bill_number,
                    ordernumber=view.order_number, firstcode=0, secondcode=0)
 

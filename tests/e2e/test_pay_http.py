@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from ..openapi_check import assert_valid
 from .conftest import INACTIVE, LEGACY, MERCHANT, RUB_ONLY, sign_request
 
 
@@ -31,6 +32,7 @@ def paid_order_number(site, delay: bool = False) -> str:
     return site.order(session.bill).order_number
 
 
+PAYREQUEST = "/pay/payrequest.cfm"
 REFUSALS = {
     # name: (changes to a valid signed request of MERCHANT, firstcode, secondcode, text)
     "missing merchant": (dict(Merchant_ID=""), 3, 100, "The shop"),
@@ -168,7 +170,9 @@ def test_forbidden_characters_are_stripped_as_assist_does(site):
 
 def test_payrequest_answers_json_with_a_working_page_url(site):
     resp = site.http.post(site.url + "/pay/payrequest.cfm", data=site.fields(), timeout=30)
+    assert_valid(PAYREQUEST, resp.status_code, resp.content)
     body = resp.json()
+    assert body["URL"] == body["url"]
     assert body["orderstate"] == "In Process" and body["firstcode"] == 0
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d", body["expirationtime"])
     assert body["url"].startswith(site.url + "/pay/pay.cfm?CFSID=")
@@ -183,6 +187,7 @@ def test_payrequest_takes_json_bodies_with_numbers_kept_as_sent(site):
     raw = json.dumps(payload).replace('"10.30"', "10.30")
     resp = site.http.post(site.url + "/pay/payrequest.cfm", data=raw,
                           headers={"Content-Type": "application/json"}, timeout=30)
+    assert_valid(PAYREQUEST, resp.status_code, resp.content)
     assert resp.json()["orderstate"] == "In Process", resp.text
 
 
@@ -190,6 +195,7 @@ def test_payrequest_refusal_is_decline_with_codes(site):
     before = site.order_count()
     resp = site.http.post(site.url + "/pay/payrequest.cfm",
                           data=site.fields(OrderCurrency="EUR"), timeout=30)
+    assert_valid(PAYREQUEST, resp.status_code, resp.content)
     body = resp.json()
     assert resp.status_code == 200
     assert (body["orderstate"], body["url"], body["firstcode"], body["secondcode"]) == (
@@ -202,6 +208,7 @@ def payrequest_json(site, body) -> dict:
                           headers={"Content-Type": "application/json"})
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith(
         "application/json"), resp.text
+    assert_valid(PAYREQUEST, resp.status_code, resp.content)
     return resp.json()
 
 
@@ -224,6 +231,7 @@ def test_payrequest_refuses_a_body_over_its_limit_unread_in_json(site, body):
     resp = site.http.post(site.url + "/pay/payrequest.cfm", data=body, timeout=30,
                           headers={"Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.json()["firstcode"] == 17
+    assert_valid(PAYREQUEST, resp.status_code, resp.content)
     assert site.order_count() == before
 
 

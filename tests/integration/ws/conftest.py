@@ -1,6 +1,7 @@
 """The merchant web services over real HTTP: the gateway's WSGI application (Flask with the
 SOAP face in front) served by a threaded server for each backend, with the users the tests
-need, and clients generated from the served WSDLs."""
+need, and clients generated from the served WSDLs.  Every JSON reply the server gives is
+checked against the committed OpenAPI document; a test whose replies break it fails."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from assist_ws.services.orders import AuthorizationRequest, create_order
 from assist_ws.wsgi import create_app
 
 from ...merchant_endpoint import MerchantEndpoint
+from ...openapi_check import Validating
 from ..conftest import MERCHANT, RUB_ONLY
 
 PASSWORD = "Passw0rd1"                       # erp_user of MERCHANT: every right
@@ -42,7 +44,8 @@ PATHS = {"orderstate": "/orderstate/orderstate", "orderresult": "/orderresult/or
 class Server:
     def __init__(self, container):
         self.container = container
-        self.httpd = make_server("127.0.0.1", 0, create_app(container), threaded=True)
+        self.validating = Validating(create_app(container))
+        self.httpd = make_server("127.0.0.1", 0, self.validating, threaded=True)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -68,6 +71,15 @@ def server(backend):
         admin.add_user(container.uow, merchant, login, password, rights, replace=True)
     with Server(container) as srv:
         yield srv
+
+
+@pytest.fixture(autouse=True)
+def _json_replies_follow_the_openapi_document(request):
+    """Fails a test that got a JSON reply the OpenAPI document does not allow."""
+    yield
+    if "server" in request.fixturenames:
+        problems = request.getfixturevalue("server").validating.take()
+        assert not problems, problems
 
 
 @pytest.fixture(scope="session")

@@ -173,10 +173,8 @@ def _rows(fmt: str, content: bytes, row: str) -> list[dict]:
     if fmt == "1":
         lines = list(csv.reader(io.StringIO(content.decode("utf-8")), delimiter=";"))
         return [dict(zip(lines[0], values)) for values in lines[1:]]
-    if fmt == "5":
-        doc = json.loads(content)
-        found = doc[row] if row in doc else doc.get("orders")
-        found = found if isinstance(found, list) else [found]
+    if fmt == "5":  # {"orderresult": {"orders": [...]}}, {"resultbydate": {"operations": ...
+        [[found]] = [value.values() for value in json.loads(content).values()]
         return [dict(r, **r.get("customer", {})) for r in found]
     root = etree.fromstring(content)
     return [{etree.QName(c).localname: c.text or "" for c in el}

@@ -19,6 +19,7 @@ from werkzeug.test import Client
 from assist_ws.db.tables import operations, orders
 from assist_ws.soap.wire import NS
 
+from ...openapi_check import json_status
 from ..conftest import MERCHANT
 from .conftest import PASSWORD
 
@@ -57,9 +58,10 @@ def xml_codes(r: requests.Response) -> tuple[int, int]:
 
 
 def json_codes(r: requests.Response) -> tuple[int, int]:
-    assert r.status_code == 200 and r.headers["Content-Type"].startswith(
-        "application/json"), r.text
+    """The codes of a JSON refusal, which comes with the status of its kind."""
+    assert r.headers["Content-Type"].startswith("application/json"), r.text
     doc = r.json()
+    assert r.status_code == json_status(doc["firstcode"]), r.text
     return doc["firstcode"], doc["secondcode"]
 
 
@@ -152,8 +154,8 @@ def test_a_lone_surrogate_in_json_is_refused(gw, server):
 
 
 @pytest.mark.parametrize("body,status,codes,words", [
-    ("[" * 50_000 + "]" * 50_000, 200, (4, 0), "nested"),
-    ('{"a":' * 40_000 + "1" + "}" * 40_000, 200, (4, 0), "nested"),
+    ("[" * 50_000 + "]" * 50_000, 400, (4, 0), "nested"),
+    ('{"a":' * 40_000 + "1" + "}" * 40_000, 400, (4, 0), "nested"),
     ('{"a":' * 50_000 + "1" + "}" * 50_000, 413, (17, 0), "at most"),  # over 256 KiB
 ], ids=["arrays", "objects", "objects over the size limit"])
 def test_json_nested_past_the_parsers_depth_is_refused(gw, server, body, status, codes,
