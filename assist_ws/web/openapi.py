@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from .. import __version__
-from ..services.merchant_notifications import REPLAY_FIELDS, UNDELIVERED_FIELDS
+from ..services.notifications.merchant import REPLAY_FIELDS, UNDELIVERED_FIELDS
 from ..services.replies import RESULT_LINE_FIELDS
 from . import assist_json as shapes
 from .authrequest import PARAMETERS as AUTH_PARAMETERS
