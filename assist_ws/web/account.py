@@ -1,0 +1,381 @@
+"""The merchant cabinet, ``/account/*``: a merchant's users sign in with ``Merchant_ID``,
+login and password and watch, confirm and cancel their orders in a browser.
+
+* The session is a cookie signed with the gateway's secret (``itsdangerous``, Flask's own
+  signer): the user's merchant, login and ``stamp`` (``services.cabinet``), the time of the
+  last request and a random id for the forms' CSRF tokens.  ``HttpOnly``, ``SameSite=Lax``,
+  ``Secure`` when the request came over HTTPS, scoped to ``/account/``.  Every request reads
+  the user again; ``account_idle_minutes`` without a request end the session.
+* Every form carries the session's CSRF token, made like the payment pages' (``PageSessions
+  .csrf``, of the session's random id; a new id at each sign-in and sign-out), and a cross-site POST is refused (``Sec-Fetch-Site``);
+  either refusal is a 403 that changes nothing.
+* Rights: ``monitor`` to sign in and see orders, ``confirm`` and ``cancel`` for those
+  actions (``admin`` has all).  A button shows only with its right; a POST without it is a
+  403.  Another merchant's order is a 404.
+* Responses carry the payment pages' security headers (``security.secure_headers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from functools import partial, wraps
+from types import SimpleNamespace
+from typing import Any
+
+from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
+                   url_for)
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..domain.errors import AssistError, AuthenticationError, NotFound, PermissionDenied, Second
+from ..domain.model import Right
+from ..domain.money import normalize_currency, parse_amount
+from ..domain.monitor import Cursor, OrderFilter
+from ..domain.states import OrderState
+from ..services import cabinet
+from . import account_texts as texts
+from . import texts as pay_texts
+from .page_session import PageSessions
+from .security import secure_headers
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates",
+               static_folder="static")
+
+COOKIE = "assist_account"
+EXTENSION = "assist_ws.account"
+STATES = tuple(s.value for s in OrderState)
+#: The monitor's default period: this many days up to today.
+DEFAULT_DAYS = 30
+_CURSOR = re.compile(r"(\d{8}T\d{6}\.\d{6})_(\d{1,18})")
+
+
+def register(app: Flask, container) -> None:
+    """Mount the cabinet."""
+    secret = container.settings.secret()
+    app.extensions[EXTENSION] = SimpleNamespace(
+        cookies=URLSafeSerializer(secret, salt="assist-ws account session"),
+        forms=PageSessions(secret),
+        stamp_key=hmac.new(secret, b"assist-ws account stamp", hashlib.sha256).digest(),
+        idle=timedelta(minutes=container.settings.account_idle_minutes))
+    app.register_blueprint(bp)
+
+
+def _ext():
+    return current_app.extensions[EXTENSION]
+
+
+def _container():
+    return current_app.config["CONTAINER"]
+
+
+def _now() -> datetime:
+    return _container().clock.now()
+
+
+# -- the session ---------------------------------------------------------------------------
+def _new_session(lang: str = "RU") -> dict:
+    return {"c": secrets.token_urlsafe(16), "lang": lang}
+
+
+@bp.before_request
+def _load_session():
+    if request.endpoint == "account.static":
+        return None
+    try:
+        session = _ext().cookies.loads(request.cookies.get(COOKIE, ""))
+        if not isinstance(session, dict) or not isinstance(session.get("c"), str):
+            raise BadSignature("not a session")
+    except BadSignature:
+        session = _new_session()
+    asked = (request.args.get("lang") or "").upper()
+    if asked in texts.TEXTS:
+        session["lang"] = asked
+    g.session, g.user, g.expired = session, None, False
+    g.lang = session.get("lang") if session.get("lang") in texts.TEXTS else "RU"
+    if "m" in session:
+        now = _now().timestamp()
+        if now - float(session.get("t", 0)) > _ext().idle.total_seconds():
+            g.expired = True
+            _sign_out()
+            return None
+        user = cabinet.current_user(_container().uow, _ext().stamp_key, int(session["m"]),
+                                    str(session.get("l", "")), str(session.get("s", "")))
+        if user is None:
+            _sign_out()
+            return None
+        g.user = user
+        session["t"] = now
+    return None
+
+
+def _sign_out() -> None:
+    g.session = _new_session(g.session.get("lang", "RU"))
+    g.user = None
+
+
+@bp.after_request
+def _finish(response):
+    secure_headers(response.headers, https=request.is_secure,
+                   cache=request.endpoint == "account.static")
+    session = g.get("session")
+    if session is not None:
+        response.set_cookie(COOKIE, _ext().cookies.dumps(session), path="/account/",
+                            httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
+
+
+def _csrf() -> str:
+    return _ext().forms.csrf(g.session["c"], "account")
+
+
+def _csrf_ok() -> bool:
+    return _ext().forms.csrf_ok(g.session["c"], "account", request.form.get("csrf")) \
+        and request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+
+
+def signed_in(view):
+    @wraps(view)
+    def wrapper(*args, **kw):
+        if g.user is None:
+            return redirect(url_for("account.login", expired="1" if g.expired else None), 303)
+        return view(*args, **kw)
+    return wrapper
+
+
+def _needs(right: Right):
+    if not g.user.can(right):
+        return _message("forbidden", 403)
+    return None
+
+
+# -- pages ---------------------------------------------------------------------------------
+def _context() -> dict:
+    lang = g.lang
+    return {"lang": lang, "T": partial(texts.t, lang), "user": g.user, "csrf": _csrf,
+            "Right": Right, "op_type": partial(texts.operation_type, lang),
+            "money": lambda amount, currency: pay_texts.money(amount, currency, lang),
+            "when": lambda moment: moment.strftime("%d.%m.%Y %H:%M:%S") if moment else "",
+            "switch_url": _switch_url()}
+
+
+def _switch_url() -> str:
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    args["lang"] = ["EN" if g.lang == "RU" else "RU"]
+    return url_for(request.endpoint or "account.orders", **(request.view_args or {}), **args)
+
+
+def _render(template: str, status: int = 200, **kw):
+    return render_template(f"account/{template}", **_context(), **kw), status
+
+
+def _message(key: str, status: int, **kw):
+    return _render("message.html", status, text=texts.t(g.lang, key, **kw))
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("account.orders" if g.user else "account.login"), 303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if g.user is not None:
+            return redirect(url_for("account.orders"), 303)
+        notice = "expired" if request.args.get("expired") else \
+            "signed_out" if request.args.get("bye") else None
+        return _render("login.html", notice=notice, form={})
+    form = request.form
+    if not _csrf_ok():
+        log.warning("cabinet sign-in refused: bad CSRF token or cross-site")
+        return _message("csrf", 403)
+    try:
+        user = cabinet.sign_in(_container().uow, _container().clock, _ext().stamp_key,
+                               form.get("merchant_id"), form.get("login"),
+                               form.get("password"), request.remote_addr)
+    except AssistError as exc:
+        if isinstance(exc, AuthenticationError) and exc.secondcode == Second.RATE:
+            key, status = "refused", 429
+        elif isinstance(exc, PermissionDenied):
+            key, status = "no_right", 403
+        else:
+            key, status = "wrong", 401
+        log.info("cabinet sign-in refused: %s/%s", exc.firstcode, exc.secondcode)
+        return _render("login.html", status, error=key, form={
+            "merchant_id": form.get("merchant_id", ""), "login": form.get("login", "")})
+    g.session = {**_new_session(g.lang), "m": user.merchant_id, "l": user.login,
+                 "s": user.stamp, "t": _now().timestamp()}
+    g.user = user
+    log.info("cabinet sign-in: merchant %s login %r", user.merchant_id, user.login)
+    return redirect(url_for("account.orders"), 303)
+
+
+@bp.post("/logout")
+def logout():
+    if not _csrf_ok():
+        return _message("csrf", 403)
+    _sign_out()
+    return redirect(url_for("account.login", bye="1"), 303)
+
+
+# -- the orders monitor --------------------------------------------------------------------
+def _day(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc) if text else None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if not text:
+        return None
+    value = Decimal(text.replace(",", "."))
+    if not value.is_finite():
+        raise InvalidOperation(text)
+    return value
+
+
+def parse_filter(args, merchant_id: int, today: datetime):
+    """(filter, the form's values, names of the fields refused) from the monitor's URL."""
+    values = {"from": args.get("from", ""), "to": args.get("to", ""),
+              "number": args.get("number", "").strip(), "bill": args.get("bill", "").strip(),
+              "states": [s for s in args.getlist("state") if s], "min": args.get("min", ""),
+              "max": args.get("max", ""), "currency": args.get("currency", "").strip()}
+    bad: list[str] = []
+    start = today.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def read(name, parse, default=None):
+        try:
+            return parse(values[name]) if values[name] else default
+        except (ValueError, InvalidOperation, AssistError):
+            bad.append(name)
+            return default
+
+    since = read("from", _day, start - timedelta(days=DEFAULT_DAYS))
+    until = read("to", _day, start)
+    if not values["from"]:
+        values["from"] = f"{since:%Y-%m-%d}"
+    if not values["to"]:
+        values["to"] = f"{until:%Y-%m-%d}"
+    states = tuple(s for s in values["states"] if s in STATES)
+    if len(states) != len(values["states"]):
+        bad.append("states")
+    number = values["number"][:128] or None
+    bill = values["bill"] or None
+    if bill is not None and not (bill.isdigit() and 15 <= len(bill) <= 16):
+        bad.append("bill")
+        bill = None
+    flt = OrderFilter(merchant_id, since=since, until=until + timedelta(days=1) if until else
+                      None, order_number=number, bill_number=bill, states=states,
+                      amount_from=read("min", _decimal), amount_to=read("max", _decimal),
+                      currency=read("currency", normalize_currency))
+    return flt, values, bad
+
+
+def _cursor(text: str | None) -> Cursor | None:
+    found = _CURSOR.fullmatch(text or "")
+    if not found:
+        return None
+    moment = datetime.strptime(found[1], "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+    return Cursor(moment, int(found[2]))
+
+
+def _cursor_text(cursor: Cursor) -> str:
+    return f"{cursor.created_at.astimezone(timezone.utc):%Y%m%dT%H%M%S.%f}_{cursor.id}"
+
+
+@bp.get("/orders")
+@signed_in
+def orders():
+    flt, values, bad = parse_filter(request.args, g.user.merchant_id, _now())
+    newest_first = request.args.get("sort", "desc") != "asc"
+    page = cabinet.monitor(_container().order_monitor, g.user, flt,
+                           _cursor(request.args.get("after")), newest_first=newest_first)
+    args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
+                            if k not in ("after", "lang")}
+    next_url = url_for("account.orders", **args, after=_cursor_text(page.next)) \
+        if page.next else None
+    first_url = url_for("account.orders", **args) if request.args.get("after") else None
+    sort_url = url_for("account.orders", **{**args, "sort": "asc" if newest_first else "desc"})
+    return _render("orders.html", 400 if bad else 200, page=page, values=values, bad=bad,
+                   states=STATES, next_url=next_url, first_url=first_url, sort_url=sort_url,
+                   newest_first=newest_first)
+
+
+# -- the order card ------------------------------------------------------------------------
+@bp.get("/orders/<bill>")
+@signed_in
+def order(bill: str):
+    try:
+        card = cabinet.order_card(_container().uow, g.user, bill)
+    except NotFound:
+        return _message("not_found", 404)
+    except AssistError:  # not a billnumber at all
+        return _message("not_found", 404)
+    notice = g.session.pop("n", None)
+    return _render("order.html", card=card, notice=notice)
+
+
+# -- confirm and cancel --------------------------------------------------------------------
+ACTIONS = {"confirm": Right.CONFIRM, "cancel": Right.CANCEL}
+
+
+def _amount(text: str | None, currency: str):
+    text = (text or "").strip()
+    return parse_amount(text, currency) if text else None
+
+
+@bp.get("/orders/<bill>/<any(confirm, cancel):action>")
+@signed_in
+def action_page(bill: str, action: str):
+    refused = _needs(ACTIONS[action])
+    if refused:
+        return refused
+    plan_of = cabinet.plan_confirm if action == "confirm" else cabinet.plan_cancel
+    try:
+        card = cabinet.order_card(_container().uow, g.user, bill)
+        plan = plan_of(_container().uow, g.user, bill,
+                       _amount(request.args.get("amount"), card.amount.currency))
+    except NotFound:
+        return _message("not_found", 404)
+    except AssistError as exc:
+        return _message("refused_action", 409, message=exc.message)
+    return _render("action.html", plan=plan, card=card)
+
+
+@bp.post("/orders/<bill>/<any(confirm, cancel):action>")
+@signed_in
+def act(bill: str, action: str):
+    if not _csrf_ok():
+        log.warning("cabinet %s of %s refused: bad CSRF token or cross-site", action, bill[:16])
+        return _message("csrf", 403)
+    refused = _needs(ACTIONS[action])
+    if refused:
+        log.warning("cabinet %s of %s refused: user %r lacks the right", action, bill[:16],
+                    g.user.login)
+        return refused
+    c = _container()
+    try:
+        card = cabinet.order_card(c.uow, g.user, bill)
+        amount = _amount(request.form.get("amount"), card.amount.currency)
+        if action == "confirm":
+            result = cabinet.confirm(c.uow, c.gateway, c.clock, g.user, bill, amount,
+                                     client_ip=request.remote_addr)
+        else:
+            result = cabinet.cancel(c.uow, c.gateway, c.clock, g.user, bill, amount,
+                                    request.form.get("token") or cabinet.new_token(),
+                                    client_ip=request.remote_addr)
+    except NotFound:
+        return _message("not_found", 404)
+    except AssistError as exc:
+        return _message("refused_action", 409, message=exc.message)
+    op = result.operation
+    key = "repeated" if result.repeated else "done"
+    log.info("cabinet %s of %s by %r: %s", action, op.bill_number, g.user.login, op.state)
+    g.session["n"] = texts.t(g.lang, key, bill=op.bill_number, state=op.state,
+                             order_state=result.order.state)
+    return redirect(url_for("account.order", bill=card.bill_number), 303)

@@ -1,0 +1,287 @@
+"""The merchant cabinet over Flask's test client, on SQLite and PostgreSQL, with the real
+emulator behind: sign-in under the web services' throttling rules, sessions (cookie flags,
+idle timeout, a disabled user or changed password ending them), CSRF, rights, another
+merchant's order, the monitor's filters, pages and totals, and confirm/cancel through the
+web services' use cases, a double submit making one operation."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from assist_ws.domain.cards import parse_card
+from assist_ws.domain.errors import AuthenticationError
+from assist_ws.domain.model import OperationType, Right
+from assist_ws.services import admin
+from assist_ws.services.auth import Credentials
+from assist_ws.wsgi import create_app
+
+from .conftest import MERCHANT, RUB_ONLY, new_order
+
+PASSWORD = "Cabinet123"
+VISA = "4111111111111111"
+
+
+def new_user(gw, rights, merchant=MERCHANT) -> str:
+    login = "cab_" + uuid.uuid4().hex[:10]
+    admin.add_user(gw.uow, merchant, login, PASSWORD, list(rights))
+    return login
+
+
+class Browser:
+    """A test client from one address of its own (failed logins count per client)."""
+
+    def __init__(self, gw, *, https: bool = False):
+        self.gw = gw
+        self.ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+        self.client = create_app(gw).test_client()
+        self.base = "https://localhost" if https else "http://localhost"
+
+    def get(self, path, **kw):
+        return self.client.get(self.base + path, environ_base={"REMOTE_ADDR": self.ip}, **kw)
+
+    def post(self, path, data, **kw):
+        return self.client.post(self.base + path, data=data,
+                                environ_base={"REMOTE_ADDR": self.ip}, **kw)
+
+    def csrf(self, path) -> str:
+        page = self.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+    def sign_in(self, login, password=PASSWORD, merchant=MERCHANT):
+        return self.post("/account/login", {"csrf": self.csrf("/account/login"),
+                                            "merchant_id": str(merchant), "login": login,
+                                            "password": password})
+
+
+def pay(gw, view):
+    card = parse_card(VISA, "12", "2030", "TEST HOLDER", "123", gw.clock.now())
+    gw.pay_by_card(view.bill_number, card)
+    return view.bill_number
+
+
+def order_of(gw, bill):
+    with gw.uow.reader() as uow:
+        order = uow.orders.get(bill)
+        return order.state, [(op.type, op.amount, op.state) for op in order.operations]
+
+
+def text(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def test_sign_in_sets_a_safe_cookie_and_a_wrong_password_is_refused(gw):
+    login = new_user(gw, [Right.MONITOR])
+    b = Browser(gw, https=True)
+    assert b.get("/account/orders").headers["Location"].endswith("/account/login")
+    resp = b.sign_in(login, "Wrong12345")
+    assert resp.status_code == 401 and "Неверный Merchant_ID" in text(resp)
+    assert b.get("/account/orders").status_code == 303  # still signed out
+    resp = b.sign_in(login)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/account/orders")
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "Path=/account/" in cookie
+    page = b.get("/account/orders")
+    assert page.status_code == 200 and login in text(page)
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in page.headers["Cache-Control"]
+
+
+def test_cookie_is_not_secure_over_plain_http(gw):
+    b = Browser(gw)
+    cookie = b.sign_in(new_user(gw, [Right.MONITOR])).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" not in cookie
+
+
+def test_failed_sign_ins_are_throttled_by_the_web_services_rules(gw):
+    login = new_user(gw, [Right.MONITOR])
+    b = Browser(gw)
+    for _ in range(4):
+        assert b.sign_in(login, "Wrong12345").status_code == 401
+    # The fifth failure in a row (throttle.SLOW_AFTER) refuses the client for a while ...
+    assert b.sign_in(login, "Wrong12345").status_code == 429
+    # ... even with the right password ...
+    resp = b.sign_in(login)
+    assert resp.status_code == 429 and "/account/orders" not in resp.headers.get("Location", "")
+    # ... and the web services, asked from the same address, count the same failures.
+    with pytest.raises(AuthenticationError) as refused:
+        gw.merchant_api.results_by_date(Credentials(str(MERCHANT), login, PASSWORD, b.ip), {})
+    assert (refused.value.firstcode, refused.value.secondcode) == (7, 3)
+    # Another address is not refused.
+    assert Browser(gw).sign_in(login).status_code == 303
+
+
+def test_a_user_without_monitor_cannot_sign_in(gw):
+    b = Browser(gw)
+    assert b.sign_in(new_user(gw, [Right.CONFIRM])).status_code == 403
+    assert b.get("/account/orders").status_code == 303
+
+
+def test_forms_without_their_csrf_token_are_refused(gw):
+    login = new_user(gw, [Right.MONITOR, Right.CONFIRM])
+    b = Browser(gw)
+    resp = b.post("/account/login", {"merchant_id": str(MERCHANT), "login": login,
+                                     "password": PASSWORD})
+    assert resp.status_code == 403
+    assert b.get("/account/orders").status_code == 303  # not signed in
+    b.sign_in(login)
+    bill = pay(gw, new_order(gw, "100.00", delay=True))
+    for token in (None, "forged", Browser(gw).csrf("/account/login")):  # another session's
+        data = {"amount": "40.00"} if token is None else {"amount": "40.00", "csrf": token}
+        assert b.post(f"/account/orders/{bill}/confirm", data).status_code == 403
+    # A cross-site POST is refused even with the token.
+    good = b.csrf(f"/account/orders/{bill}/confirm")
+    assert b.post(f"/account/orders/{bill}/confirm", {"amount": "40.00", "csrf": good},
+                  headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert order_of(gw, bill)[0] == "Delayed"
+    # Sign-out needs its token too.
+    assert b.post("/account/logout", {}).status_code == 403
+    assert b.get("/account/orders").status_code == 200
+
+
+def test_idle_session_ends_and_sign_out_ends_it(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    gw.clock.move(minutes=29)
+    assert b.get("/account/orders").status_code == 200
+    gw.clock.move(minutes=29)  # each request restarts the idle time
+    assert b.get("/account/orders").status_code == 200
+    gw.clock.move(minutes=31)
+    resp = b.get("/account/orders")
+    assert resp.status_code == 303 and "expired=1" in resp.headers["Location"]
+    assert b.get("/account/orders").status_code == 303
+    gw.clock.reset()
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    assert b.post("/account/logout", {"csrf": b.csrf("/account/orders")}).status_code == 303
+    assert b.get("/account/orders").status_code == 303
+
+
+def test_a_disabled_user_or_a_new_password_ends_the_session_at_once(gw):
+    login = new_user(gw, [Right.MONITOR])
+    b = Browser(gw)
+    b.sign_in(login)
+    admin.add_user(gw.uow, MERCHANT, login, "Another123", [Right.MONITOR], replace=True)
+    assert b.get("/account/orders").status_code == 303
+    b.sign_in(login, "Another123")
+    assert b.get("/account/orders").status_code == 200
+    with gw.uow:
+        gw.uow.users.get(MERCHANT, login).active = False
+        gw.uow.commit()
+    assert b.get("/account/orders").status_code == 303
+
+
+def test_monitor_filters_pages_and_totals(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    tag = uuid.uuid4().hex[:8]
+    from assist_ws.services.orders import AuthorizationRequest, create_order
+    made = [create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(MERCHANT), f"M{tag}-{i}", f"{10 + i}.50", "RUB", delay="1")) for i in range(5)]
+    paid = [pay(gw, v) for v in made[:2]]
+    other = create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(RUB_ONLY), f"M{tag}-9", "1.00", "RUB"))
+    page = text(b.get(f"/account/orders?number=M{tag}-%25"))
+    assert page.count('class="order-row"') == 5 and other.bill_number not in page
+    exact = text(b.get(f"/account/orders?number=M{tag}-3"))
+    assert exact.count('class="order-row"') == 1 and made[3].bill_number in exact
+    delayed = text(b.get(f"/account/orders?number=M{tag}-%25&state=Delayed"))
+    assert delayed.count('class="order-row"') == 2 and all(p in delayed for p in paid)
+    both = text(b.get(f"/account/orders?number=M{tag}-%25&state=Delayed&state=In+Process"))
+    assert both.count('class="order-row"') == 5
+    amounts = text(b.get(f"/account/orders?number=M{tag}-%25&min=11.50&max=12.50"))
+    assert amounts.count('class="order-row"') == 2  # 11.50 and 12.50
+    # Totals per currency and state for the filter.
+    totals = re.findall(r"<tr><td>RUB</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>",
+                        text(b.get(f"/account/orders?number=M{tag}-%25")))
+    assert dict(totals) == {"Delayed": "2", "In Process": "3"}
+    # Pages walked by key: 2 + 2 + 1, no order twice, newest first.
+    seen, url = [], f"/account/orders?number=M{tag}-%25"
+    from assist_ws.services import cabinet
+    cabinet_size, cabinet.PAGE_SIZE = cabinet.PAGE_SIZE, 2
+    try:
+        while url:
+            html = text(b.get(url))
+            seen += re.findall(r'class="order-row" data-bill="(\d+)"', html)
+            found = re.search(r'href="([^"]+)" class="button secondary" id="next-page"', html)
+            url = found[1].replace("&amp;", "&") if found else None
+    finally:
+        cabinet.PAGE_SIZE = cabinet_size
+    assert seen == [v.bill_number for v in reversed(made)]
+    assert b.get("/account/orders?min=abc").status_code == 400
+
+
+def test_order_card_and_another_merchants_order(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    bill = pay(gw, new_order(gw, "75.00"))
+    card = text(b.get(f"/account/orders/{bill}?lang=EN"))
+    assert "Approved" in card and f"{bill}.1" in card and "411111******1111" in card
+    assert "Request id" in card and "AS000" in card
+    theirs = pay(gw, new_order(gw, "10.00", merchant=RUB_ONLY))
+    assert b.get(f"/account/orders/{theirs}").status_code == 404
+    assert b.get(f"/account/orders/{theirs}/cancel").status_code in (403, 404)
+    assert b.get("/account/orders/not-a-bill").status_code == 404
+
+
+def test_partial_confirm_through_the_cabinet_once_however_often_submitted(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR, Right.CONFIRM]))
+    bill = pay(gw, new_order(gw, "100.00", delay=True))
+    card = text(b.get(f"/account/orders/{bill}"))
+    assert 'id="confirm"' in card and 'id="cancel"' not in card  # no cancel right
+    step = text(b.get(f"/account/orders/{bill}/confirm?amount=40.00&lang=EN"))
+    assert "40.00" in step and "100.00" in step and "released" in step
+    token = re.search(r'name="csrf" value="([^"]+)"', step.split('method="post"')[-1])[1]
+    data = {"csrf": token, "amount": "40.00"}
+    first = b.post(f"/account/orders/{bill}/confirm", data)
+    assert first.status_code == 303
+    assert "PartialDelayed" in text(b.get(first.headers["Location"]))
+    assert b.post(f"/account/orders/{bill}/confirm", data).status_code == 303  # again
+    state, ops = order_of(gw, bill)
+    assert state == "PartialDelayed"
+    assert [op for op in ops if op[0] == OperationType.CONFIRM] == [
+        (OperationType.CONFIRM, Decimal("40.00"), "Success")]
+
+
+def test_partial_cancel_is_a_reversal_and_a_double_submit_makes_one(gw, emulator):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR, Right.CANCEL]))
+    bill = pay(gw, new_order(gw, "100.00"))
+    step = text(b.get(f"/account/orders/{bill}/cancel?amount=30&lang=EN"))
+    assert "reversed for" in step
+    form = step.split('method="post"')[-1]
+    data = {name: re.search(rf'name="{name}" value="([^"]+)"', form)[1]
+            for name in ("csrf", "amount", "token")}
+    assert b.post(f"/account/orders/{bill}/cancel", data).status_code == 303
+    assert b.post(f"/account/orders/{bill}/cancel", data).status_code == 303
+    state, ops = order_of(gw, bill)
+    assert state == "PartialCanceled"
+    assert [op for op in ops if op[0] == OperationType.CANCEL] == [
+        (OperationType.CANCEL, Decimal("30.00"), "Success")]
+    with gw.uow.reader() as uow:
+        auth = uow.orders.get(bill).card_payment.authorization.request_id
+    held = [a for c in emulator.ledger()["centers"].values() for a in c["authorizations"]
+            if a["request_id"] == auth]
+    assert Decimal(held[0]["held"]) == Decimal("70.00")
+
+
+def test_a_monitor_only_user_sees_no_buttons_and_a_forged_post_changes_nothing(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    bill = pay(gw, new_order(gw, "100.00", delay=True))
+    card = text(b.get(f"/account/orders/{bill}"))
+    assert 'id="confirm"' not in card and 'id="cancel"' not in card
+    assert b.get(f"/account/orders/{bill}/confirm").status_code == 403
+    for action in ("confirm", "cancel"):
+        token = b.csrf("/account/orders")  # the session's own valid token
+        resp = b.post(f"/account/orders/{bill}/{action}",
+                      {"csrf": token, "amount": "100.00", "token": "cab-forged-0000"})
+        assert resp.status_code == 403 and "Недостаточно прав" in text(resp)
+    assert order_of(gw, bill) == ("Delayed", [(OperationType.PAY, Decimal("100.00"),
+                                                "Success")])
