@@ -52,6 +52,17 @@ def _where(flt: OrderFilter, sqlite: bool) -> list:
         conds.append(_MILLI <= _milli(flt.amount_to) if sqlite else o.amount <= flt.amount_to)
     if flt.currency is not None:
         conds.append(o.currency == flt.currency)
+    if flt.customer:
+        pattern = "%" + _mask(flt.customer.lower()).replace("%", "\\%") + "%"
+        conds.append(or_(*(func.lower(col).like(pattern, escape="\\")
+                           for col in (o.lastname, o.firstname, o.email))))
+    if flt.card_last4:
+        p = operations.c
+        conds.append(select(p.id).where(
+            p.order_id == o.id, p.type == int(OperationType.PAY),
+            p.means_number.like("%" + flt.card_last4)).exists())
+    if flt.test_mode is not None:
+        conds.append(o.test_mode == flt.test_mode)
     return conds
 
 

@@ -27,6 +27,12 @@ class OrderFilter:
     amount_from: Decimal | None = None
     amount_to: Decimal | None = None
     currency: str | None = None
+    #: Part of the customer's last or first name or e-mail (any case).
+    customer: str | None = None
+    #: The last 4 digits of the card of the order's payment.
+    card_last4: str | None = None
+    #: True: test orders only; False: real ones only.
+    test_mode: bool | None = None
 
     @property
     def is_mask(self) -> bool:

@@ -244,7 +244,9 @@ def parse_filter(args, merchant_id: int, today: datetime):
     values = {"from": args.get("from", ""), "to": args.get("to", ""),
               "number": args.get("number", "").strip(), "bill": args.get("bill", "").strip(),
               "states": [s for s in args.getlist("state") if s], "min": args.get("min", ""),
-              "max": args.get("max", ""), "currency": args.get("currency", "").strip()}
+              "max": args.get("max", ""), "currency": args.get("currency", "").strip(),
+              "customer": args.get("customer", "").strip()[:128],
+              "card": args.get("card", "").strip(), "test": args.get("test", "")}
     bad: list[str] = []
     start = today.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -269,10 +271,19 @@ def parse_filter(args, merchant_id: int, today: datetime):
     if bill is not None and not (bill.isdigit() and 15 <= len(bill) <= 16):
         bad.append("bill")
         bill = None
+    card = values["card"] or None
+    if card is not None and not (card.isdigit() and len(card) == 4):
+        bad.append("card")
+        card = None
+    if values["test"] not in ("", "0", "1"):
+        bad.append("test")
+    test_mode = {"1": True, "0": False}.get(values["test"])
     flt = OrderFilter(merchant_id, since=since, until=until + timedelta(days=1) if until else
                       None, order_number=number, bill_number=bill, states=states,
                       amount_from=read("min", _decimal), amount_to=read("max", _decimal),
-                      currency=read("currency", normalize_currency))
+                      currency=read("currency", normalize_currency),
+                      customer=values["customer"] or None, card_last4=card,
+                      test_mode=test_mode)
     return flt, values, bad
 
 

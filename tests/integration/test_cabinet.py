@@ -190,6 +190,11 @@ def test_monitor_filters_pages_and_totals(gw):
     assert page.count('class="order-row"') == 5 and other.bill_number not in page
     exact = text(b.get(f"/account/orders?number=M{tag}-3"))
     assert exact.count('class="order-row"') == 1 and made[3].bill_number in exact
+    # An exact number is found whatever the period; a mask only within it.
+    exact = text(b.get(f"/account/orders?number=M{tag}-3&from=2020-01-01&to=2020-01-31"))
+    assert exact.count('class="order-row"') == 1 and made[3].bill_number in exact
+    masked = text(b.get(f"/account/orders?number=M{tag}-%25&from=2020-01-01&to=2020-01-31"))
+    assert 'class="order-row"' not in masked
     delayed = text(b.get(f"/account/orders?number=M{tag}-%25&state=Delayed"))
     assert delayed.count('class="order-row"') == 2 and all(p in delayed for p in paid)
     both = text(b.get(f"/account/orders?number=M{tag}-%25&state=Delayed&state=In+Process"))
@@ -214,6 +219,36 @@ def test_monitor_filters_pages_and_totals(gw):
         cabinet.PAGE_SIZE = cabinet_size
     assert seen == [v.bill_number for v in reversed(made)]
     assert b.get("/account/orders?min=abc").status_code == 400
+
+
+def test_monitor_filters_by_customer_card_and_mode(gw):
+    from assist_ws.domain.model import Customer
+    from assist_ws.services.orders import AuthorizationRequest, create_order
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR]))
+    tag = uuid.uuid4().hex[:8]
+    ivanov = create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(MERCHANT), f"C{tag}-1", "10.00", "RUB",
+        customer=Customer(lastname="Ivanov", firstname="Petr", email=f"{tag}@shop.example")))
+    other = create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(MERCHANT), f"C{tag}-2", "10.00", "RUB", customer=Customer(lastname="Sidorov")))
+    pay(gw, ivanov)
+    declined = parse_card("4000000000000002", "12", "2030", "TEST HOLDER", "123",
+                          gw.clock.now())
+    gw.pay_by_card(other.bill_number, declined)
+
+    def bills(query):
+        return set(re.findall(r'class="order-row" data-bill="(\d+)"',
+                              text(b.get(f"/account/orders?number=C{tag}-%25&{query}"))))
+
+    assert bills("customer=IVAN") == {ivanov.bill_number}
+    assert bills(f"customer={tag.upper()}%40SHOP") == {ivanov.bill_number}  # the e-mail
+    assert bills("customer=sidor") == {other.bill_number}
+    assert bills("card=1111") == {ivanov.bill_number}
+    assert bills("card=0002") == {other.bill_number}
+    assert bills("test=0") == {ivanov.bill_number, other.bill_number}
+    assert bills("test=1") == set()
+    assert b.get("/account/orders?card=11%25").status_code == 400
 
 
 def test_order_card_and_another_merchants_order(gw):
