@@ -23,10 +23,11 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from ..domain.errors import AssistError, PermissionDenied, Second
+from ..domain.errors import AssistError, PermissionDenied, Second, ValidationError
 from ..domain.model import Order, Right, TransactionType
 from ..domain.money import Money
 from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
+from ..domain.passwords import hash_password, password_problem
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import LoginRecord
 from . import auth
@@ -91,6 +92,32 @@ def current_user(uow: UnitOfWork, key: bytes, merchant_id: int, login: str,
     if not hmac.compare_digest(user.stamp, stamp) or not user.can(Right.MONITOR):
         return None
     return user
+
+
+def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser,
+                    current: str | None, new: str, client: str | None) -> CabinetUser:
+    """Set the user's own password after checking its current one under the sign-in rules
+    (a wrong one counts as a failed sign-in); the user's other sessions end with it.  The
+    policy is ``passwords.password_problem`` (8-64 characters, letters and digits)."""
+    auth.authenticate(uow, clock, _NO_CACHE,
+                      auth.Credentials(str(user.merchant_id), user.login, current, client),
+                      Right.MONITOR)
+    problem = password_problem(new)
+    if problem:
+        raise ValidationError(problem, Second.PASSWORD)
+    if new == current:
+        raise ValidationError("the new password is the current one", Second.PASSWORD)
+    with uow:
+        row = uow.users.get(user.merchant_id, user.login)
+        if row is None:
+            raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
+        row.password_hash = hash_password(new)
+        uow.commit()
+    with uow.queries() as reader:
+        record = auth.read_login(reader, user.merchant_id, user.login)
+    if record is None:
+        raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
+    return _user(key, record)
 
 
 def _require(user: CabinetUser, right: Right) -> None:

@@ -225,6 +225,32 @@ def logout():
     return redirect(url_for("account.login", bye="1"), 303)
 
 
+@bp.route("/password", methods=["GET", "POST"])
+@signed_in
+def password():
+    if request.method == "GET":
+        return _render("password.html")
+    if not _csrf_ok():
+        return _message("csrf", 403)
+    form = request.form
+    new = form.get("new", "")
+    if new != form.get("repeat", ""):
+        return _render("password.html", 422, error=texts.t(g.lang, "password_mismatch"))
+    try:
+        user = cabinet.change_password(_container().uow, _container().clock, _ext().stamp_key,
+                                       g.user, form.get("current"), new, request.remote_addr)
+    except AssistError as exc:
+        if isinstance(exc, AuthenticationError):
+            key = "refused" if exc.secondcode == Second.RATE else "password_wrong"
+            return _render("password.html", 429 if key == "refused" else 401,
+                           error=texts.t(g.lang, key))
+        return _render("password.html", 422, error=texts.t(g.lang, "password_policy"))
+    g.session["s"], g.user = user.stamp, user
+    log.info("cabinet: merchant %s login %r changed its password", user.merchant_id,
+             user.login)
+    return _render("password.html", notice=texts.t(g.lang, "password_changed"))
+
+
 # -- the orders monitor --------------------------------------------------------------------
 def _day(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc) if text else None

@@ -320,3 +320,35 @@ def test_a_monitor_only_user_sees_no_buttons_and_a_forged_post_changes_nothing(g
         assert resp.status_code == 403 and "Недостаточно прав" in text(resp)
     assert order_of(gw, bill) == ("Delayed", [(OperationType.PAY, Decimal("100.00"),
                                                 "Success")])
+
+
+def test_a_user_changes_its_own_password(gw):
+    login = new_user(gw, [Right.MONITOR])
+    b, other = Browser(gw), Browser(gw)
+    b.sign_in(login)
+    other.sign_in(login)
+
+    def change(current, new, repeat=None):
+        return b.post("/account/password", {"csrf": b.csrf("/account/password"),
+                                            "current": current, "new": new,
+                                            "repeat": new if repeat is None else repeat})
+
+    assert change("Wrong12345", "Newpass123").status_code == 401
+    assert change(PASSWORD, "Newpass123", "Newpass124").status_code == 422
+    assert change(PASSWORD, "short1").status_code == 422
+    assert change(PASSWORD, "lettersonly").status_code == 422
+    assert change(PASSWORD, PASSWORD).status_code == 422
+    assert b.post("/account/password", {"current": PASSWORD, "new": "Newpass123",
+                                        "repeat": "Newpass123"}).status_code == 403  # no CSRF
+    # Nothing above changed it: the web services still take the old one.
+    gw.merchant_api.results_by_date(Credentials(str(MERCHANT), login, PASSWORD, "10.0.0.1"),
+                                    {})
+    assert change(PASSWORD, "Newpass123").status_code == 200
+    assert b.get("/account/orders").status_code == 200  # this session goes on
+    assert other.get("/account/orders").status_code == 303  # the other one has ended
+    with pytest.raises(AuthenticationError):
+        gw.merchant_api.results_by_date(Credentials(str(MERCHANT), login, PASSWORD,
+                                                    "10.0.0.2"), {})
+    gw.merchant_api.results_by_date(Credentials(str(MERCHANT), login, "Newpass123",
+                                                "10.0.0.3"), {})
+    assert Browser(gw).sign_in(login, "Newpass123").status_code == 303
