@@ -416,3 +416,75 @@ def act(bill: str, action: str):
     g.session["n"] = texts.t(g.lang, key, bill=op.bill_number, state=op.state,
                              order_state=result.order.state)
     return redirect(url_for("account.order", bill=card.bill_number), 303)
+
+
+# -- several orders at once ----------------------------------------------------------------
+#: The most orders one bulk action takes.
+BULK_LIMIT = 50
+
+
+def _bulk_action() -> str | None:
+    action = request.values.get("action", "")
+    return action if action in ACTIONS else None
+
+
+@bp.get("/bulk")
+@signed_in
+def bulk_page():
+    """What a confirm or cancel of each selected order (all of it) will do."""
+    action = _bulk_action()
+    if action is None:
+        return _message("not_found", 404)
+    refused = _needs(ACTIONS[action])
+    if refused:
+        return refused
+    bills = list(dict.fromkeys(b.strip() for b in request.args.getlist("bill") if b.strip()))
+    if not bills or len(bills) > BULK_LIMIT:
+        return _message("bulk_count", 400, limit=BULK_LIMIT)
+    plan_of = cabinet.plan_confirm if action == "confirm" else cabinet.plan_cancel
+    items = []
+    for bill in bills:
+        try:
+            items.append((bill, plan_of(_container().uow, g.user, bill, None), None))
+        except NotFound:
+            items.append((bill, None, texts.t(g.lang, "not_found")))
+        except AssistError as exc:
+            items.append((bill, None, exc.message))
+    return _render("bulk.html", action=action, items=items,
+                   ready=[plan for _bill, plan, _error in items if plan is not None])
+
+
+@bp.post("/bulk")
+@signed_in
+def bulk_act():
+    """Confirm or cancel (all of it) each order of the confirmation page; a result each."""
+    if not _csrf_ok():
+        return _message("csrf", 403)
+    action = _bulk_action()
+    if action is None:
+        return _message("not_found", 404)
+    refused = _needs(ACTIONS[action])
+    if refused:
+        log.warning("cabinet bulk %s refused: user %r lacks the right", action, g.user.login)
+        return refused
+    bills, tokens = request.form.getlist("bill")[:BULK_LIMIT], request.form.getlist("token")
+    c, results = _container(), []
+    for bill, token in zip(bills, tokens):
+        try:
+            if action == "confirm":
+                result = cabinet.confirm(c.uow, c.gateway, c.clock, g.user, bill, None,
+                                         client_ip=request.remote_addr)
+            else:
+                result = cabinet.cancel(c.uow, c.gateway, c.clock, g.user, bill, None,
+                                        token or cabinet.new_token(),
+                                        client_ip=request.remote_addr)
+        except NotFound:
+            results.append((bill, None, texts.t(g.lang, "not_found")))
+            continue
+        except AssistError as exc:
+            results.append((bill, None, exc.message))
+            continue
+        log.info("cabinet bulk %s of %s by %r: %s", action, result.operation.bill_number,
+                 g.user.login, result.operation.state)
+        results.append((bill, result, None))
+    return _render("bulk.html", action=action, results=results)

@@ -131,3 +131,22 @@ def test_cancel_part_of_an_approved_order_is_a_reversal_at_the_center(browser, s
     auth = site.order(bill).card_payment.authorization.request_id
     entry = next(a for a in site.authorizations() if a["request_id"] == auth)
     assert Decimal(entry["held"]) == Decimal("70.00")
+
+
+def test_bulk_cancel_of_three_orders(browser, site):
+    sign_in(browser, site, new_user(site, [Right.MONITOR, Right.CANCEL]))
+    wait(browser).until(EC.url_contains("/account/orders"))
+    tag = "BLK" + uuid.uuid4().hex[:8]
+    bills = [paid(site, "10.00", number=f"{tag}-{i}") for i in range(3)]
+    browser.get(f"{site.url}/account/orders?lang=EN&number={tag}-%25")
+    for box in browser.find_elements(By.CSS_SELECTOR, "input[type=checkbox][name=bill]"):
+        box.click()
+    browser.find_element(By.ID, "bulk-cancel").click()
+    wait(browser).until(EC.url_contains("/account/bulk"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.plan")) == 3
+    browser.find_element(By.ID, "proceed").click()
+    wait(browser).until(EC.presence_of_element_located((By.ID, "results")))
+    states = {r.get_attribute("data-bill"): r.find_element(By.CLASS_NAME, "order-state").text
+              for r in browser.find_elements(By.CSS_SELECTOR, "tr.result")}
+    assert states == {bill: "Canceled" for bill in bills}
+    assert {site.order(bill).state for bill in bills} == {"Canceled"}

@@ -352,3 +352,48 @@ def test_a_user_changes_its_own_password(gw):
     gw.merchant_api.results_by_date(Credentials(str(MERCHANT), login, "Newpass123",
                                                 "10.0.0.3"), {})
     assert Browser(gw).sign_in(login, "Newpass123").status_code == 303
+
+
+def test_bulk_cancel_of_three_orders_with_a_result_each_once(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR, Right.CANCEL]))
+    bills = [pay(gw, new_order(gw, amount)) for amount in ("10.00", "20.00", "30.00")]
+    unpaid = new_order(gw, "5.00").bill_number
+    theirs = pay(gw, new_order(gw, "10.00", merchant=RUB_ONLY))
+    query = "&".join(f"bill={x}" for x in [*bills, unpaid, theirs])
+    page = text(b.get(f"/account/bulk?action=cancel&{query}&lang=EN"))
+    assert page.count('class="plan"') == 5 and page.count("reversed for") == 3
+    assert page.count("Refused") == 2 and "Order not found" in page
+    form = page.split('method="post"')[-1]
+    data = {"csrf": re.search(r'name="csrf" value="([^"]+)"', form)[1], "action": "cancel",
+            "bill": re.findall(r'name="bill" value="(\d+)"', form),
+            "token": re.findall(r'name="token" value="([^"]+)"', form)}
+    assert data["bill"] == bills  # only those that can be canceled
+    data["bill"] = data["bill"] + [theirs]  # a forged addition: refused by the use case
+    data["token"] = data["token"] + ["cab-forged-token-0"]
+    done = text(b.post("/account/bulk", data))
+    assert done.count('class="order-state">Canceled<') == 3
+    assert "Order not found" in done or "Заказ не найден" in done
+    again = text(b.post("/account/bulk", data))  # a double submit: the stored results
+    assert again.count('class="order-state">Canceled<') == 3
+    for bill in bills:
+        state, ops = order_of(gw, bill)
+        assert state == "Canceled" and sum(op[0] == OperationType.CANCEL for op in ops) == 1
+    assert order_of(gw, theirs)[0] == "Approved"
+
+
+def test_bulk_actions_need_their_right(gw):
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR, Right.CONFIRM]))
+    bill = pay(gw, new_order(gw, "10.00"))
+    orders = text(b.get("/account/orders"))
+    assert 'id="bulk-confirm"' in orders and 'id="bulk-cancel"' not in orders
+    assert b.get(f"/account/bulk?action=cancel&bill={bill}").status_code == 403
+    resp = b.post("/account/bulk", {"csrf": b.csrf("/account/orders"), "action": "cancel",
+                                    "bill": bill, "token": "cab-forged-token-1"})
+    assert resp.status_code == 403 and order_of(gw, bill)[0] == "Approved"
+    assert b.post("/account/bulk", {"action": "confirm", "bill": bill}).status_code == 403
+    monitor_only = Browser(gw)
+    monitor_only.sign_in(new_user(gw, [Right.MONITOR]))
+    page = text(monitor_only.get("/account/orders"))
+    assert 'id="bulk' not in page and 'type="checkbox"' not in page
