@@ -282,8 +282,10 @@ def confirm(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: Cab
 
 
 def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
-           bill_number: str, amount: Money | None, token: str, *,
+           bill_number: str, amount: Money | None, token: str, *, reason: int = 1,
            client_ip: str | None = None) -> OperationResult:
+    """``reason``: ``cancel.REASONS`` (1 declined by the shop, 2 by the customer, 3 fraud)."""
     _require(user, Right.CANCEL)
     return cancel_uc.cancel_payment(uow, gateway, clock, user.merchant_id, bill_number,
-                                    amount, external_id=token, client_ip=client_ip)
+                                    amount, reason=reason, external_id=token,
+                                    client_ip=client_ip)

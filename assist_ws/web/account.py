@@ -403,8 +403,10 @@ def act(bill: str, action: str):
             result = cabinet.confirm(c.uow, c.gateway, c.clock, g.user, bill, amount,
                                      client_ip=request.remote_addr)
         else:
+            reason = request.form.get("reason", "1")
             result = cabinet.cancel(c.uow, c.gateway, c.clock, g.user, bill, amount,
                                     request.form.get("token") or cabinet.new_token(),
+                                    reason=int(reason) if reason in ("1", "2", "3") else 1,
                                     client_ip=request.remote_addr)
     except NotFound:
         return _message("not_found", 404)

@@ -293,12 +293,16 @@ def test_partial_cancel_is_a_reversal_and_a_double_submit_makes_one(gw, emulator
     form = step.split('method="post"')[-1]
     data = {name: re.search(rf'name="{name}" value="([^"]+)"', form)[1]
             for name in ("csrf", "amount", "token")}
+    data["reason"] = "2"  # declined by the customer
     assert b.post(f"/account/orders/{bill}/cancel", data).status_code == 303
     assert b.post(f"/account/orders/{bill}/cancel", data).status_code == 303
     state, ops = order_of(gw, bill)
     assert state == "PartialCanceled"
     assert [op for op in ops if op[0] == OperationType.CANCEL] == [
         (OperationType.CANCEL, Decimal("30.00"), "Success")]
+    with gw.uow.reader() as uow:
+        assert [op.cancel_reason for op in uow.orders.get(bill).operations_of(
+            OperationType.CANCEL)] == [2]
     with gw.uow.reader() as uow:
         auth = uow.orders.get(bill).card_payment.authorization.request_id
     held = [a for c in emulator.ledger()["centers"].values() for a in c["authorizations"]
