@@ -220,6 +220,13 @@ def order_card(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> OrderCar
     return replace(card, notifications=journal)
 
 
+def notify_again(uow: UnitOfWork, clock: Clock, user: CabinetUser, bill_number: str) -> int:
+    """Queue again, unchanged, the result notifications of one order of the user's merchant
+    (the web service ``replay`` on one billnumber); how many."""
+    _require(user, Right.MONITOR)
+    return notifications.replay(uow, clock, user.merchant_id, bill_number=bill_number).count
+
+
 # -- confirm and cancel --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:

@@ -357,6 +357,20 @@ def order(bill: str):
     return _render("order.html", card=card, notice=notice)
 
 
+@bp.post("/orders/<bill>/notify")
+@signed_in
+def notify_again(bill: str):
+    """Send the order's result notifications again."""
+    if not _csrf_ok():
+        return _message("csrf", 403)
+    try:
+        count = cabinet.notify_again(_container().uow, _container().clock, g.user, bill)
+    except AssistError:
+        return _message("not_found", 404)
+    g.session["n"] = texts.t(g.lang, "notified_again", count=count)
+    return redirect(url_for("account.order", bill=bill), 303)
+
+
 # -- confirm and cancel --------------------------------------------------------------------
 ACTIONS = {"confirm": Right.CONFIRM, "cancel": Right.CANCEL}
 

@@ -401,3 +401,36 @@ def test_bulk_actions_need_their_right(gw):
     monitor_only.sign_in(new_user(gw, [Right.MONITOR]))
     page = text(monitor_only.get("/account/orders"))
     assert 'id="bulk' not in page and 'type="checkbox"' not in page
+
+
+def test_order_card_shows_the_notifications_and_sends_them_again(gw):
+    from assist_ws.services import notifications
+    from assist_ws.services.notifications import NotifySettings
+    mid = random.randint(300000, 2_000_000_000)
+    admin.save_merchant(gw.uow, mid, admin.MerchantSettings(
+        name="Notified shop", currencies=("RUB",), processing=(("RUB", "emulator-rub"),),
+        notify=NotifySettings(url="http://127.0.0.1:9/results")), create=True,
+        check_notify_url=gw.notifier.check_url)
+    login = new_user(gw, [Right.MONITOR], merchant=mid)
+    b = Browser(gw)
+    b.sign_in(login, merchant=mid)
+    bill = pay(gw, new_order(gw, "10.00", merchant=mid))
+    [before] = notifications.notifications_of(gw.uow, mid, bill_number=bill)
+    card = text(b.get(f"/account/orders/{bill}?lang=EN"))
+    assert 'id="notifications"' in card and before.state in card
+    resp = b.post(f"/account/orders/{bill}/notify", {"csrf": b.csrf(f"/account/orders/{bill}")})
+    assert resp.status_code == 303
+    assert "Notifications queued again: 1." in text(b.get(resp.headers["Location"]))
+    [after] = notifications.notifications_of(gw.uow, mid, bill_number=bill)
+    assert after.notification_id == before.notification_id
+    assert after.replays == before.replays + 1
+    # Without the token nothing is queued; another merchant's user queues nothing of it.
+    assert b.post(f"/account/orders/{bill}/notify", {}).status_code == 403
+    stranger = Browser(gw)
+    stranger.sign_in(new_user(gw, [Right.MONITOR]))
+    resp = stranger.post(f"/account/orders/{bill}/notify",
+                         {"csrf": stranger.csrf("/account/orders")})
+    assert resp.status_code == 303
+    assert stranger.get(resp.headers["Location"]).status_code == 404
+    [last] = notifications.notifications_of(gw.uow, mid, bill_number=bill)
+    assert last.replays == after.replays
