@@ -6,9 +6,13 @@ login and password and watch, confirm and cancel their orders in a browser.
   last request and a random id for the forms' CSRF tokens.  ``HttpOnly``, ``SameSite=Lax``,
   ``Secure`` when the request came over HTTPS, scoped to ``/account/``.  Every request reads
   the user again; ``account_idle_minutes`` without a request end the session.
-* Every form carries the session's CSRF token, made like the payment pages' (``PageSessions
-  .csrf``, of the session's random id; a new id at each sign-in and sign-out), and a cross-site POST is refused (``Sec-Fetch-Site``);
-  either refusal is a 403 that changes nothing.
+* Every form carries the session's CSRF token, made like the payment pages'
+  (``PageSessions.csrf`` of the session's random id; a new id at each sign-in and sign-out),
+  and a cross-site POST is refused (``Sec-Fetch-Site``); either refusal is a 403 that
+  changes nothing.
+* Pages: sign-in, own password, the orders monitor (filters in the URL), the order card
+  (with "send the notifications again"), confirm or cancel of one order (all or part) and of
+  several selected ones (all of each), each after a page that says what will happen.
 * Rights: ``monitor`` to sign in and see orders, ``confirm`` and ``cancel`` for those
   actions (``admin`` has all).  A button shows only with its right; a POST without it is a
   403.  Another merchant's order is a 404.
