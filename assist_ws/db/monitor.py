@@ -1,7 +1,7 @@
 """The orders monitor's reads (``domain.monitor.OrderMonitor``) as SQLAlchemy Core queries on
 a bare connection: one query for a page (walked by the key ``created_at``, ``id`` over the
-index ``ix_orders_merchant_created``), one for the card payments of the page's orders, one
-for the totals."""
+index ``ix_orders_merchant_created``, or by ``amount``, ``id``), one for the card payments of
+the page's orders, one for the totals."""
 
 from __future__ import annotations
 
@@ -75,18 +75,26 @@ class SqlOrderMonitor:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
 
-    def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *,
-             newest_first: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
+    def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *, by: str = "date",
+             descending: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
         o = orders.c
         conds = _where(flt, self.sqlite)
+        if by == "amount":
+            key = _MILLI if self.sqlite else o.amount
+        else:
+            key = o.created_at
         if after is not None:
-            if newest_first:
-                conds.append(or_(o.created_at < after.created_at,
-                                 and_(o.created_at == after.created_at, o.id < after.id)))
+            at: object
+            if by == "amount":
+                value = after.amount if after.amount is not None else Decimal(0)
+                at = _milli(value) if self.sqlite else value
             else:
-                conds.append(or_(o.created_at > after.created_at,
-                                 and_(o.created_at == after.created_at, o.id > after.id)))
-        keys = (o.created_at.desc(), o.id.desc()) if newest_first else (o.created_at, o.id)
+                at = after.created_at
+            if descending:
+                conds.append(or_(key < at, and_(key == at, o.id < after.id)))
+            else:
+                conds.append(or_(key > at, and_(key == at, o.id > after.id)))
+        keys = (key.desc(), o.id.desc()) if descending else (key, o.id)
         stmt = (select(o.id, o.created_at, o.bill_number, o.order_number, o.amount, o.currency,
                        o.state, o.test_mode, o.lastname, o.firstname, o.middlename, o.email)
                 .where(*conds).order_by(*keys).limit(limit + 1))
@@ -107,7 +115,9 @@ class SqlOrderMonitor:
                            r.currency, r.state, bool(r.test_mode), _customer(r), r.email,
                            *cards.get(r.id, (None, None)))
                 for r in found]
-        cursor = Cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        last = rows[-1] if more and rows else None
+        cursor = Cursor(last.created_at, last.id, last.amount if by == "amount" else None) \
+            if last is not None else None
         return rows, cursor
 
     def totals(self, flt: OrderFilter) -> list[Total]:

@@ -1,8 +1,9 @@
 """The orders monitor of the merchant cabinet: what a merchant may filter its orders by, one
 row of the list, the totals of a filter, and the port that reads them (``OrderMonitor``).
 
-Pages are walked by a key (``created_at``, ``id``) rather than by an offset, so that a deep
-page costs what the first one does; ``Cursor`` is that key, written into the page's links.
+Pages are walked by a key -- (``created_at``, ``id``) sorted by date, (``amount``, ``id``) by
+amount -- rather than by an offset, so that a deep page costs what the first one does;
+``Cursor`` is the last row's key, written into the page's links.
 An order number without ``%`` is matched exactly and ignores the period (an order is
 looked up by its number whenever it was made); with ``%`` (any run of characters) it is a
 mask searched within the period.
@@ -41,10 +42,12 @@ class OrderFilter:
 
 @dataclass(frozen=True)
 class Cursor:
-    """The key of the last row of a page: the next page starts after it."""
+    """The key of the last row of a page: the next page starts after it (``amount`` is
+    there when the pages are sorted by amount)."""
 
     created_at: datetime
     id: int
+    amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,10 @@ class MonitorPage:
 
 
 class OrderMonitor(Protocol):
-    def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *,
-             newest_first: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
-        """Up to ``limit`` orders of the filter after ``after`` in the order asked, and the
-        cursor of the next page (None: this is the last)."""
+    def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *, by: str = "date",
+             descending: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
+        """Up to ``limit`` orders of the filter after ``after``, sorted ``by`` ``date`` or
+        ``amount``, and the cursor of the next page (None: this is the last)."""
         ...
 
     def totals(self, flt: OrderFilter) -> list[Total]:

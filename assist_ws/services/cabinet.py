@@ -128,12 +128,15 @@ def _require(user: CabinetUser, right: Right) -> None:
 
 # -- the orders monitor --------------------------------------------------------------------
 def monitor(port: OrderMonitor, user: CabinetUser, flt: OrderFilter, after: Cursor | None,
-            *, newest_first: bool = True, limit: int = PAGE_SIZE) -> MonitorPage:
+            *, by: str = "date", descending: bool = True, limit: int = PAGE_SIZE
+            ) -> MonitorPage:
     """A page of the user's merchant's orders under the filter, and the filter's totals."""
     _require(user, Right.MONITOR)
     if flt.merchant_id != user.merchant_id:
         raise PermissionDenied("another merchant's orders", Second.WEB_SERVICE)
-    rows, cursor = port.page(flt, after, limit, newest_first=newest_first)
+    if by not in ("date", "amount"):
+        raise ValidationError(f"orders are sorted by date or amount, not {by!r}", Second.NONE)
+    rows, cursor = port.page(flt, after, limit, by=by, descending=descending)
     return MonitorPage(tuple(rows), cursor, tuple(port.totals(flt)))
 
 

@@ -57,7 +57,7 @@ EXTENSION = "assist_ws.account"
 STATES = tuple(s.value for s in OrderState)
 #: The monitor's default period: this many days up to today.
 DEFAULT_DAYS = 30
-_CURSOR = re.compile(r"(\d{8}T\d{6}\.\d{6})_(\d{1,18})")
+_CURSOR = re.compile(r"(?:a(\d{1,17}(?:\.\d{1,3})?)~)?(\d{8}T\d{6}\.\d{6})_(\d{1,18})")
 
 
 def register(app: Flask, container) -> None:
@@ -317,34 +317,50 @@ def parse_filter(args, merchant_id: int, today: datetime):
     return flt, values, bad
 
 
-def _cursor(text: str | None) -> Cursor | None:
+def _cursor(text: str | None, by: str) -> Cursor | None:
+    """The cursor of a page's link (``after``), as ``_cursor_text`` writes it; a cursor of
+    another sort, or none at all, is the first page."""
     found = _CURSOR.fullmatch(text or "")
-    if not found:
+    if not found or (found[1] is not None) != (by == "amount"):
         return None
-    moment = datetime.strptime(found[1], "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
-    return Cursor(moment, int(found[2]))
+    moment = datetime.strptime(found[2], "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+    return Cursor(moment, int(found[3]), Decimal(found[1]) if found[1] is not None else None)
 
 
 def _cursor_text(cursor: Cursor) -> str:
-    return f"{cursor.created_at.astimezone(timezone.utc):%Y%m%dT%H%M%S.%f}_{cursor.id}"
+    amount = f"a{cursor.amount:f}~" if cursor.amount is not None else ""
+    return f"{amount}{cursor.created_at.astimezone(timezone.utc):%Y%m%dT%H%M%S.%f}_{cursor.id}"
+
+
+#: ``sort``: the column and the direction (``-``: descending); newest first by default.
+SORTS = {"-date": ("date", True), "date": ("date", False), "-amount": ("amount", True),
+         "amount": ("amount", False)}
 
 
 @bp.get("/orders")
 @signed_in
 def orders():
     flt, values, bad = parse_filter(request.args, g.user.merchant_id, _now())
-    newest_first = request.args.get("sort", "desc") != "asc"
+    sort = request.args.get("sort", "-date")
+    if sort not in SORTS:
+        bad.append("sort")
+        sort = "-date"
+    by, descending = SORTS[sort]
     page = cabinet.monitor(_container().order_monitor, g.user, flt,
-                           _cursor(request.args.get("after")), newest_first=newest_first)
+                           _cursor(request.args.get("after"), by), by=by,
+                           descending=descending)
     args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
                             if k not in ("after", "lang")}
     next_url = url_for("account.orders", **args, after=_cursor_text(page.next)) \
         if page.next else None
     first_url = url_for("account.orders", **args) if request.args.get("after") else None
-    sort_url = url_for("account.orders", **{**args, "sort": "asc" if newest_first else "desc"})
+    # A column's link sorts by it, descending first; a second click turns it round.
+    sort_urls = {column: url_for("account.orders", **{
+        **args, "sort": column if sort == "-" + column else "-" + column})
+        for column in ("date", "amount")}
     return _render("orders.html", 400 if bad else 200, page=page, values=values, bad=bad,
-                   states=STATES, next_url=next_url, first_url=first_url, sort_url=sort_url,
-                   newest_first=newest_first)
+                   states=STATES, next_url=next_url, first_url=first_url, sort_urls=sort_urls,
+                   sort=sort)
 
 
 # -- the order card ------------------------------------------------------------------------

@@ -206,18 +206,38 @@ def test_monitor_filters_pages_and_totals(gw):
                         text(b.get(f"/account/orders?number=M{tag}-%25")))
     assert dict(totals) == {"Delayed": "2", "In Process": "3"}
     # Pages walked by key: 2 + 2 + 1, no order twice, newest first.
-    seen, url = [], f"/account/orders?number=M{tag}-%25"
     from assist_ws.services import cabinet
-    cabinet_size, cabinet.PAGE_SIZE = cabinet.PAGE_SIZE, 2
-    try:
+
+    def walk(url):
+        seen = []
         while url:
             html = text(b.get(url))
             seen += re.findall(r'class="order-row" data-bill="(\d+)"', html)
             found = re.search(r'href="([^"]+)" class="button secondary" id="next-page"', html)
             url = found[1].replace("&amp;", "&") if found else None
+        return seen
+
+    cabinet_size, cabinet.PAGE_SIZE = cabinet.PAGE_SIZE, 2
+    try:
+        newest = walk(f"/account/orders?number=M{tag}-%25")
+        oldest = walk(f"/account/orders?number=M{tag}-%25&sort=date")
+        # Amounts 10.50 ... 14.50, and two more orders of 11.50 (ties broken by id).
+        ties = [create_order(gw.uow, gw.clock, AuthorizationRequest(
+            str(MERCHANT), f"M{tag}-t{i}", "11.5", "RUB")).bill_number for i in range(2)]
+        cheapest = walk(f"/account/orders?number=M{tag}-%25&sort=amount")
+        dearest = walk(f"/account/orders?number=M{tag}-%25&sort=-amount")
     finally:
         cabinet.PAGE_SIZE = cabinet_size
-    assert seen == [v.bill_number for v in reversed(made)]
+    bills = [v.bill_number for v in made]
+    assert newest == bills[::-1] and oldest == bills
+    ids = {}
+    with gw.uow.reader() as uow:
+        for bill in [*bills, *ties]:
+            ids[bill] = uow.orders.get(bill).id
+    tied = sorted([bills[1], *ties], key=ids.__getitem__)
+    assert cheapest == [bills[0], *tied, *bills[2:]]
+    assert dearest == cheapest[::-1]
+    assert b.get("/account/orders?sort=price").status_code == 400
     assert b.get("/account/orders?min=abc").status_code == 400
 
 

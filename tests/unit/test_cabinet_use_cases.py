@@ -31,7 +31,7 @@ class Monitor:
     def __init__(self):
         self.asked = []
 
-    def page(self, flt, after, limit, *, newest_first=True):
+    def page(self, flt, after, limit, *, by="date", descending=True):
         self.asked.append(flt)
         return [], None
 
