@@ -68,6 +68,8 @@ merchants = Table(
     Column("customer_fields", JSON, nullable=False, server_default="[]"),
     Column("customer_required", JSON, nullable=False, server_default="[]"),
     Column("customer_editable", Boolean, nullable=False, server_default=false()),
+    #: The merchant's time zone (IANA name): its cabinet's days and times.
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
 )
 
 merchant_users = Table(

@@ -120,6 +120,13 @@ def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser
     return _user(key, record)
 
 
+def time_zone(uow: UnitOfWork, user: CabinetUser) -> str:
+    """The IANA name of the time zone the user's merchant sees its days and times in."""
+    with uow.reader() as r:
+        merchant = r.merchants.get(user.merchant_id)
+        return getattr(merchant, "time_zone", None) or "UTC"
+
+
 def _require(user: CabinetUser, right: Right) -> None:
     if not user.can(right):
         raise PermissionDenied(f"user {user.login} does not have the right '{right.value}'",

@@ -26,10 +26,11 @@ import hmac
 import logging
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import partial, wraps
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Any
 
 from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
@@ -101,7 +102,7 @@ def _load_session():
     asked = (request.args.get("lang") or "").upper()
     if asked in texts.TEXTS:
         session["lang"] = asked
-    g.session, g.user, g.expired = session, None, False
+    g.session, g.user, g.expired, g.zone = session, None, False, timezone.utc
     g.lang = session.get("lang") if session.get("lang") in texts.TEXTS else "RU"
     if "m" in session:
         now = _now().timestamp()
@@ -115,8 +116,16 @@ def _load_session():
             _sign_out()
             return None
         g.user = user
+        g.zone = _zone(cabinet.time_zone(_container().uow, user))
         session["t"] = now
     return None
+
+
+def _zone(name: str):
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # removed from the system's database
+        return timezone.utc
 
 
 def _sign_out() -> None:
@@ -165,7 +174,8 @@ def _context() -> dict:
     return {"lang": lang, "T": partial(texts.t, lang), "user": g.user, "csrf": _csrf,
             "Right": Right, "op_type": partial(texts.operation_type, lang),
             "money": lambda amount, currency: pay_texts.money(amount, currency, lang),
-            "when": lambda moment: moment.strftime("%d.%m.%Y %H:%M:%S") if moment else "",
+            "when": lambda moment: moment.astimezone(g.zone).strftime("%d.%m.%Y %H:%M:%S")
+            if moment else "", "zone": str(g.zone),
             "switch_url": _switch_url()}
 
 
@@ -256,8 +266,13 @@ def password():
 
 
 # -- the orders monitor --------------------------------------------------------------------
-def _day(text: str | None) -> datetime | None:
-    return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc) if text else None
+def _day(text: str) -> date:
+    return datetime.strptime(text, "%Y-%m-%d").date()
+
+
+def _midnight(day: date, zone) -> datetime:
+    """The moment (UTC) a day begins in ``zone``."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc)
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -269,8 +284,9 @@ def _decimal(text: str | None) -> Decimal | None:
     return value
 
 
-def parse_filter(args, merchant_id: int, today: datetime):
-    """(filter, the form's values, names of the fields refused) from the monitor's URL."""
+def parse_filter(args, merchant_id: int, now: datetime, zone=timezone.utc):
+    """(filter, the form's values, names of the fields refused) from the monitor's URL; the
+    period's days are the merchant's (``zone``), ``to`` included."""
     values = {"from": args.get("from", ""), "to": args.get("to", ""),
               "number": args.get("number", "").strip(), "bill": args.get("bill", "").strip(),
               "states": [s for s in args.getlist("state") if s], "min": args.get("min", ""),
@@ -278,7 +294,7 @@ def parse_filter(args, merchant_id: int, today: datetime):
               "customer": args.get("customer", "").strip()[:128],
               "card": args.get("card", "").strip(), "test": args.get("test", "")}
     bad: list[str] = []
-    start = today.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = now.astimezone(zone).date()
 
     def read(name, parse, default=None):
         try:
@@ -287,8 +303,8 @@ def parse_filter(args, merchant_id: int, today: datetime):
             bad.append(name)
             return default
 
-    since = read("from", _day, start - timedelta(days=DEFAULT_DAYS))
-    until = read("to", _day, start)
+    since = read("from", _day, today - timedelta(days=DEFAULT_DAYS))
+    until = read("to", _day, today)
     if not values["from"]:
         values["from"] = f"{since:%Y-%m-%d}"
     if not values["to"]:
@@ -308,8 +324,8 @@ def parse_filter(args, merchant_id: int, today: datetime):
     if values["test"] not in ("", "0", "1"):
         bad.append("test")
     test_mode = {"1": True, "0": False}.get(values["test"])
-    flt = OrderFilter(merchant_id, since=since, until=until + timedelta(days=1) if until else
-                      None, order_number=number, bill_number=bill, states=states,
+    flt = OrderFilter(merchant_id, since=_midnight(since, zone),
+                      until=_midnight(until + timedelta(days=1), zone), order_number=number, bill_number=bill, states=states,
                       amount_from=read("min", _decimal), amount_to=read("max", _decimal),
                       currency=read("currency", normalize_currency),
                       customer=values["customer"] or None, card_last4=card,
@@ -340,7 +356,7 @@ SORTS = {"-date": ("date", True), "date": ("date", False), "-amount": ("amount",
 @bp.get("/orders")
 @signed_in
 def orders():
-    flt, values, bad = parse_filter(request.args, g.user.merchant_id, _now())
+    flt, values, bad = parse_filter(request.args, g.user.merchant_id, _now(), g.zone)
     sort = request.args.get("sort", "-date")
     if sort not in SORTS:
         bad.append("sort")

@@ -454,3 +454,30 @@ def test_order_card_shows_the_notifications_and_sends_them_again(gw):
     assert stranger.get(resp.headers["Location"]).status_code == 404
     [last] = notifications.notifications_of(gw.uow, mid, bill_number=bill)
     assert last.replays == after.replays
+
+
+def test_the_monitor_counts_days_and_shows_times_in_the_merchants_time_zone(gw):
+    from datetime import datetime, timedelta, timezone
+
+    from assist_ws.services.orders import AuthorizationRequest, create_order
+    mid = random.randint(300000, 2_000_000_000)
+    admin.save_merchant(gw.uow, mid, admin.MerchantSettings(
+        name="Moscow shop", currencies=("RUB",), processing=(("RUB", "emulator-rub"),),
+        time_zone="Europe/Moscow"), create=True)
+    with pytest.raises(Exception, match="unknown time zone"):
+        admin.save_merchant(gw.uow, mid, admin.MerchantSettings(time_zone="Mars/Olympus"),
+                            create=False)
+    # 22:30 UTC tomorrow is 01:30 the day after in Moscow (UTC+3).
+    now = datetime.now(timezone.utc)
+    late = (now + timedelta(days=1)).replace(hour=22, minute=30, second=0, microsecond=0)
+    gw.clock.move(seconds=(late - now).total_seconds())
+    bill = create_order(gw.uow, gw.clock, AuthorizationRequest(
+        str(mid), "TZ-1", "10.00", "RUB")).bill_number
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR], merchant=mid), merchant=mid)
+    utc_day, moscow_day = f"{late:%Y-%m-%d}", f"{late + timedelta(days=1):%Y-%m-%d}"
+    moscow = text(b.get(f"/account/orders?from={moscow_day}&to={moscow_day}"))
+    assert bill in moscow and "01:30:00" in moscow and "Europe/Moscow" in moscow
+    assert bill not in text(b.get(f"/account/orders?from={utc_day}&to={utc_day}"))
+    assert bill in text(b.get("/account/orders"))  # the default period ends today there
+    assert "01:30:00 (Europe/Moscow)" in text(b.get(f"/account/orders/{bill}"))
