@@ -431,6 +431,18 @@ def test_order_card_shows_the_notifications_and_sends_them_again(gw):
         name="Notified shop", currencies=("RUB",), processing=(("RUB", "emulator-rub"),),
         notify=NotifySettings(url="http://127.0.0.1:9/results")), create=True,
         check_notify_url=gw.notifier.check_url)
+    try:
+        _notifications_shown_and_sent_again(gw, mid)
+    finally:  # nothing of this test stays pending (so no other test delivers it)
+        from sqlalchemy import text as sql
+        with gw.uow as uow:
+            uow.session.execute(sql("UPDATE notifications SET state = 'expired', "
+                                    "next_attempt_at = NULL WHERE merchant_id = :m"), {"m": mid})
+            uow.commit()
+
+
+def _notifications_shown_and_sent_again(gw, mid):
+    from assist_ws.services import notifications
     login = new_user(gw, [Right.MONITOR], merchant=mid)
     b = Browser(gw)
     b.sign_in(login, merchant=mid)
