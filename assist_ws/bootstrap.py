@@ -143,6 +143,12 @@ class Container:
         return demo_shop.authorization_request(self.uow, item, currency, **kw)
 
     @functools.cached_property
+    def order_monitor(self):
+        """The merchant cabinet's orders monitor (its reads, on the engine)."""
+        from .db.monitor import SqlOrderMonitor
+        return SqlOrderMonitor(self.engine)
+
+    @functools.cached_property
     def merchant_api(self):
         """The merchant web services (order state/result, confirm, cancel, results by
         date), with a success cache of verified credentials for this process."""

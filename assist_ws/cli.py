@@ -147,6 +147,8 @@ def _merchant_options(fn):
         click.option("--customer-editable/--no-customer-editable", default=None,
                      help="Let the buyer change the data the shop's request carried "
                           "(default: shown read-only)."),
+        click.option("--time-zone", help="The merchant cabinet's time zone, an IANA name "
+                                         "(default UTC)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -156,7 +158,7 @@ def _merchant_options(fn):
 def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy_checkvalue,
               processing, timeout, test_mode, url_return, url_return_ok,
               url_return_no, customer_fields, customer_required,
-              customer_editable) -> admin.MerchantSettings:
+              customer_editable, time_zone) -> admin.MerchantSettings:
     return admin.MerchantSettings(
         name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
         check_order_code=check_order_code, legacy_checkvalue=legacy_checkvalue,
@@ -164,7 +166,7 @@ def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy
         timeout_minutes=timeout, test_mode=test_mode, url_return=url_return,
         url_return_ok=url_return_ok, url_return_no=url_return_no,
         customer_fields=customer_fields, customer_required=customer_required,
-        customer_editable=customer_editable)
+        customer_editable=customer_editable, time_zone=time_zone)
 
 
 def _notify_options(fn):
@@ -265,7 +267,8 @@ def merchant_list() -> None:
                        f"{'' if m.legacy_checkvalue else 'no-'}legacy-checkvalue\t"
                        f"customer-fields={','.join(m.customer_fields) or 'none'}\t"
                        f"customer-required={','.join(m.customer_required) or 'none'}\t"
-                       f"{'' if m.customer_editable else 'no-'}customer-editable")
+                       f"{'' if m.customer_editable else 'no-'}customer-editable\t"
+                       f"time-zone={m.time_zone}")
 
 
 # -- user ---------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ class Settings:
     metrics_dir: str = ""
     #: Seconds a verified web-service login is remembered (0: check the password every time).
     auth_cache_seconds: float = 60.0
+    #: Minutes without a request after which a merchant cabinet session ends.
+    account_idle_minutes: float = 30.0
     var_dir: str = "var"
     #: The gateway's address as buyers and shops reach it (``https://pay.example.com``), for
     #: every URL the server hands out (``payrequest.cfm``'s payment page URL, the WSDLs'

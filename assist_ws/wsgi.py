@@ -20,6 +20,7 @@ from .monitoring.probes import OTHER, PATHS, Probes, RequestMetrics, exposition
 from .monitoring.readiness import Readiness
 from .monitoring.state import StateCollector
 from .serving.edge import Edge
+from .web import account as merchant_cabinet
 from .web import pay as payment_pages
 
 #: What a request that failed inside is answered: nothing about why (that is in the log).
@@ -61,6 +62,7 @@ def create_app(container: Container) -> Flask:
         return Response(body, 500, content_type=ctype)
 
     payment_pages.register(app, container)  # /pay/* (and /demo-shop when enabled)
+    merchant_cabinet.register(app, container)  # /account/*
     # The merchant web services: POST formats (Flask) and SOAP + WSDLs, one path each.
     from .soap.dispatch import MerchantServices
     from .web.merchant import merchant_blueprint, post_handler

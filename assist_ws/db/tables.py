@@ -68,6 +68,8 @@ merchants = Table(
     Column("customer_fields", JSON, nullable=False, server_default="[]"),
     Column("customer_required", JSON, nullable=False, server_default="[]"),
     Column("customer_editable", Boolean, nullable=False, server_default=false()),
+    #: The merchant's time zone (IANA name): its cabinet's days and times.
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
 )
 
 merchant_users = Table(
@@ -146,6 +148,8 @@ orders = Table(
     Column("settlement_batch_id", String(32)),
     Index("ix_orders_merchant_order_number", "merchant_id", "order_number"),
     Index("ix_orders_state_created", "state", "created_at"),
+    # The cabinet's orders monitor walks a merchant's orders by this key.
+    Index("ix_orders_merchant_created", "merchant_id", "created_at", "id"),
 )
 
 #: States in which an order's payment is owed to the merchant (settled at the cut-off).

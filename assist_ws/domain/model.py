@@ -115,7 +115,7 @@ class Merchant:
                  notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
                  notify_expected_reply: str = "http200", customer_fields: Iterable[str] = (),
                  customer_required: Iterable[str] = (), customer_editable: bool = False,
-                 active: bool = True):
+                 time_zone: str = "UTC", active: bool = True):
         self.merchant_id = merchant_id
         self.name = name
         self.base_currency = normalize_currency(base_currency)
@@ -147,6 +147,8 @@ class Merchant:
         self.customer_fields = list(customer_fields)
         self.customer_required = list(customer_required)
         self.customer_editable = customer_editable
+        #: The IANA time zone of the merchant's cabinet (its days and times).
+        self.time_zone = time_zone
         self.active = active
 
     def accepts(self, currency: str) -> bool:

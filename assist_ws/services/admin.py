@@ -4,6 +4,7 @@ the demo merchant."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -80,6 +81,17 @@ class MerchantSettings:
     customer_required: str | None = None
     #: Whether the buyer may change the customer fields the shop's request carried.
     customer_editable: bool | None = None
+    #: The IANA time zone of the merchant's cabinet (``Europe/Moscow``).
+    time_zone: str | None = None
+
+
+def known_time_zone(name: str) -> bool:
+    """Whether ``name`` is a time zone of the system's IANA database."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
@@ -98,6 +110,9 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
                                                                     "--customer-required")
     if s.timeout_minutes is not None and not 1 <= s.timeout_minutes <= 24 * 60:
         raise ValidationError("timeout is 1 to 1440 minutes", Second.NONE)
+    if s.time_zone is not None and not known_time_zone(s.time_zone):
+        raise ValidationError(f"unknown time zone {s.time_zone!r}; use an IANA name such as "
+                              f"Europe/Moscow", Second.NONE)
     with uow:
         merchant = uow.merchants.get(merchant_id)
         if create:
@@ -139,6 +154,8 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
             merchant.customer_fields = [f.name for f in CUSTOMER_FIELDS if f.name in wanted]
         if s.customer_editable is not None:
             merchant.customer_editable = s.customer_editable
+        if s.time_zone is not None:
+            merchant.time_zone = s.time_zone
         if s.notify is not None and s.notify.any():
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:

@@ -4,7 +4,7 @@ before settlement, a refund after.  The system chooses; the merchant only asks."
 from __future__ import annotations
 
 from ..domain.errors import Duplicate, Locked, OperationProhibited, Second, ValidationError
-from ..domain.model import (OperationType, Transaction, TransactionType, find_transaction,
+from ..domain.model import (OperationType, Order, Transaction, TransactionType, find_transaction,
                             held_at_center)
 from ..domain.money import Money
 from ..domain.outcomes import record_reply
@@ -14,6 +14,17 @@ from .common import load_center, load_order, split_bill_number
 from .results import OperationResult, OperationView, OrderView, log_result
 
 REASONS = {1: "declined by the shop", 2: "declined by the customer", 3: "fraud"}
+
+
+def cancel_kind(order: Order) -> TransactionType:
+    """How a cancel of ``order`` reaches the center: a refund once its payment is settled,
+    a reversal of the hold before; refused (Locked) while a settlement is taking it."""
+    if order.settled():
+        return TransactionType.REFUND
+    if order.settlement_open():
+        raise Locked(f"order {order.bill_number} is being settled right now; try again in a "
+                     f"minute", Second.FINANCIAL)
+    return TransactionType.REVERSAL
 
 
 def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
@@ -49,13 +60,10 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
         value = order.check_cancel(amount)
         pay = order.paid_card()
         center = load_center(uow, order.center)
-        if order.settled():
-            kind, tx_amount = TransactionType.REFUND, value
-        elif order.settlement_open():
-            raise Locked(f"order {bill} is being settled right now; try again in a minute",
-                         Second.FINANCIAL)
+        kind = cancel_kind(order)
+        if kind is TransactionType.REFUND:
+            tx_amount = value
         else:
-            kind = TransactionType.REVERSAL
             held = held_at_center(order)
             closes = order.status is OrderState.DELAYED or value == order.cancelable()
             # Canceling everything left releases the whole hold; a part needs a partial

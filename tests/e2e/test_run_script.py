@@ -227,6 +227,14 @@ def test_the_demo_runs_pays_settles_and_stops_on_ctrl_c(clone, venv, tmp_path):
 
         bill, amount = pay_in_demo_shop(demo)
         assert "/pay/pay.cfm" in demo.log("gateway")  # the gateway's access log
+        # The merchant cabinet it names shows the payment to the demo user.
+        assert re.search(r"Merchant cabinet: +http://\S+/account/", demo.output())
+        cabinet = requests.Session()
+        form = cabinet.get(demo.url + "/account/login", timeout=30).text
+        orders = cabinet.post(demo.url + "/account/login", timeout=60, data={
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', form).group(1),
+            "merchant_id": "100001", "login": "demo_erp", "password": "DemoPass123"})
+        assert orders.url.endswith("/account/orders") and bill in orders.text
         [held] = rub_authorizations(demo)
         assert Decimal(held["held"]) == amount and Decimal(held["settled"]) == 0
 

@@ -114,6 +114,16 @@ def test_customer_settings(cli):
         cli("merchant", "list").stdout
 
 
+def test_time_zone_of_the_merchants_cabinet(cli):
+    cli("db", "upgrade")
+    cli("merchant", "add", "--id", "779", "--name", "Shop")
+    assert "\ttime-zone=UTC" in cli("merchant", "list").stdout
+    cli("merchant", "update", "779", "--time-zone", "Europe/Moscow")
+    assert "\ttime-zone=Europe/Moscow" in cli("merchant", "list").stdout
+    assert "unknown time zone" in cli("merchant", "update", "779", "--time-zone",
+                                      "Mars/Olympus", ok=False).stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB"), "CUR=NAME"),
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB=none"),

@@ -1,0 +1,309 @@
+"""The merchant cabinet's use cases: signing a user in, knowing it again on each request,
+the orders monitor, the order card, and confirming or canceling from the cabinet.
+
+* Sign-in is the web services' authentication (``auth.authenticate``): the same users, the
+  same password hashes, the same failed-login rules (``throttle``, counted in the database
+  per client); the cabinet needs the right ``monitor`` (``admin`` has every right).
+* A signed-in user is carried by a ``stamp``: an HMAC (with the gateway's key) of its user
+  row -- merchant, login, password hash, rights.  Every request reads the row again
+  (``current_user``): a disabled user, a changed password or changed rights end the session
+  at once, on every process.
+* Confirm and cancel are ``confirm.confirm_payment`` and ``cancel.cancel_payment``, the web
+  services' use cases; ``plan_*`` says beforehand what they will do, with the checks they
+  make themselves.  A cancel carries a token made with its confirmation page as its
+  external id, so a second submit of the same page returns the first cancel; a confirm is
+  one per order anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+
+from ..domain.errors import AssistError, PermissionDenied, Second, ValidationError
+from ..domain.model import Order, Right, TransactionType
+from ..domain.money import Money
+from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
+from ..domain.passwords import hash_password, password_problem
+from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.records import LoginRecord
+from . import auth
+from . import cancel as cancel_uc
+from . import confirm as confirm_uc
+from .common import load_order, split_bill_number
+from .notifications import queries as notifications
+from .results import OperationResult
+
+#: The cabinet checks every password (no cache of verified passwords).
+_NO_CACHE = auth.SuccessCache(ttl=0)
+#: Orders on a page of the monitor.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class CabinetUser:
+    merchant_id: int
+    login: str
+    rights: frozenset[str]
+    stamp: str
+
+    def can(self, right: Right) -> bool:
+        return Right.ADMIN.value in self.rights or right.value in self.rights
+
+
+def _stamp(key: bytes, record: LoginRecord) -> str:
+    msg = "\x00".join((str(record.merchant_id), record.login, record.password_hash,
+                       ",".join(sorted(record.rights))))
+    return hmac.new(key, msg.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _user(key: bytes, record: LoginRecord) -> CabinetUser:
+    return CabinetUser(record.merchant_id, record.login, frozenset(record.rights),
+                       _stamp(key, record))
+
+
+def sign_in(uow: UnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
+            login: str | None, password: str | None, client: str | None) -> CabinetUser:
+    """The user these credentials name, under the web services' rules: 7/141 for a wrong
+    merchant, login or password, 7/3 while the client is refused, 8/350 without the right
+    ``monitor``."""
+    principal = auth.authenticate(uow, clock, _NO_CACHE,
+                                  auth.Credentials(merchant_id, login, password, client),
+                                  Right.MONITOR)
+    with uow.queries() as reader:
+        record = auth.read_login(reader, principal.merchant_id, principal.login)
+    if record is None:  # deleted in between
+        raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
+    return _user(key, record)
+
+
+def current_user(uow: UnitOfWork, key: bytes, merchant_id: int, login: str,
+                 stamp: str) -> CabinetUser | None:
+    """The signed-in user as its row is now, or None when the session no longer holds:
+    the user or its merchant disabled or gone, the password or rights changed."""
+    with uow.queries() as reader:
+        record = auth.read_login(reader, merchant_id, login)
+    if record is None or not (record.active and record.merchant_active):
+        return None
+    user = _user(key, record)
+    if not hmac.compare_digest(user.stamp, stamp) or not user.can(Right.MONITOR):
+        return None
+    return user
+
+
+def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser,
+                    current: str | None, new: str, client: str | None) -> CabinetUser:
+    """Set the user's own password after checking its current one under the sign-in rules
+    (a wrong one counts as a failed sign-in); the user's other sessions end with it.  The
+    policy is ``passwords.password_problem`` (8-64 characters, letters and digits)."""
+    auth.authenticate(uow, clock, _NO_CACHE,
+                      auth.Credentials(str(user.merchant_id), user.login, current, client),
+                      Right.MONITOR)
+    problem = password_problem(new)
+    if problem:
+        raise ValidationError(problem, Second.PASSWORD)
+    if new == current:
+        raise ValidationError("the new password is the current one", Second.PASSWORD)
+    with uow:
+        row = uow.users.get(user.merchant_id, user.login)
+        if row is None:
+            raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
+        row.password_hash = hash_password(new)
+        uow.commit()
+    with uow.queries() as reader:
+        record = auth.read_login(reader, user.merchant_id, user.login)
+    if record is None:
+        raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
+    return _user(key, record)
+
+
+def time_zone(uow: UnitOfWork, user: CabinetUser) -> str:
+    """The IANA name of the time zone the user's merchant sees its days and times in."""
+    with uow.reader() as r:
+        merchant = r.merchants.get(user.merchant_id)
+        return getattr(merchant, "time_zone", None) or "UTC"
+
+
+def _require(user: CabinetUser, right: Right) -> None:
+    if not user.can(right):
+        raise PermissionDenied(f"user {user.login} does not have the right '{right.value}'",
+                               Second.WEB_SERVICE)
+
+
+# -- the orders monitor --------------------------------------------------------------------
+def monitor(port: OrderMonitor, user: CabinetUser, flt: OrderFilter, after: Cursor | None,
+            *, by: str = "date", descending: bool = True, limit: int = PAGE_SIZE
+            ) -> MonitorPage:
+    """A page of the user's merchant's orders under the filter, and the filter's totals."""
+    _require(user, Right.MONITOR)
+    if flt.merchant_id != user.merchant_id:
+        raise PermissionDenied("another merchant's orders", Second.WEB_SERVICE)
+    if by not in ("date", "amount"):
+        raise ValidationError(f"orders are sorted by date or amount, not {by!r}", Second.NONE)
+    rows, cursor = port.page(flt, after, limit, by=by, descending=descending)
+    return MonitorPage(tuple(rows), cursor, tuple(port.totals(flt)))
+
+
+# -- the order card ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransactionCard:
+    type: str
+    state: str
+    amount: object
+    currency: str
+    reference: str | None
+    request_id: str
+    response_code: str | None
+    message: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OperationCard:
+    number: int
+    type: int
+    bill_number: str
+    amount: Money
+    rate: object
+    state: str
+    response_code: str | None
+    message: str | None
+    approval_code: str | None
+    means: str
+    card: str | None
+    created_at: datetime
+    transactions: tuple[TransactionCard, ...]
+
+
+@dataclass(frozen=True)
+class OrderCard:
+    bill_number: str
+    order_number: str
+    amount: Money
+    state: str
+    state_reason: str | None
+    test_mode: bool
+    created_at: datetime
+    comment: str | None
+    customer: dict[str, str]
+    operations: tuple[OperationCard, ...]
+    notifications: tuple = field(default=())
+    #: What may be done now (and what the user may do): whole amounts, or None.
+    confirmable: Money | None = None
+    cancelable: Money | None = None
+
+
+def _can(check) -> Money | None:
+    try:
+        return check()
+    except AssistError:  # refused by the domain: not possible now
+        return None
+
+
+def order_card(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> OrderCard:
+    """Everything the cabinet shows of one order of the user's merchant (another
+    merchant's order is not found)."""
+    _require(user, Right.MONITOR)
+    bill, _ = split_bill_number(bill_number)
+    with uow.reader() as r:
+        order = load_order(r, bill, user.merchant_id)
+        ops = tuple(OperationCard(
+            op.number, op.type, order.extended(op), op.money, op.rate, op.state,
+            op.response_code, op.message, op.approval_code, op.means, op.means_number,
+            op.created_at, tuple(TransactionCard(
+                tx.type, tx.state, tx.amount, tx.currency, tx.processing_reference,
+                tx.request_id, tx.response_code, tx.message, tx.created_at)
+                for tx in op.transactions))
+            for op in sorted(order.operations, key=lambda o: o.number))
+        customer = {name: value for name, value in asdict(order.customer).items() if value}
+        card = OrderCard(order.bill_number, order.order_number, order.money, order.state,
+                         order.state_reason, bool(order.test_mode), order.created_at,
+                         order.comment, customer, ops,
+                         confirmable=_can(lambda: order.check_confirm(None)),
+                         cancelable=_can(lambda: order.check_cancel(None)))
+    journal = tuple((n, notifications.details(uow, n.notification_id, user.merchant_id)[1])
+                    for n in notifications.notifications_of(uow, user.merchant_id,
+                                                            bill_number=bill))
+    return replace(card, notifications=journal)
+
+
+def notify_again(uow: UnitOfWork, clock: Clock, user: CabinetUser, bill_number: str) -> int:
+    """Queue again, unchanged, the result notifications of one order of the user's merchant
+    (the web service ``replay`` on one billnumber); how many."""
+    _require(user, Right.MONITOR)
+    request = notifications.replay_request(bill_number=bill_number)
+    return notifications.replay(uow, clock, user.merchant_id, request).count
+
+
+# -- confirm and cancel --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """What a confirm or cancel will do: ``method`` is ``confirm``, ``reversal`` or
+    ``refund``; ``whole`` is all that can be confirmed or canceled now."""
+
+    action: str
+    bill_number: str
+    amount: Money
+    whole: Money
+    method: str
+    token: str
+
+    @property
+    def partial(self) -> bool:
+        return self.amount != self.whole
+
+
+def _read(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> Order:
+    bill, _ = split_bill_number(bill_number)
+    with uow.reader() as r:
+        return load_order(r, bill, user.merchant_id)
+
+
+def plan_confirm(uow: UnitOfWork, user: CabinetUser, bill_number: str,
+                 amount: Money | None) -> Plan:
+    _require(user, Right.CONFIRM)
+    bill, _ = split_bill_number(bill_number)
+    with uow.reader() as r:
+        order = load_order(r, bill, user.merchant_id)
+        whole = order.check_confirm(None)
+        value = order.check_confirm(amount)
+    return Plan("confirm", bill, value, whole, "confirm", new_token())
+
+
+def plan_cancel(uow: UnitOfWork, user: CabinetUser, bill_number: str,
+                amount: Money | None) -> Plan:
+    _require(user, Right.CANCEL)
+    bill, _ = split_bill_number(bill_number)
+    with uow.reader() as r:
+        order = load_order(r, bill, user.merchant_id)
+        whole = order.check_cancel(None)
+        value = order.check_cancel(amount)
+        kind = cancel_uc.cancel_kind(order)
+    method = "refund" if kind is TransactionType.REFUND else "reversal"
+    return Plan("cancel", bill, value, whole, method, new_token())
+
+
+def new_token() -> str:
+    """A confirmation page's token (a valid ``Externalrefundid``: 10-100 of [A-Za-z0-9_-])."""
+    return "cab-" + secrets.token_urlsafe(18)
+
+
+def confirm(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
+            bill_number: str, amount: Money | None, *, client_ip: str | None = None
+            ) -> OperationResult:
+    _require(user, Right.CONFIRM)
+    return confirm_uc.confirm_payment(uow, gateway, clock, user.merchant_id, bill_number,
+                                      amount, client_ip=client_ip)
+
+
+def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
+           bill_number: str, amount: Money | None, token: str, *, reason: int = 1,
+           client_ip: str | None = None) -> OperationResult:
+    """``reason``: ``cancel.REASONS`` (1 declined by the shop, 2 by the customer, 3 fraud)."""
+    _require(user, Right.CANCEL)
+    return cancel_uc.cancel_payment(uow, gateway, clock, user.merchant_id, bill_number,
+                                    amount, reason=reason, external_id=token,
+                                    client_ip=client_ip)
