@@ -1,4 +1,4 @@
-"""The fields of the web services' replies, in Assist's order (reference §3), as Python values:
+"""The fields of the web services' replies, in Assist's order, as Python values:
 ``Money`` for amounts, aware UTC ``datetime`` for times, ``int`` for codes and flags, ``str``
 or ``None`` (absent) for the rest.
 
