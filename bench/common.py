@@ -21,6 +21,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen | None) -> None:
+    """Stop ``proc`` and its session (SIGTERM, then SIGKILL after 10 s), if still running."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 class Gunicorn:
     """``gunicorn APP`` with the settings of ``assist-ws serve`` (``gunicorn_config``: 2
     threaded workers by default, the application preloaded), without the access log;
@@ -53,12 +63,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn {self.app} did not start")
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        stop(self.proc)
 
     def rss_mb(self) -> float:
         """Resident memory of the master and its workers now, in MB."""
@@ -93,12 +98,7 @@ class EmulatorProcess:
                 time.sleep(0.1)
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        stop(self.proc)
 
     @property
     def pid(self) -> int:

@@ -59,42 +59,43 @@ def origin(url: str | None) -> str | None:
     netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in netloc:
         return None
-    if netloc.startswith("["):
-        if "]" not in netloc:
-            return None
-        host, _, port = netloc.partition("]")
+    split = _host_and_port(netloc) if "]" in netloc or not netloc.startswith("[") else None
+    if split is None:
+        return None
+    host, port = host_name(split[0]), split[1]
+    if host is None:
+        return None
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _host_and_port(text: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` (an IPv6 literal in brackets) as (host, port or None); None when the
+    brackets or the port (1 to 65535, ASCII digits) are wrong.  The host is not checked."""
+    if text.startswith("["):
+        host, _, port = text.partition("]")
         host += "]"
         if port and not port.startswith(":"):
             return None
         port = port[1:]
     else:
-        host, _, port = netloc.partition(":")
-    host = host_name(host)
-    if host is None:
+        host, _, port = text.partition(":")
+    if not port:
+        return host, None
+    if not is_digits(port) or len(port) > 5 or not 0 < int(port) < 65536:
         return None
-    if port:
-        if not is_digits(port) or len(port) > 5 or not 0 < int(port) < 65536:
-            return None
-        if int(port) != _DEFAULT_PORTS[scheme]:
-            host = f"{host}:{int(port)}"
-    return f"{scheme}://{host}"
+    return host, int(port)
 
 
 def valid_host_header(text: str) -> bool:
     """What a ``Host`` (or ``X-Forwarded-Host``) may hold: a host name or an IP literal,
     with an optional port from 1 to 65535."""
-    if text.startswith("["):
-        host, _, port = text.partition("]")
-        host += "]"
-        if port and not port.startswith(":"):
-            return False
-        port = port[1:]
-    else:
-        host, _, port = text.partition(":")
-    if port and (not is_digits(port) or len(port) > 5 or not 0 < int(port) < 65536):
+    split = _host_and_port(text)
+    if not text or split is None:
         return False
-    return bool(text) and host_name(host.rstrip(".") if host.endswith(".") else host) \
-        is not None
+    host = split[0]
+    return host_name(host.rstrip(".") if host.endswith(".") else host) is not None
 
 
 def check_return_url(name: str, url: str) -> str:

@@ -86,6 +86,18 @@ def dialect(backend):
     return backend[2]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request, tmp_path):
+    """A database URL with no schema yet, on each backend (for migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/migrate.db"
+        return
+    require_postgres()
+    url, name = create_pg_database()
+    yield url
+    drop_pg_database(name)
+
+
 def new_order(container, amount="100.00", currency="RUB", delay=False, merchant=MERCHANT):
     return create_order(container.uow, container.clock, AuthorizationRequest(
         str(merchant), "ORD-" + uuid.uuid4().hex[:12], amount, currency,

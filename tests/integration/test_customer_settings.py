@@ -14,7 +14,6 @@ from assist_ws.db.migrate import upgrade
 from assist_ws.domain.errors import ValidationError
 from assist_ws.services import admin
 
-from ..support import create_pg_database, drop_pg_database, require_postgres
 
 
 def settings(gw, mid):
@@ -46,17 +45,6 @@ def test_settings_are_saved_and_read_by_both_units_of_work(gw):
     with gw.uow.reader() as r:
         assert r.merchants.get(mid).name == "Asking shop"
     assert settings(gw, mid)[0] == ["lastname", "firstname", "email", "mobilephone", "zip"]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/migrate.db"
-        return
-    require_postgres()
-    url, name = create_pg_database()
-    yield url
-    drop_pg_database(name)
 
 
 def test_the_migration_gives_existing_merchants_nothing_asked(empty_database):

@@ -9,13 +9,11 @@ import threading
 import uuid
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from assist_ws.db.migrate import upgrade
 from assist_ws.domain.records import FailureState, LoginKey, Window
 
-from ..support import create_pg_database, drop_pg_database, require_postgres
 from .conftest import MERCHANT
 
 
@@ -110,17 +108,6 @@ def test_old_keys_are_deleted_a_few_at_a_time_but_not_while_refused(gw):
         uow.commit()
     assert state(gw, keys[0]).failures == 1 and state(gw, fresh).failures == 1
     assert [state(gw, k).failures for k in keys[1:]] == [0] * 4
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/migrate.db"
-        return
-    require_postgres()
-    url, name = create_pg_database()
-    yield url
-    drop_pg_database(name)
 
 
 def test_the_migration_moves_failures_off_the_user_row(empty_database):
