@@ -62,6 +62,13 @@ class UserRepository(_Repo):
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
 
+    def of_merchant(self, merchant_id: int) -> list[MerchantUser]:
+        return list(self.session.scalars(select(MerchantUser).where(
+            merchant_users.c.merchant_id == merchant_id).order_by(merchant_users.c.login)))
+
+    def remove(self, user: MerchantUser) -> None:
+        self.session.delete(user)
+
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
         rows = _LOGIN.rows(self.session.connection(), {"m": merchant_id, "l": login})
         if not rows:

@@ -290,6 +290,37 @@ settlement_batches = Table(
     Index("ix_settlement_batches_open", "state", "lease_until"),
 )
 
+#: The merchant cabinet's signed-in browsers (``domain.audit.CabinetSession``): the digest of
+#: the cookie's token, the user, the stamp of its row, the last request; ended ones stay a
+#: day and go as new sessions come.
+cabinet_sessions = Table(
+    "cabinet_sessions", metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("merchant_id", BigInteger, nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("stamp", String(64), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("ix_cabinet_sessions_user", "merchant_id", "login"),
+    Index("ix_cabinet_sessions_last_seen", "last_seen_at"),
+)
+
+#: The cabinet's audit log (``domain.audit.AuditEntry``); a failed sign-in of an unknown
+#: merchant is kept under the number given (0 when it was none), hence no foreign key.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("merchant_id", BigInteger, nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("what", String(512), nullable=False),
+    Index("ix_audit_log_merchant_at", "merchant_id", "at", "id"),
+)
+
 _started = False
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import READONLY, usable
+from .audit import AuditRepository, CabinetSessionRepository
 from .notifications import NotificationRepository
 from .repositories import (CenterRepository, LoginFailureRepository, MerchantRepository,
                            OrderRepository, RateRepository, UserRepository)
@@ -33,6 +34,8 @@ class _Open:
         self.orders = OrderRepository(session)
         self.notifications = NotificationRepository(session)
         self.settlements = SettlementRepository(session)
+        self.audit = AuditRepository(session)
+        self.cabinet_sessions = CabinetSessionRepository(session)
 
 
 class ThreadBound:
@@ -69,7 +72,8 @@ class ThreadBound:
 
 class SqlAlchemyUnitOfWork(ThreadBound):
     REPOSITORIES = frozenset(("session", "merchants", "users", "login_failures", "centers",
-                              "rates", "orders", "notifications", "settlements"))
+                              "rates", "orders", "notifications", "settlements", "audit",
+                              "cabinet_sessions"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], object]] = ()):

@@ -50,7 +50,11 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def login_problem(login: str) -> str | None:
-    if not re.fullmatch(r"[A-Za-z0-9_]{3,20}", login or "") or not re.search(r"[A-Za-z]", login):
-        return "a login has 3 to 20 latin letters, digits or _ and at least one letter"
+def login_problem(login: str, *, shortest: int = 3) -> str | None:
+    """Why ``login`` is unacceptable, or None: ``shortest`` (3; the cabinet asks 8) to 20
+    latin letters, digits or _, at least one letter."""
+    if not re.fullmatch(r"[A-Za-z0-9_]{%d,20}" % shortest, login or "") \
+            or not re.search(r"[A-Za-z]", login):
+        return (f"a login has {shortest} to 20 latin letters, digits or _ and at least one "
+                f"letter")
     return None

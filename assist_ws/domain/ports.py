@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterator, Protocol, Sequence
 
+from .audit import AuditEntry, AuditQuery, CabinetSession
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .notifications import DeliveryAttempt, Notification
@@ -112,6 +113,8 @@ class MerchantRepository(Protocol):
 class UserRepository(Protocol):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
     def add(self, user: MerchantUser) -> None: ...
+    def of_merchant(self, merchant_id: int) -> list[MerchantUser]: ...
+    def remove(self, user: MerchantUser) -> None: ...
 
     def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
         """The user and its merchant's state, read in one cheap query."""
@@ -306,6 +309,28 @@ class SettlementRepository(Protocol):
         """Batches still ``sent`` after at least ``min_attempts`` sends."""
 
 
+class AuditRepository(Protocol):
+    """The cabinet's audit log (``domain.audit``)."""
+
+    def add(self, entry: AuditEntry) -> None: ...
+    def find(self, query: AuditQuery, limit: int) -> list[AuditEntry]: ...
+
+
+class CabinetSessionRepository(Protocol):
+    """The cabinet's signed-in browsers (``domain.audit.CabinetSession``)."""
+
+    def add(self, session: CabinetSession) -> None: ...
+    def get(self, session_id: str) -> CabinetSession | None: ...
+    def touch(self, session_id: str, now: datetime, stamp: str | None = None) -> None: ...
+    def end(self, session_id: str, now: datetime) -> None: ...
+
+    def end_user(self, merchant_id: int, login: str, now: datetime, *,
+                 keep: str | None = None) -> int:
+        """End the user's open sessions (but ``keep``); how many."""
+
+    def open_count(self, merchant_id: int, login: str) -> int: ...
+
+
 class UnitOfWork(Protocol):
     merchants: MerchantRepository
     users: UserRepository
@@ -315,6 +340,8 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     notifications: NotificationRepository
     settlements: SettlementRepository
+    audit: AuditRepository
+    cabinet_sessions: CabinetSessionRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc) -> None: ...

@@ -95,11 +95,14 @@ def known_time_zone(name: str) -> bool:
 
 
 def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
-                  create: bool, check_notify_url: Callable[[str], str] = check_url) -> Merchant:
+                  create: bool, check_notify_url: Callable[[str], str] = check_url,
+                  record: Callable[[UnitOfWork, Merchant], object] | None = None) -> Merchant:
     """Create (``create``) or update a merchant; refuses what would not work.  A
     notification URL must pass ``check_notify_url`` -- that of the sender that will deliver
     (``NotificationSender.check_url``), refusing ports it does not use and, unless allowed,
-    hosts that are or resolve to non-public addresses (5/154)."""
+    hosts that are or resolve to non-public addresses (5/154).  ``record`` is called with
+    the changed merchant just before the commit, in the same transaction (the cabinet's
+    audit entry)."""
     if not 0 < merchant_id <= 2147483647:
         raise ValidationError("Merchant_ID is a whole number from 1 to 2147483647",
                               Second.MERCHANT_ID)
@@ -160,13 +163,18 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:
             raise ValidationError("checking the order code needs a secret word", Second.NONE)
+        if record is not None:
+            record(uow, merchant)
         uow.commit()
         return merchant
 
 
 def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
-             rights: list[Right], *, replace: bool = False) -> MerchantUser:
-    problem = login_problem(login) or password_problem(password)
+             rights: list[Right], *, replace: bool = False, shortest_login: int = 3,
+             record: Callable[[UnitOfWork], object] | None = None) -> MerchantUser:
+    """Add a user (``replace``: or set its password and rights).  ``record`` is called just
+    before the commit, in the same transaction (the cabinet's audit entry)."""
+    problem = login_problem(login, shortest=shortest_login) or password_problem(password)
     if problem:
         raise ValidationError(problem, Second.LOGIN_PASSWORD)
     with uow:
@@ -181,6 +189,8 @@ def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
         else:
             user.password_hash = hash_password(password)
             user.rights = sorted(r.value for r in rights)
+        if record is not None:
+            record(uow)
         uow.commit()
         return user
 

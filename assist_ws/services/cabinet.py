@@ -23,6 +23,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
+from ..domain.audit import AuditKind
 from ..domain.errors import AssistError, PermissionDenied, Second, ValidationError
 from ..domain.model import Order, Right, TransactionType
 from ..domain.money import Money
@@ -30,7 +31,7 @@ from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
 from ..domain.passwords import hash_password, password_problem
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.records import LoginRecord
-from . import auth
+from . import audit, auth
 from . import cancel as cancel_uc
 from . import confirm as confirm_uc
 from .common import load_order, split_bill_number
@@ -54,10 +55,16 @@ class CabinetUser:
         return Right.ADMIN.value in self.rights or right.value in self.rights
 
 
-def _stamp(key: bytes, record: LoginRecord) -> str:
-    msg = "\x00".join((str(record.merchant_id), record.login, record.password_hash,
-                       ",".join(sorted(record.rights))))
+def stamp_of(key: bytes, merchant_id: int, login: str, password_hash: str,
+             rights) -> str:
+    """The stamp of a user row with these values."""
+    msg = "\x00".join((str(merchant_id), login, password_hash, ",".join(sorted(rights))))
     return hmac.new(key, msg.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _stamp(key: bytes, record: LoginRecord) -> str:
+    return stamp_of(key, record.merchant_id, record.login, record.password_hash,
+                    record.rights)
 
 
 def _user(key: bytes, record: LoginRecord) -> CabinetUser:
@@ -70,9 +77,16 @@ def sign_in(uow: UnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
     """The user these credentials name, under the web services' rules: 7/141 for a wrong
     merchant, login or password, 7/3 while the client is refused, 8/350 without the right
     ``monitor``."""
-    principal = auth.authenticate(uow, clock, _NO_CACHE,
-                                  auth.Credentials(merchant_id, login, password, client),
-                                  Right.MONITOR)
+    try:
+        principal = auth.authenticate(uow, clock, _NO_CACHE,
+                                      auth.Credentials(merchant_id, login, password, client),
+                                      Right.MONITOR)
+    except AssistError as exc:
+        number = (merchant_id or "").strip()
+        audit.record_alone(uow, clock, int(number) if number.isdigit() and len(number) < 12
+                           else 0, (login or "").strip()[:64], client,
+                           AuditKind.SIGN_IN_FAILED, f"{exc.firstcode}/{exc.secondcode}")
+        raise
     with uow.queries() as reader:
         record = auth.read_login(reader, principal.merchant_id, principal.login)
     if record is None:  # deleted in between
@@ -95,10 +109,12 @@ def current_user(uow: UnitOfWork, key: bytes, merchant_id: int, login: str,
 
 
 def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser,
-                    current: str | None, new: str, client: str | None) -> CabinetUser:
+                    current: str | None, new: str, client: str | None, *,
+                    session: str | None = None) -> CabinetUser:
     """Set the user's own password after checking its current one under the sign-in rules
-    (a wrong one counts as a failed sign-in); the user's other sessions end with it.  The
-    policy is ``passwords.password_problem`` (8-64 characters, letters and digits)."""
+    (a wrong one counts as a failed sign-in); the user's other sessions end with it (in the
+    same transaction; ``session``, the id of the one asking, goes on with the new stamp).
+    The policy is ``passwords.password_problem`` (8-64 characters, letters and digits)."""
     auth.authenticate(uow, clock, _NO_CACHE,
                       auth.Credentials(str(user.merchant_id), user.login, current, client),
                       Right.MONITOR)
@@ -112,6 +128,12 @@ def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser
         if row is None:
             raise PermissionDenied("the user is gone", Second.LOGIN_PASSWORD)
         row.password_hash = hash_password(new)
+        now = clock.now()
+        uow.cabinet_sessions.end_user(user.merchant_id, user.login, now, keep=session)
+        if session is not None:
+            uow.cabinet_sessions.touch(session, now, stamp_of(
+                key, row.merchant_id, row.login, row.password_hash, row.rights))
+        audit.record(uow, clock, user.merchant_id, user.login, client, AuditKind.PASSWORD)
         uow.commit()
     with uow.queries() as reader:
         record = auth.read_login(reader, user.merchant_id, user.login)
@@ -295,8 +317,10 @@ def confirm(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: Cab
             bill_number: str, amount: Money | None, *, client_ip: str | None = None
             ) -> OperationResult:
     _require(user, Right.CONFIRM)
-    return confirm_uc.confirm_payment(uow, gateway, clock, user.merchant_id, bill_number,
-                                      amount, client_ip=client_ip)
+    return _audited(uow, clock, user, client_ip, AuditKind.CONFIRM, bill_number, amount,
+                    lambda: confirm_uc.confirm_payment(uow, gateway, clock, user.merchant_id,
+                                                       bill_number, amount,
+                                                       client_ip=client_ip))
 
 
 def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
@@ -304,6 +328,28 @@ def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: Cabi
            client_ip: str | None = None) -> OperationResult:
     """``reason``: ``cancel.REASONS`` (1 declined by the shop, 2 by the customer, 3 fraud)."""
     _require(user, Right.CANCEL)
-    return cancel_uc.cancel_payment(uow, gateway, clock, user.merchant_id, bill_number,
-                                    amount, reason=reason, external_id=token,
-                                    client_ip=client_ip)
+    return _audited(uow, clock, user, client_ip, AuditKind.CANCEL, bill_number, amount,
+                    lambda: cancel_uc.cancel_payment(uow, gateway, clock, user.merchant_id,
+                                                     bill_number, amount, reason=reason,
+                                                     external_id=token, client_ip=client_ip),
+                    f" reason {reason}")
+
+
+def _audited(uow: UnitOfWork, clock: Clock, user: CabinetUser, client: str | None,
+             kind: AuditKind, bill_number: str, amount: Money | None, act,
+             extra: str = "") -> OperationResult:
+    """Run a confirm or cancel and record it with its outcome (the use case commits in
+    steps around the call to the center, so the entry is written when it returns)."""
+    whole = "all" if amount is None else f"{amount.amount} {amount.currency}"
+    asked = f"{bill_number[:20]} {whole}{extra}"
+    try:
+        result = act()
+    except AssistError as exc:
+        audit.record_alone(uow, clock, user.merchant_id, user.login, client, kind,
+                           f"{asked}: refused {exc.firstcode}/{exc.secondcode}")
+        raise
+    op = result.operation
+    audit.record_alone(uow, clock, user.merchant_id, user.login, client, kind,
+                       f"{asked}: {op.bill_number} {op.state}"
+                       f"{' (repeated)' if result.repeated else ''}")
+    return result

@@ -1,11 +1,11 @@
 """The merchant cabinet, ``/account/*``: a merchant's users sign in with ``Merchant_ID``,
 login and password and watch, confirm and cancel their orders in a browser.
 
-* The session is a cookie signed with the gateway's secret (``itsdangerous``, Flask's own
-  signer): the user's merchant, login and ``stamp`` (``services.cabinet``), the time of the
-  last request and a random id for the forms' CSRF tokens.  ``HttpOnly``, ``SameSite=Lax``,
-  ``Secure`` when the request came over HTTPS, scoped to ``/account/``.  Every request reads
-  the user again; ``account_idle_minutes`` without a request end the session.
+* The session is kept in the database (``services.cabinet_sessions``); the cookie, signed
+  with the gateway's secret (``itsdangerous``, Flask's own signer), carries its random token,
+  the language and a random id for the forms' CSRF tokens.  ``HttpOnly``, ``SameSite=Lax``,
+  ``Secure`` when the request came over HTTPS, scoped to ``/account/``.  Every request finds
+  its session and user again; ``account_idle_minutes`` without a request end the session.
 * Every form carries the session's CSRF token, made like the payment pages'
   (``PageSessions.csrf`` of the session's random id; a new id at each sign-in and sign-out),
   and a cross-site POST is refused (``Sec-Fetch-Site``); either refusal is a 403 that
@@ -42,7 +42,7 @@ from ..domain.model import Right
 from ..domain.money import normalize_currency, parse_amount
 from ..domain.monitor import Cursor, OrderFilter
 from ..domain.states import OrderState
-from ..services import cabinet
+from ..services import cabinet, cabinet_sessions
 from . import account_texts as texts
 from . import texts as pay_texts
 from .page_session import PageSessions
@@ -104,20 +104,16 @@ def _load_session():
         session["lang"] = asked
     g.session, g.user, g.expired, g.zone = session, None, False, timezone.utc
     g.lang = session.get("lang") if session.get("lang") in texts.TEXTS else "RU"
-    if "m" in session:
-        now = _now().timestamp()
-        if now - float(session.get("t", 0)) > _ext().idle.total_seconds():
-            g.expired = True
+    if isinstance(session.get("k"), str):
+        c = _container()
+        resumed = cabinet_sessions.resume(c.uow, c.clock, _ext().stamp_key, session["k"],
+                                          _ext().idle)
+        if resumed.user is None:
+            g.expired = resumed.expired
             _sign_out()
             return None
-        user = cabinet.current_user(_container().uow, _ext().stamp_key, int(session["m"]),
-                                    str(session.get("l", "")), str(session.get("s", "")))
-        if user is None:
-            _sign_out()
-            return None
-        g.user = user
-        g.zone = _zone(cabinet.time_zone(_container().uow, user))
-        session["t"] = now
+        g.user = resumed.user
+        g.zone = _zone(cabinet.time_zone(c.uow, resumed.user))
     return None
 
 
@@ -224,8 +220,9 @@ def login():
         log.info("cabinet sign-in refused: %s/%s", exc.firstcode, exc.secondcode)
         return _render("login.html", status, error=key, form={
             "merchant_id": form.get("merchant_id", ""), "login": form.get("login", "")})
-    g.session = {**_new_session(g.lang), "m": user.merchant_id, "l": user.login,
-                 "s": user.stamp, "t": _now().timestamp()}
+    token = cabinet_sessions.open_session(_container().uow, _container().clock, user,
+                                          request.remote_addr)
+    g.session = {**_new_session(g.lang), "k": token}
     g.user = user
     log.info("cabinet sign-in: merchant %s login %r", user.merchant_id, user.login)
     return redirect(url_for("account.orders"), 303)
@@ -235,6 +232,9 @@ def login():
 def logout():
     if not _csrf_ok():
         return _message("csrf", 403)
+    if isinstance(g.session.get("k"), str):
+        cabinet_sessions.sign_out(_container().uow, _container().clock, g.session["k"],
+                                  g.user, request.remote_addr)
     _sign_out()
     return redirect(url_for("account.login", bye="1"), 303)
 
@@ -252,14 +252,15 @@ def password():
         return _render("password.html", 422, error=texts.t(g.lang, "password_mismatch"))
     try:
         user = cabinet.change_password(_container().uow, _container().clock, _ext().stamp_key,
-                                       g.user, form.get("current"), new, request.remote_addr)
+                                       g.user, form.get("current"), new, request.remote_addr,
+                                       session=cabinet_sessions.digest(g.session["k"]))
     except AssistError as exc:
         if isinstance(exc, AuthenticationError):
             key = "refused" if exc.secondcode == Second.RATE else "password_wrong"
             return _render("password.html", 429 if key == "refused" else 401,
                            error=texts.t(g.lang, key))
         return _render("password.html", 422, error=texts.t(g.lang, "password_policy"))
-    g.session["s"], g.user = user.stamp, user
+    g.user = user
     log.info("cabinet: merchant %s login %r changed its password", user.merchant_id,
              user.login)
     return _render("password.html", notice=texts.t(g.lang, "password_changed"))
@@ -540,3 +541,8 @@ def bulk_act():
                  g.user.login, result.operation.state)
         results.append((bill, result, None))
     return _render("bulk.html", action=action, results=results)
+
+
+# The administration pages (users, audit log) and the settings page add their routes to ``bp``.
+from . import account_admin  # noqa: E402,F401
+from . import account_settings  # noqa: E402,F401

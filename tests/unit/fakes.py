@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -47,6 +48,13 @@ class FakeUsers(_Dict):
     def __init__(self, store: dict, merchants: dict):
         super().__init__(store, lambda u: (u.merchant_id, u.login))
         self.merchants = merchants
+
+    def of_merchant(self, merchant_id):
+        return sorted((u for u in self.store.values() if u.merchant_id == merchant_id),
+                      key=lambda u: u.login)
+
+    def remove(self, user):
+        self.store.pop((user.merchant_id, user.login), None)
 
     def login_record(self, merchant_id, login):
         user, merchant = self.store.get((merchant_id, login)), self.merchants.get(merchant_id)
@@ -243,12 +251,65 @@ class FakeSettlements:
                 if b.state == "sent" and b.attempts >= min_attempts]
 
 
+class FakeAudit:
+    """The audit log: a list of entries."""
+
+    def __init__(self, store: list):
+        self.store = store
+
+    def add(self, entry):
+        self.store.append(entry)
+
+    def find(self, query, limit):
+        found = [e for e in reversed(self.store) if e.merchant_id == query.merchant_id
+                 and query.since <= e.at < query.until
+                 and (not query.login or e.login == query.login)
+                 and (not query.kinds or e.kind in query.kinds)]
+        return found[:limit]
+
+
+class FakeCabinetSessions:
+    """The cabinet's sessions by id."""
+
+    def __init__(self, store: dict):
+        self.store = store
+
+    def add(self, s):
+        self.store[s.session_id] = s
+
+    def get(self, session_id):
+        return self.store.get(session_id)
+
+    def touch(self, session_id, now, stamp=None):
+        s = self.store.get(session_id)
+        if s is not None:
+            self.store[session_id] = dataclasses.replace(
+                s, last_seen_at=now, stamp=stamp if stamp is not None else s.stamp)
+
+    def end(self, session_id, now):
+        s = self.store.get(session_id)
+        if s is not None and s.ended_at is None:
+            self.store[session_id] = dataclasses.replace(s, ended_at=now)
+
+    def end_user(self, merchant_id, login, now, *, keep=None):
+        ids = [k for k, s in self.store.items() if (s.merchant_id, s.login) ==
+               (merchant_id, login) and s.ended_at is None and k != keep]
+        for k in ids:
+            self.end(k, now)
+        return len(ids)
+
+    def open_count(self, merchant_id, login):
+        return sum(1 for s in self.store.values() if (s.merchant_id, s.login) ==
+                   (merchant_id, login) and s.ended_at is None)
+
+
 class FakeUnitOfWork:
     """Commits by snapshot: leaving without commit() restores what was there before."""
 
     def __init__(self):
         self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {},
-                     "batches": {}, "login_failures": {}}
+                     "batches": {}, "login_failures": {}, "audit": [],
+                     "cabinet_sessions": {}}
         self.commits = 0
         #: The writes made to ``login_failures``, committed or not.
         self.failure_writes: list[tuple] = []
@@ -262,6 +323,8 @@ class FakeUnitOfWork:
         self.rates = _Dict(d["rates"], lambda r: (r.source, r.target))
         self.orders = FakeOrders(d["orders"])
         self.settlements = FakeSettlements(d["orders"], d["batches"])
+        self.audit = FakeAudit(d["audit"])
+        self.cabinet_sessions = FakeCabinetSessions(d["cabinet_sessions"])
 
     def __enter__(self):
         self._saved = copy.deepcopy(self.data)
@@ -300,7 +363,7 @@ class FakeReader:
     def __enter__(self):
         self.uow._bind()
         for name in ("merchants", "users", "login_failures", "centers", "rates", "orders",
-                     "settlements"):
+                     "settlements", "audit", "cabinet_sessions"):
             setattr(self, name, getattr(self.uow, name))
         return self
 
