@@ -321,6 +321,29 @@ audit_log = Table(
     Index("ix_audit_log_merchant_at", "merchant_id", "at", "id"),
 )
 
+#: A cabinet user's TOTP sign-in (``domain.audit.TwoFactor``): the secret encrypted with a
+#: key derived from the gateway's secret, confirmed or not yet, the last time step taken.
+cabinet_two_factor = Table(
+    "cabinet_two_factor", metadata,
+    Column("merchant_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("login", String(64), primary_key=True),
+    Column("secret", String(256), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_step", BigInteger),
+)
+
+#: A user's recovery codes for the TOTP sign-in, hashed; each is taken once.
+cabinet_recovery_codes = Table(
+    "cabinet_recovery_codes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("merchant_id", BigInteger, nullable=False),
+    Column("login", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", UtcDateTime),
+    Index("ix_cabinet_recovery_codes_user", "merchant_id", "login"),
+)
+
 _started = False
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import READONLY, usable
-from .audit import AuditRepository, CabinetSessionRepository
+from .audit import AuditRepository, CabinetSessionRepository, TwoFactorRepository
 from .notifications import NotificationRepository
 from .repositories import (CenterRepository, LoginFailureRepository, MerchantRepository,
                            OrderRepository, RateRepository, UserRepository)
@@ -36,6 +36,7 @@ class _Open:
         self.settlements = SettlementRepository(session)
         self.audit = AuditRepository(session)
         self.cabinet_sessions = CabinetSessionRepository(session)
+        self.two_factor = TwoFactorRepository(session)
 
 
 class ThreadBound:
@@ -73,7 +74,7 @@ class ThreadBound:
 class SqlAlchemyUnitOfWork(ThreadBound):
     REPOSITORIES = frozenset(("session", "merchants", "users", "login_failures", "centers",
                               "rates", "orders", "notifications", "settlements", "audit",
-                              "cabinet_sessions"))
+                              "cabinet_sessions", "two_factor"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], object]] = ()):

@@ -5,7 +5,9 @@ sign-ins and failed ones, sign-outs, confirms and cancels, exports, changes of u
 the merchant's settings.  A ``CabinetSession`` is one signed-in browser: the cookie carries
 only a random token, the database keeps its digest (``session_id``) with the user, the stamp
 of the user's row at sign-in and the time of the last request, so ending a session (sign-out,
-a disabled user, a changed password) holds on every process and host.
+a disabled user, a changed password) holds on every process and host.  ``TwoFactor`` is a
+user's TOTP sign-in: its secret as stored (encrypted), whether it is confirmed, and the last
+time step a code was taken at (a code is taken once).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class AuditKind(str, enum.Enum):
     SETTINGS = "settings"
     SECRET_WORD = "secret_word"
     TEST_NOTIFICATION = "test_notification"
+    TWO_FACTOR_ON = "two_factor_on"
+    TWO_FACTOR_OFF = "two_factor_off"
+    SIGN_IN_CODE_FAILED = "sign_in_code_failed"
 
 
 #: The longest text an entry keeps of what was done.
@@ -72,3 +77,13 @@ class CabinetSession:
     created_at: datetime
     last_seen_at: datetime
     ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TwoFactor:
+    merchant_id: int
+    login: str
+    secret: str          # encrypted: never the secret itself
+    enabled: bool
+    created_at: datetime
+    last_step: int | None = None

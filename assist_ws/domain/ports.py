@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterator, Protocol, Sequence
 
-from .audit import AuditEntry, AuditQuery, CabinetSession
+from .audit import AuditEntry, AuditQuery, CabinetSession, TwoFactor
 from .cards import CardData
 from .model import CurrencyRate, Merchant, MerchantUser, Order, ProcessingCenter
 from .notifications import DeliveryAttempt, Notification
@@ -331,6 +331,21 @@ class CabinetSessionRepository(Protocol):
     def open_count(self, merchant_id: int, login: str) -> int: ...
 
 
+class TwoFactorRepository(Protocol):
+    """The cabinet users' TOTP sign-in and recovery codes (``domain.audit.TwoFactor``)."""
+
+    def get(self, merchant_id: int, login: str) -> TwoFactor | None: ...
+    def save(self, record: TwoFactor) -> None: ...
+
+    def update(self, merchant_id: int, login: str, *, enabled: bool | None = None,
+               last_step: int | None = None) -> None: ...
+
+    def remove(self, merchant_id: int, login: str) -> None: ...
+    def add_codes(self, merchant_id: int, login: str, hashes: list[str]) -> None: ...
+    def use_code(self, merchant_id: int, login: str, code_hash: str, now: datetime) -> bool: ...
+    def codes_left(self, merchant_id: int, login: str) -> int: ...
+
+
 class UnitOfWork(Protocol):
     merchants: MerchantRepository
     users: UserRepository
@@ -342,6 +357,7 @@ class UnitOfWork(Protocol):
     settlements: SettlementRepository
     audit: AuditRepository
     cabinet_sessions: CabinetSessionRepository
+    two_factor: TwoFactorRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc) -> None: ...

@@ -154,5 +154,8 @@ def set_active(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, act
 
 def delete_user(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
                 client: str | None) -> None:
-    _change(uow, clock, user, login, client, AuditKind.USER_DELETE,
-            lambda row: uow.users.remove(row))
+    def change(row: MerchantUser) -> None:
+        uow.users.remove(row)
+        uow.two_factor.remove(row.merchant_id, row.login)  # a new user of the name starts anew
+
+    _change(uow, clock, user, login, client, AuditKind.USER_DELETE, change)

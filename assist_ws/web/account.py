@@ -220,6 +220,8 @@ def login():
         log.info("cabinet sign-in refused: %s/%s", exc.firstcode, exc.secondcode)
         return _render("login.html", status, error=key, form={
             "merchant_id": form.get("merchant_id", ""), "login": form.get("login", "")})
+    if account_two_factor.begin(user):  # the code is asked next
+        return redirect(url_for("account.login_code"), 303)
     token = cabinet_sessions.open_session(_container().uow, _container().clock, user,
                                           request.remote_addr)
     g.session = {**_new_session(g.lang), "k": token}
@@ -543,6 +545,8 @@ def bulk_act():
     return _render("bulk.html", action=action, results=results)
 
 
-# The administration pages (users, audit log) and the settings page add their routes to ``bp``.
+# The administration pages (users, audit log), the settings page and the two-factor pages add
+# their routes to ``bp``.
 from . import account_admin  # noqa: E402,F401
 from . import account_settings  # noqa: E402,F401
+from . import account_two_factor  # noqa: E402

@@ -1,12 +1,16 @@
 """The cabinet's administration pages in a real browser (headless Chromium) against the
 gateway running as its own process, on SQLite and PostgreSQL: an admin creates a user who
 signs in, changes the settings, makes a new secret word and reads the audit log; a session
-ended in the database (the user disabled from another process) is over in the browser."""
+ended in the database (the user disabled from another process) is over in the browser;
+two-factor enrolment with the QR code and sign-in with a code."""
 
 from __future__ import annotations
 
 import random
 import uuid
+from datetime import datetime, timedelta, timezone
+
+import pyotp
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -106,3 +110,39 @@ def test_an_admin_changes_the_settings_and_makes_a_secret_word(browser, site):
     assert word not in browser.page_source
     assert [e["message"] for e in browser.get_log("browser")
             if e["level"] in ("WARNING", "SEVERE") and "favicon" not in e["message"]] == []
+
+
+def test_two_factor_enrolment_and_sign_in_with_a_code(browser, site):
+    merchant, boss = new_merchant(site)
+    sign_in(browser, site, merchant, boss)
+    browser.find_element(By.ID, "two-factor-link").click()
+    wait(browser).until(EC.url_contains("/account/two-factor"))
+    browser.find_element(By.ID, "two-factor-start").click()
+    qr = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#qr svg")))
+    assert qr.size["width"] > 100  # drawn, from the page itself
+    secret = browser.find_element(By.ID, "totp-key").text
+    browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).now())
+    browser.find_element(By.ID, "confirm-code").click()
+    codes = wait(browser).until(EC.presence_of_element_located((By.ID, "recovery-codes")))
+    assert len(codes.find_elements(By.TAG_NAME, "li")) == 10
+
+    # Signing in again: the password, then the app's code (the next time step's: the
+    # enrolment took this one).
+    browser.delete_all_cookies()
+    browser.get(site.url + "/account/login?lang=EN")
+    browser.find_element(By.ID, "merchant_id").send_keys(str(merchant))
+    browser.find_element(By.ID, "login").send_keys(boss)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    code = wait(browser).until(EC.presence_of_element_located((By.ID, "code")))
+    code.send_keys("000000")
+    browser.find_element(By.ID, "send-code").click()
+    wait(browser).until(EC.presence_of_element_located((By.ID, "error")))
+    browser.find_element(By.ID, "code").send_keys(
+        pyotp.TOTP(secret).at(datetime.now(timezone.utc) + timedelta(seconds=30)))
+    browser.find_element(By.ID, "send-code").click()
+    wait(browser).until(EC.url_contains("/account/orders"))
+    assert boss in browser.find_element(By.ID, "who").text
+    assert [e["message"] for e in browser.get_log("browser")
+            if e["level"] in ("WARNING", "SEVERE") and "favicon" not in e["message"]
+            and "401" not in e["message"]] == []

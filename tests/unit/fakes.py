@@ -303,13 +303,50 @@ class FakeCabinetSessions:
                    (merchant_id, login) and s.ended_at is None)
 
 
+class FakeTwoFactor:
+    """The users' TOTP sign-in, by (merchant, login); recovery codes by hash."""
+
+    def __init__(self, store: dict):
+        self.store = store
+
+    def get(self, merchant_id, login):
+        return self.store.get((merchant_id, login), (None,))[0]
+
+    def save(self, record):
+        self.store[(record.merchant_id, record.login)] = (record, {})
+
+    def update(self, merchant_id, login, *, enabled=None, last_step=None):
+        record, codes = self.store[(merchant_id, login)]
+        record = dataclasses.replace(
+            record, enabled=record.enabled if enabled is None else enabled,
+            last_step=record.last_step if last_step is None else last_step)
+        self.store[(merchant_id, login)] = (record, codes)
+
+    def remove(self, merchant_id, login):
+        self.store.pop((merchant_id, login), None)
+
+    def add_codes(self, merchant_id, login, hashes):
+        self.store[(merchant_id, login)][1].update({h: None for h in hashes})
+
+    def use_code(self, merchant_id, login, code_hash, now):
+        codes = self.store.get((merchant_id, login), (None, {}))[1]
+        if code_hash in codes and codes[code_hash] is None:
+            codes[code_hash] = now
+            return True
+        return False
+
+    def codes_left(self, merchant_id, login):
+        codes = self.store.get((merchant_id, login), (None, {}))[1]
+        return sum(1 for used in codes.values() if used is None)
+
+
 class FakeUnitOfWork:
     """Commits by snapshot: leaving without commit() restores what was there before."""
 
     def __init__(self):
         self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {},
                      "batches": {}, "login_failures": {}, "audit": [],
-                     "cabinet_sessions": {}}
+                     "cabinet_sessions": {}, "two_factor": {}}
         self.commits = 0
         #: The writes made to ``login_failures``, committed or not.
         self.failure_writes: list[tuple] = []
@@ -325,6 +362,7 @@ class FakeUnitOfWork:
         self.settlements = FakeSettlements(d["orders"], d["batches"])
         self.audit = FakeAudit(d["audit"])
         self.cabinet_sessions = FakeCabinetSessions(d["cabinet_sessions"])
+        self.two_factor = FakeTwoFactor(d["two_factor"])
 
     def __enter__(self):
         self._saved = copy.deepcopy(self.data)
@@ -363,7 +401,7 @@ class FakeReader:
     def __enter__(self):
         self.uow._bind()
         for name in ("merchants", "users", "login_failures", "centers", "rates", "orders",
-                     "settlements", "audit", "cabinet_sessions"):
+                     "settlements", "audit", "cabinet_sessions", "two_factor"):
             setattr(self, name, getattr(self.uow, name))
         return self
 
