@@ -5,21 +5,33 @@ successful ones, expected reply), checking the order code, and a new secret word
 Everything is saved by ``admin.save_merchant`` -- the command line's own use case with its
 checks -- with the audit entry (the names of the fields changed) in the same transaction.
 The secret word is never shown: a new random one is made, saved and returned once.
+"Send a test notification" sends, at once and with the settings saved, the result of a
+made-up test payment (test mode, 1.00 of the base currency, a masked test card) through the
+notification sender, and returns the try as the delivery journal has it (time, URL,
+verdict, HTTP status, duration, the reply's start, error); the try is recorded in the audit
+log (no order exists for it, so it is not in an order's journal, and it is never retried).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Callable
 
 from ..domain.audit import AuditKind
-from ..domain.errors import NotFound, PermissionDenied, Second
-from ..domain.model import Merchant, Right
-from ..domain.notifications import check_url
+from ..domain.errors import NotFound, OperationProhibited, PermissionDenied, Second
+from ..domain.model import Merchant, Operation, OperationType, Order, Right
+from ..domain.money import Money
+from ..domain.notifications import (NotificationSender, PushNotice, PushReply, ResultKind,
+                                    Verdict, check_url, new_notification_id)
+from ..domain.states import OrderState
 from ..domain.ports import Clock, UnitOfWork
 from . import admin, audit
 from .cabinet import CabinetUser
+from .notifications.delivery import target_of
+from .notifications.outbox import content_of
 
 #: The merchant's fields the page shows and changes.
 FIELDS = ("url_return", "url_return_ok", "url_return_no", "timeout_minutes", "time_zone",
@@ -81,3 +93,51 @@ def new_secret_word(uow: UnitOfWork, clock: Clock, user: CabinetUser,
                             u, clock, user.merchant_id, user.login, client,
                             AuditKind.SECRET_WORD, "a new secret word"))
     return word
+
+
+@dataclass(frozen=True)
+class TestTry:
+    """A test notification's try, as a delivery journal entry shows it."""
+
+    started_at: datetime
+    url: str
+    protocol: str
+    reply: PushReply
+
+
+def _test_payment(merchant: Merchant, now: datetime) -> Order:
+    """A made-up, never stored, paid test order of the merchant."""
+    order = Order(merchant.merchant_id, "TEST-" + secrets.token_hex(4).upper(),
+                  Money(Decimal("1.00"), merchant.base_currency), now, test_mode=True)
+    op = Operation(1, OperationType.PAY, order.amount, order.currency, now)
+    op.state, op.response_code, op.message = "Success", "AS000", "test notification"
+    op.means_type, op.means_number, op.finished_at = "VISA", "411111******1111", now
+    order.operations.append(op)
+    order.state = OrderState.APPROVED.value
+    return order
+
+
+def test_notification(uow: UnitOfWork, clock: Clock, sender: NotificationSender,
+                      user: CabinetUser, client: str | None) -> TestTry:
+    """Send a test payment's result to the merchant's notification URL now (needs one)."""
+    _require_admin(user)
+    with uow.reader() as r:
+        merchant = r.merchants.get(user.merchant_id)
+    target = target_of(merchant)
+    if merchant is None or target is None:
+        raise OperationProhibited("no notification URL is set", Second.URL)
+    started = clock.now()
+    order = _test_payment(merchant, started)
+    notice = PushNotice(new_notification_id(), 1, started,
+                        content_of(order, ResultKind.PAY, True, order.operations[0]))
+    try:
+        reply = sender.send(target, notice)
+    except Exception as exc:  # noqa: BLE001 - a broken sender is a failed try, as delivery's
+        reply = PushReply(Verdict.FAILED, error=f"{type(exc).__name__}: {exc}",
+                          url=target.url)
+    status = "" if reply.http_status is None else f" HTTP {reply.http_status}"
+    audit.record_alone(uow, clock, user.merchant_id, user.login, client,
+                       AuditKind.TEST_NOTIFICATION,
+                       f"{target.protocol.value} {reply.url or target.url}: "
+                       f"{reply.verdict.value}{status}")
+    return TestTry(started, reply.url or target.url, target.protocol.value, reply)

@@ -77,7 +77,7 @@ def settings():
     if not _csrf_ok():
         return _message("csrf", 403)
     c = _container()
-    check = c.notifier.check_url if getattr(c, "notifier", None) else None
+    check = c.notifier.check_url if c.notifier is not None else None
     try:
         changed = cabinet_settings.save(c.uow, c.clock, g.user, _form_settings(request.form),
                                         request.remote_addr,
@@ -103,3 +103,25 @@ def secret_word():
     log.info("cabinet: %r made a new secret word for merchant %s", g.user.login,
              g.user.merchant_id)
     return _page(new_secret_word=word)
+
+
+@bp.post("/settings/test")
+@signed_in
+def test_notification():
+    """Send a test notification now and show its try."""
+    if not _csrf_ok():
+        return _message("csrf", 403)
+    refused = _needs(Right.ADMIN)
+    if refused:
+        return refused
+    c = _container()
+    if c.notifier is None:
+        return _page(409, error=texts.t(g.lang, "test_unavailable"))
+    try:
+        tried = cabinet_settings.test_notification(c.uow, c.clock, c.notifier, g.user,
+                                                   request.remote_addr)
+    except AssistError as exc:
+        return _page(409, error=exc.message)
+    log.info("cabinet: %r sent a test notification for merchant %s: %s", g.user.login,
+             g.user.merchant_id, tried.reply.verdict.value)
+    return _page(tried=tried)

@@ -322,6 +322,12 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "two_factor_turn_off": "Выключить",
         "two_factor_turned_off": "Двухфакторный вход выключен.",
         "enter_code": "Введите код из приложения",
+        "test_notification": "Тестовое уведомление",
+        "send_test": "Отправить тестовое уведомление",
+        "test_unavailable": "Отправка уведомлений не настроена на сервере.",
+        "duration": "Длительность",
+        "reply": "Ответ",
+        "error_text": "Ошибка",
     },
     "EN": {
         "nav_users": "Users",
@@ -421,6 +427,12 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "two_factor_turn_off": "Turn off",
         "two_factor_turned_off": "Two-factor sign-in is off.",
         "enter_code": "Enter the app's code",
+        "test_notification": "Test notification",
+        "send_test": "Send a test notification",
+        "test_unavailable": "Sending notifications is not set up on this server.",
+        "duration": "Duration",
+        "reply": "Reply",
+        "error_text": "Error",
     },
 }
 for _lang, _texts in ADMIN_TEXTS.items():

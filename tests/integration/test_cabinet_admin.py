@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -254,3 +256,47 @@ def test_settings_saved_and_used_by_the_next_payment(gw):
     assert all(word not in what for _k, _w, what in rows)
     assert "url_return_ok" in next(w for k, _x, w in rows if k == "settings"
                                    and "timeout" in w)
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """The merchant's notification endpoint: keeps what it was sent, answers 200."""
+
+    bodies: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        length = int(self.headers.get("Content-Length", "0"))
+        _Receiver.bodies.append(self.rfile.read(length).decode("utf-8", "replace"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_test_notification_is_sent_now_and_its_try_shown(gw):
+    merchant, boss = new_merchant(gw)
+    b = Browser(gw)
+    b.sign_in(boss, merchant=merchant)
+    # Without a notification URL there is nothing to send to.
+    resp = b.post("/account/settings/test", {"csrf": b.csrf("/account/settings")})
+    assert resp.status_code == 409 and 'id="error"' in text(resp)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/results"
+        assert _settings(b, notify_url=url).status_code == 303
+        _Receiver.bodies.clear()
+        resp = b.post("/account/settings/test", {"csrf": b.csrf("/account/settings")})
+    finally:
+        server.shutdown()
+        server.server_close()
+    page = text(resp)
+    assert resp.status_code == 200
+    assert re.search(r'id="test-verdict">delivered<', page), page
+    assert re.search(r'id="test-status">200<', page) and url in page
+    [body] = _Receiver.bodies
+    assert f"merchant_id={merchant}" in body.lower() and "testmode=1" in body.lower()
+    [entry] = [r for r in audit_rows(b) if r[0] == "test_notification"]
+    assert entry[2] == f"post {url}: delivered HTTP 200"

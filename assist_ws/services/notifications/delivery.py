@@ -95,7 +95,7 @@ def _claim(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy,
                     break
                 n = found
                 if n.merchant_id not in targets:
-                    targets[n.merchant_id] = _target(uow.merchants.get(n.merchant_id))
+                    targets[n.merchant_id] = target_of(uow.merchants.get(n.merchant_id))
                 target = targets[n.merchant_id]
                 if target is None:
                     n.give_up(now, "the merchant has no notification URL any more")
@@ -110,7 +110,8 @@ def _claim(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy,
     return chains
 
 
-def _target(merchant: Merchant | None) -> PushTarget | None:
+def target_of(merchant: Merchant | None) -> PushTarget | None:
+    """Where and how the merchant's results go now (None: it has no notification URL)."""
     if merchant is None or not merchant.notify_url:
         return None
     return PushTarget(merchant.notify_url, PushProtocol(merchant.notify_protocol),
