@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from ..domain.audit import AuditKind
-from ..domain.errors import AssistError, PermissionDenied, Second, ValidationError
+from ..domain.errors import (AssistError, AuthenticationError, PermissionDenied, Second,
+                             ValidationError)
 from ..domain.model import Order, Right, TransactionType
 from ..domain.money import Money
 from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
@@ -82,6 +83,8 @@ def sign_in(uow: UnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
                                       auth.Credentials(merchant_id, login, password, client),
                                       Right.MONITOR)
     except AssistError as exc:
+        if isinstance(exc, AuthenticationError) and exc.secondcode == Second.RATE:
+            raise  # refused unchecked while the client is refused: not kept, so not a flood
         number = (merchant_id or "").strip()
         audit.record_alone(uow, clock, int(number) if number.isdigit() and len(number) < 12
                            else 0, (login or "").strip()[:64], client,
