@@ -62,9 +62,12 @@ class UserRepository(_Repo):
     def add(self, user: MerchantUser) -> None:
         self.session.add(user)
 
-    def of_merchant(self, merchant_id: int) -> list[MerchantUser]:
-        return list(self.session.scalars(select(MerchantUser).where(
-            merchant_users.c.merchant_id == merchant_id).order_by(merchant_users.c.login)))
+    def of_merchant(self, merchant_id: int, *, lock: bool = False) -> list[MerchantUser]:
+        """The merchant's users by login; ``lock``: locked until the commit (PostgreSQL;
+        SQLite writes one at a time anyway)."""
+        stmt = select(MerchantUser).where(merchant_users.c.merchant_id == merchant_id) \
+            .order_by(merchant_users.c.login)
+        return list(self.session.scalars(stmt.with_for_update() if lock else stmt))
 
     def remove(self, user: MerchantUser) -> None:
         self.session.delete(user)

@@ -105,6 +105,9 @@ def _change(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, client
     transaction."""
     _require_admin(user)
     with uow:
+        # The merchant's users locked first: two admins removing each other at once are
+        # taken one after the other, so one admin is always left.
+        uow.users.of_merchant(user.merchant_id, lock=True)
         row: MerchantUser | None = uow.users.get(user.merchant_id, login)
         if row is None:
             raise NotFound(f"user {login[:64]} not found", Second.LOGIN)

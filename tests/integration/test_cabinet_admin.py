@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assist_ws.domain.cards import parse_card
-from assist_ws.domain.errors import AuthenticationError
+from assist_ws.domain.errors import AuthenticationError, OperationProhibited
 from assist_ws.domain.model import Right
-from assist_ws.services import admin
+from assist_ws.services import admin, cabinet, cabinet_admin
 from assist_ws.services.auth import Credentials
 
 from .conftest import MERCHANT, new_order
@@ -300,3 +300,31 @@ def test_a_test_notification_is_sent_now_and_its_try_shown(gw):
     assert f"merchant_id={merchant}" in body.lower() and "testmode=1" in body.lower()
     [entry] = [r for r in audit_rows(b) if r[0] == "test_notification"]
     assert entry[2] == f"post {url}: delivered HTTP 200"
+
+
+def test_two_admins_removing_each_other_at_once_leave_one(gw):
+    merchant, first = new_merchant(gw)
+    second = "boss2_" + uuid.uuid4().hex[:8]
+    admin.add_user(gw.uow, merchant, second, PASSWORD, [Right.ADMIN])
+    users = {login: cabinet.sign_in(gw.uow, gw.clock, b"key", str(merchant), login, PASSWORD,
+                                    "10.9.9.9") for login in (first, second)}
+    start, outcomes = threading.Barrier(2), {}
+
+    def demote(who: str, whom: str) -> None:
+        start.wait()
+        try:
+            cabinet_admin.set_rights(gw.uow, gw.clock, users[who], whom, ["monitor"], None)
+            outcomes[who] = "done"
+        except OperationProhibited:
+            outcomes[who] = "refused"
+
+    threads = [threading.Thread(target=demote, args=pair)
+               for pair in ((first, second), (second, first))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes.values()) == ["done", "refused"]
+    with gw.uow.reader() as r:
+        admins = [u.login for u in r.users.of_merchant(merchant) if "admin" in u.rights]
+    assert len(admins) == 1

@@ -49,7 +49,7 @@ class FakeUsers(_Dict):
         super().__init__(store, lambda u: (u.merchant_id, u.login))
         self.merchants = merchants
 
-    def of_merchant(self, merchant_id):
+    def of_merchant(self, merchant_id, *, lock=False):
         return sorted((u for u in self.store.values() if u.merchant_id == merchant_id),
                       key=lambda u: u.login)
 
