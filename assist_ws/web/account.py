@@ -17,6 +17,9 @@ login and password and watch, confirm and cancel their orders in a browser.
   actions (``admin`` has all).  A button shows only with its right; a POST without it is a
   403.  Another merchant's order is a 404.
 * Responses carry the payment pages' security headers (``security.secure_headers``).
+* More pages add their routes to this blueprint from their own modules: users and the audit
+  log (``account_admin``), the settings (``account_settings``), two-factor sign-in
+  (``account_two_factor``, which also takes the code a sign-in asks after the password).
 """
 
 from __future__ import annotations
