@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..services.notifications.merchant import REPLAY_FIELDS, UNDELIVERED_FIELDS
+from ..services.merchant_services import SERVICES
 from ..services.replies import RESULT_LINE_FIELDS
 from . import assist_json as shapes
 from .authrequest import PARAMETERS as AUTH_PARAMETERS
@@ -34,42 +35,43 @@ _CANCEL = _MONEY + (("CancelReason", False, "1 refused by the shop, 2 by the buy
                      "request with it answers the stored result."))
 _BILL = (("Billnumber", True, "The payment's billnumber (short, or extended NNN.k)."),)
 
-#: path -> (operation id, wrapper key, summary, parameters, reply schema name)
-SERVICES: dict[str, tuple[str, str, str, tuple, str]] = {
-    "/orderstate/orderstate.cfm": (
-        "orderstate", "orderstate", "The state of an order number's latest payment attempt.",
+#: Each merchant service (``services.merchant_services``, by key) -> (summary, parameters,
+#: reply schema name).
+DESCRIPTIONS: dict[str, tuple[str, tuple, str]] = {
+    "orderstate": (
+        "The state of an order number's latest payment attempt.",
         _AUTH + (("Ordernumber", True, "The shop's order number."),) + _WINDOW,
         "OrderStateReply"),
-    "/orderresult/orderresult.cfm": (
-        "orderresult", "orderresult", "An order number's payment attempts with operations, "
+    "orderresult": (
+        "An order number's payment attempts with operations, "
         "or one payment's by Billnumber.",
         _AUTH + (("Ordernumber", False, "The shop's order number (or Billnumber)."),
                  ("Billnumber", False, "One payment, whenever created (instead of "
                                        "Ordernumber; the window does not apply)."),
                  ("Language", False, "RU or EN.")) + _WINDOW,
         "OrderResultReply"),
-    "/charge/charge.cfm": (
-        "charge", "charge", "Confirm a two-stage payment, all of it or part.",
+    "charge": (
+        "Confirm a two-stage payment, all of it or part.",
         _AUTH + _BILL + _MONEY + (("AutoDeposit", False, "1: release what is left of a "
                                                          "partial confirm."),),
         "ChargeReply"),
-    "/cancel/cancel.cfm": (
-        "cancel", "cancel", "Cancel or refund a payment, all of it or part.",
+    "cancel": (
+        "Cancel or refund a payment, all of it or part.",
         _AUTH + _BILL + _CANCEL, "CancelReply"),
-    "/cancel/wscancel.cfm": (
-        "wscancel", "wscancel", "Cancel or refund a payment: the order with its cancel "
+    "wscancel": (
+        "Cancel or refund a payment: the order with its cancel "
         "operation.", _AUTH + _BILL + _CANCEL, "WsCancelReply"),
-    "/resultbydate/resultbydate.cfm": (
-        "resultbydate", "resultbydate", "The merchant's operations created in a window.",
+    "resultbydate": (
+        "The merchant's operations created in a window.",
         _AUTH + _WINDOW + (("Success", False, "0 all, 1 successful only, 2 the others."),),
         "ResultByDateReply"),
-    "/notification/replay.cfm": (
-        "replay", "replay", "Queue the merchant's result notifications again.",
+    "replay": (
+        "Queue the merchant's result notifications again.",
         _AUTH + (("Billnumber", False, "Those of one payment."),
                  ("Ordernumber", False, "Those of one order number.")) + _WINDOW,
         "ReplayReply"),
-    "/notification/undelivered.cfm": (
-        "undelivered", "undelivered", "The merchant's notifications not delivered yet.",
+    "undelivered": (
+        "The merchant's notifications not delivered yet.",
         _AUTH + _WINDOW, "UndeliveredReply"),
 }
 
@@ -195,7 +197,9 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     schemas = _schemas()
     paths: dict[str, Any] = {}
-    for path, (op_id, _key, summary, parameters, reply) in SERVICES.items():
+    for spec in SERVICES:
+        summary, parameters, reply = DESCRIPTIONS[spec.key]
+        path, op_id = spec.path + ".cfm", spec.key
         body, more = _request(op_id.capitalize(), parameters)
         schemas.update(more)
         responses = {"200": _json("The reply.", reply)}
