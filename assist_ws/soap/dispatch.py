@@ -39,7 +39,8 @@ from ..services.merchant_api import (PASSWORD_IN_URL, MerchantApi, parameter, pa
                                      refuse_unfit_text)
 from . import streaming
 from .faults import SOAP_ENV, AssistSoap11, fault_envelope
-from .services import BY_PATH, SOAP_HTTP, make_application, request_fields, wsdl_document
+from .services import (BY_PATH, SOAP_HTTP, make_application, reply_names,
+                       request_fields, wsdl_document)
 from .wire import NS
 
 #: The largest request body accepted (SOAP or form): these are small requests.
@@ -120,11 +121,6 @@ class _Server(ServerBase):
     transport = SOAP_HTTP
 
 
-def _reply_names(app) -> tuple[str, str]:
-    method = next(iter(app.interface.service_method_map.values()))[0]
-    return method.out_message.get_type_name(), next(iter(method.out_message._type_info))
-
-
 class MerchantServices:
     """WSGI middleware in front of the Flask app (see the module doc)."""
 
@@ -135,9 +131,9 @@ class MerchantServices:
         self.inner, self.post = inner, post
         self.servers = {path: _Server(make_application(spec, api))
                         for path, spec in BY_PATH.items()}
-        self.fields = {path: request_fields(server.app) for path, server in self.servers.items()}
+        self.fields = {path: request_fields(s.app) for path, s in self.servers.items()}
         #: The reply's element and the element of its result, as the WSDL declares them.
-        self.replies = {path: _reply_names(server.app) for path, server in self.servers.items()}
+        self.replies = {path: reply_names(s.app) for path, s in self.servers.items()}
         #: The request's numeric children and the pattern their text must match.
         self.numbers = {path: {name: pattern for name, kind in fields.items()
                                if (pattern := _number_pattern(kind)) is not None}

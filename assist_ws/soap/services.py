@@ -31,8 +31,8 @@ from .wire import (NS, WINDOW, AssistFault, BillNumber, CancelReason, ClientIp,
                    Password, ReplayResult, ResultByDateResult, Success, UndeliveredResult,
                    WSCancelOrder)
 
-__all__ = ["SERVICES", "BY_PATH", "make_application", "request_fields", "wsdl_document",
-           "committed_name"]
+__all__ = ["SERVICES", "BY_PATH", "make_application", "request_fields", "reply_names",
+           "wsdl_document", "committed_name"]
 
 SOAP_HTTP = "http://schemas.xmlsoap.org/soap/http"
 _PLACEHOLDER = "urn:assist-ws:location"
@@ -101,10 +101,19 @@ def make_application(spec: MerchantService, api: MerchantApi | None) -> AssistAp
     return app
 
 
+def _method(app: AssistApplication):
+    return next(iter(app.interface.service_method_map.values()))[0]
+
+
 def request_fields(app: AssistApplication) -> dict[str, type]:
     """The request element's children, in order: name -> Spyne type."""
-    method = next(iter(app.interface.service_method_map.values()))[0]
-    return dict(method.in_message._type_info)
+    return dict(_method(app).in_message._type_info)
+
+
+def reply_names(app: AssistApplication) -> tuple[str, str]:
+    """The reply element's name and its child's (the result: ``orderstate``, ``orders``)."""
+    out = _method(app).out_message
+    return out.get_type_name(), next(iter(out._type_info))
 
 
 # -- WSDL ------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 SOAP face itself; see ``soap.dispatch``).
 
 Every reply starts from the field dictionaries of ``services.replies``; here the values
-become Assist's text: amounts with the currency's digits (``4.00``), times
-``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order result ``DD.MM.YYYY
-HH:MM``), absent values empty.  Errors keep HTTP 200 and carry ``firstcode``/``secondcode``
-and a ``message``.  JSON has shapes of its own (``web.assist_json``); results by date are
-written here for all three, as they stream.
+become Assist's text (``services.replies.POST_TEXT``): amounts with the currency's digits
+(``4.00``), times ``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order
+result ``DD.MM.YYYY HH:MM``), absent values empty.  Errors keep HTTP 200 and carry
+``firstcode``/``secondcode`` and a ``message``.  JSON has shapes of its own
+(``web.assist_json``); results by date are written here for all three, as they stream.
 
 * XML: ``<result firstcode="0" secondcode="0" count="N">`` around the rows (``<order>``;
   charge and cancel wrap theirs in ``<orders>``; results by date has ``<operation>`` rows

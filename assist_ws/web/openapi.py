@@ -35,44 +35,35 @@ _CANCEL = _MONEY + (("CancelReason", False, "1 refused by the shop, 2 by the buy
                      "request with it answers the stored result."))
 _BILL = (("Billnumber", True, "The payment's billnumber (short, or extended NNN.k)."),)
 
-#: Each merchant service (``services.merchant_services``, by key) -> (summary, parameters,
-#: reply schema name).
+#: Each merchant service (``services.merchant_services``, by key): its summary, parameters
+#: and reply schema.
 DESCRIPTIONS: dict[str, tuple[str, tuple, str]] = {
-    "orderstate": (
-        "The state of an order number's latest payment attempt.",
-        _AUTH + (("Ordernumber", True, "The shop's order number."),) + _WINDOW,
-        "OrderStateReply"),
-    "orderresult": (
-        "An order number's payment attempts with operations, "
-        "or one payment's by Billnumber.",
-        _AUTH + (("Ordernumber", False, "The shop's order number (or Billnumber)."),
-                 ("Billnumber", False, "One payment, whenever created (instead of "
-                                       "Ordernumber; the window does not apply)."),
-                 ("Language", False, "RU or EN.")) + _WINDOW,
-        "OrderResultReply"),
-    "charge": (
-        "Confirm a two-stage payment, all of it or part.",
-        _AUTH + _BILL + _MONEY + (("AutoDeposit", False, "1: release what is left of a "
-                                                         "partial confirm."),),
-        "ChargeReply"),
-    "cancel": (
-        "Cancel or refund a payment, all of it or part.",
-        _AUTH + _BILL + _CANCEL, "CancelReply"),
-    "wscancel": (
-        "Cancel or refund a payment: the order with its cancel "
-        "operation.", _AUTH + _BILL + _CANCEL, "WsCancelReply"),
-    "resultbydate": (
-        "The merchant's operations created in a window.",
-        _AUTH + _WINDOW + (("Success", False, "0 all, 1 successful only, 2 the others."),),
-        "ResultByDateReply"),
-    "replay": (
-        "Queue the merchant's result notifications again.",
-        _AUTH + (("Billnumber", False, "Those of one payment."),
-                 ("Ordernumber", False, "Those of one order number.")) + _WINDOW,
-        "ReplayReply"),
-    "undelivered": (
-        "The merchant's notifications not delivered yet.",
-        _AUTH + _WINDOW, "UndeliveredReply"),
+    "orderstate": ("The state of an order number's latest payment attempt.",
+                   _AUTH + (("Ordernumber", True, "The shop's order number."),) + _WINDOW,
+                   "OrderStateReply"),
+    "orderresult": ("An order number's payment attempts with operations, or one payment's by "
+                    "Billnumber.",
+                    _AUTH + (("Ordernumber", False, "The shop's order number (or Billnumber)."),
+                             ("Billnumber", False, "One payment, whenever created (instead of "
+                                                   "Ordernumber; the window does not apply)."),
+                             ("Language", False, "RU or EN.")) + _WINDOW,
+                    "OrderResultReply"),
+    "charge": ("Confirm a two-stage payment, all of it or part.",
+               _AUTH + _BILL + _MONEY + (("AutoDeposit", False, "1: release what is left of a "
+                                                                "partial confirm."),),
+               "ChargeReply"),
+    "cancel": ("Cancel or refund a payment, all of it or part.", _AUTH + _BILL + _CANCEL,
+               "CancelReply"),
+    "wscancel": ("Cancel or refund a payment: the order with its cancel operation.",
+                 _AUTH + _BILL + _CANCEL, "WsCancelReply"),
+    "resultbydate": ("The merchant's operations created in a window.", _AUTH + _WINDOW + (
+        ("Success", False, "0 all, 1 successful only, 2 the others."),), "ResultByDateReply"),
+    "replay": ("Queue the merchant's result notifications again.",
+               _AUTH + (("Billnumber", False, "Those of one payment."),
+                        ("Ordernumber", False, "Those of one order number.")) + _WINDOW,
+               "ReplayReply"),
+    "undelivered": ("The merchant's notifications not delivered yet.", _AUTH + _WINDOW,
+                    "UndeliveredReply"),
 }
 
 _PAYREQUEST_REQUIRED = ("Merchant_ID", "OrderNumber", "OrderAmount")
@@ -199,13 +190,12 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in SERVICES:
         summary, parameters, reply = DESCRIPTIONS[spec.key]
-        path, op_id = spec.path + ".cfm", spec.key
-        body, more = _request(op_id.capitalize(), parameters)
+        body, more = _request(spec.key.capitalize(), parameters)
         schemas.update(more)
         responses = {"200": _json("The reply.", reply)}
         responses.update((code, _json(text, "Error")) for code, text in ERRORS.items())
-        paths[path] = {"post": {"operationId": op_id, "summary": summary,
-                                "requestBody": body, "responses": responses}}
+        paths[spec.path + ".cfm"] = {"post": {"operationId": spec.key, "summary": summary,
+                                              "requestBody": body, "responses": responses}}
     body, more = _request("Payrequest", _PAYREQUEST, form=False)
     schemas.update(more)
     paths["/pay/payrequest.cfm"] = {"post": {
