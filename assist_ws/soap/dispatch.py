@@ -29,9 +29,9 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from lxml import etree
+from spyne import Fault, MethodContext
 from spyne.model.primitive import Decimal as SpyneDecimal
 from spyne.model.primitive import Integer as SpyneInteger
-from spyne import Fault, MethodContext
 from spyne.server import ServerBase
 
 from ..domain.errors import AssistError, Second, malformed
