@@ -61,7 +61,9 @@ def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
     """The fields of one row, nested dicts and lists of dicts as elements, values as their
     text escaped; straight from ``services.replies``' values, without ``flat``."""
     for k, v in fields.items():
-        if isinstance(v, dict):
+        if isinstance(v, str):
+            parts.append(f"<{k}>{xml_text(v)}</{k}>")
+        elif isinstance(v, dict):
             parts.append(f"<{k}>")
             _xml_fields(v, parts, short)
             parts.append(f"</{k}>")
@@ -71,7 +73,7 @@ def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
                 _xml_fields(item, parts, short)
                 parts.append(f"</{k}>")
         else:
-            parts.append(f"<{k}>{xml_text(v if isinstance(v, str) else _text(v, k, short))}</{k}>")
+            parts.append(f"<{k}>{xml_text(_text(v, k, short))}</{k}>")
 
 
 def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
