@@ -85,7 +85,7 @@ def create_app(container: Container) -> Flask:
 def routes(app: Flask) -> Callable[[str], str]:
     """``route(path)``: the route a request's path is counted under -- a path the
     application serves (a rule of Flask's, a web service's WSDL, a probe), else ``other``."""
-    from .soap.services import BY_PATH
+    from .services.merchant_services import BY_PATH
     known = {rule.rule for rule in app.url_map.iter_rules() if not rule.arguments}
     known.update(PATHS)
     known.update(f"{path}.wsdl" for path in BY_PATH)

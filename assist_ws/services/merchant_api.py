@@ -39,6 +39,8 @@ RESULTS_SPAN = timedelta(hours=3)
 PAGE_SIZE = 1000
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{10,100}")
 _PARTS = ("year", "month", "day", "hour", "min")
+#: The window's parameters (``Start*``/``End*``) by their lower-case names, in order.
+WINDOW_FIELDS = tuple(prefix + part for prefix in ("start", "end") for part in _PARTS)
 
 #: The services' parameters by their lower-case names (the SOAP elements' names): Assist's
 #: name and the secondcode of a refusal that concerns it.

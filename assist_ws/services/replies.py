@@ -3,17 +3,22 @@
 or ``None`` (absent) for the rest.
 
 The SOAP face and the POST formats both build their replies from these dictionaries, so the
-two faces cannot drift apart; turning values into wire text happens only at the edges.
+two faces cannot drift apart; each edge writes the values as text by the one table here
+(``POST_TEXT``, ``SOAP_TEXT``: they differ in times only), and sends a long reply in pieces
+of about ``CHUNK`` bytes (``chunked``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator
+from xml.sax.saxutils import escape
 
 from ..domain.model import OperationState
 from ..domain.money import EXPONENTS, Money
 from ..domain.records import OperationLine
+from ..domain.text import xml_fit
 
 #: Assist's ``meantype_id`` for the brands whose number is known (notification examples).
 MEANTYPE_IDS = {"VISA": 1, "MasterCard": 2}
@@ -150,3 +155,52 @@ def result_line(line: OperationLine) -> tuple:
             means_type, means_number, cardholder, approval,
             response or ("AS300" if op_state in _OPEN else None), message, processing,
             op_created, client_ip, firstname, lastname, middlename, email)
+
+
+# -- values as text --------------------------------------------------------------------------
+def _long(d: datetime) -> str:
+    return (f"{d.day:02d}.{d.month:02d}.{d.year:04d} {d.hour:02d}:{d.minute:02d}:"
+            f"{d.second:02d}")
+
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    str: str.__str__, int: str, type(None): lambda v: "", Decimal: lambda v: format(v, "f"),
+    bool: lambda v: "1" if v else "0", Money: lambda v: v.wire}
+#: A value as the POST formats write it, by its type (times ``DD.MM.YYYY HH:MM:SS``, UTC)...
+POST_TEXT = {**_TEXT, datetime: _long}
+#: ... and as SOAP writes it (times as XML Schema writes them, to the second).
+SOAP_TEXT = {**_TEXT, datetime: lambda d: d.isoformat(timespec="seconds")}
+
+
+def text(value: Any, table: dict[type, Callable[[Any], str]] = POST_TEXT) -> str:
+    """``value`` as text by ``table`` (a subclass, such as a ``str`` enum, as its base)."""
+    write = table.get(type(value))
+    if write is None:
+        write = next((table[t] for t in type(value).__mro__ if t in table), str)
+    return write(value)
+
+
+def xml_text(value: str) -> str:
+    """Text as XML holds it: escaped, and never a character XML cannot hold (a row written
+    before such values were refused has U+FFFD in their place)."""
+    if "&" in value or "<" in value or ">" in value:
+        return escape(xml_fit(value))
+    return xml_fit(value)
+
+
+#: About how many bytes a streamed reply sends at a time.
+CHUNK = 64 * 1024
+
+
+def chunked(pieces: Iterable[str], size: int = CHUNK) -> Iterator[bytes]:
+    """The pieces of a reply joined, and encoded, into chunks of about ``size``."""
+    buf: list[str] = []
+    length = 0
+    for piece in pieces:
+        buf.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buf).encode("utf-8")
+            buf, length = [], 0
+    if buf:
+        yield "".join(buf).encode("utf-8")

@@ -7,8 +7,10 @@ For each Assist path (``/orderstate/orderstate.cfm`` …):
 * a SOAP 1.1 envelope (an XML content type, a ``SOAPAction`` header, or a body starting with
   ``<``) — checked first (UTF-8 only, no DTD, no entities: refused with a fault before any
   parser sees it), parsed once and checked again (a SOAP 1.1 envelope whose Body holds this
-  service's request element, numbers written as XML Schema writes them), then answered by
-  the service's Spyne application, which never sees a request it could not take;
+  service's request element, numbers written as XML Schema writes them), then handed, as
+  the parsed tree, to the service's Spyne application, which never sees a request it could
+  not take: Spyne reads the values, calls the service and writes its faults; the rows the
+  service returns are written here (``streaming``);
 * a form POST asking for ``Format=4`` (SOAP; the default of some services) — turned into the
   service's SOAP request and answered by Spyne, so the reply is the SOAP face's own;
 * anything else (forms in ``Format`` 1/3/5, JSON bodies) goes on to the Flask application,
@@ -27,17 +29,18 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from lxml import etree
+from spyne import Fault, MethodContext
 from spyne.model.primitive import Decimal as SpyneDecimal
 from spyne.model.primitive import Integer as SpyneInteger
-from spyne.server.wsgi import WsgiApplication
+from spyne.server import ServerBase
 
 from ..domain.errors import AssistError, Second, malformed
 from ..services.merchant_api import (PASSWORD_IN_URL, MerchantApi, parameter, password_in_query,
                                      refuse_unfit_text)
 from . import streaming
-from .faults import DOCUMENT_KEY, SOAP_ENV, AssistSoap11, fault_envelope
-from .services import (BY_PATH, REPLY_KEY, STREAM_KEY, make_application, request_fields,
-                       wsdl_document)
+from .faults import SOAP_ENV, AssistSoap11, fault_envelope
+from .services import (BY_PATH, SOAP_HTTP, make_application, reply_names,
+                       request_fields, wsdl_document)
 from .wire import NS
 
 #: The largest request body accepted (SOAP or form): these are small requests.
@@ -111,6 +114,13 @@ def _fault(start_response, firstcode: int, secondcode: int, message: str,
                     fault_envelope(firstcode, secondcode, message, faultcode), _XML)
 
 
+class _Server(ServerBase):
+    """Spyne's request handling without a transport of its own (``MerchantServices`` reads
+    and writes HTTP)."""
+
+    transport = SOAP_HTTP
+
+
 class MerchantServices:
     """WSGI middleware in front of the Flask app (see the module doc)."""
 
@@ -119,10 +129,11 @@ class MerchantServices:
         WSGI callable; ``client`` is the ``REMOTE_ADDR``); without it they go on to
         ``inner``."""
         self.inner, self.post = inner, post
-        self.apps = {path: WsgiApplication(make_application(spec, api),
-                                           max_content_length=MAX_BODY)
-                     for path, spec in BY_PATH.items()}
-        self.fields = {path: request_fields(app.app) for path, app in self.apps.items()}
+        self.servers = {path: _Server(make_application(spec, api))
+                        for path, spec in BY_PATH.items()}
+        self.fields = {path: request_fields(s.app) for path, s in self.servers.items()}
+        #: The reply's element and the element of its result, as the WSDL declares them.
+        self.replies = {path: reply_names(s.app) for path, s in self.servers.items()}
         #: The request's numeric children and the pattern their text must match.
         self.numbers = {path: {name: pattern for name, kind in fields.items()
                                if (pattern := _number_pattern(kind)) is not None}
@@ -173,9 +184,7 @@ class MerchantServices:
                     refuse_unfit_text(form)
                 except AssistError as exc:
                     return _fault(start_response, exc.firstcode, exc.secondcode, exc.message)
-                envelope = self._envelope(base, form)
-                env = dict(environ, CONTENT_TYPE=_XML, CONTENT_LENGTH=str(len(envelope)))
-                return self._soap(base, env, envelope, start_response)
+                return self._soap(base, environ, self._envelope(base, form), start_response)
         if self.post is not None and (is_form or ctype.startswith("application/json")):
             reply = self.post(base, body, not is_form, environ.get("QUERY_STRING", ""),
                               environ.get("REMOTE_ADDR"))
@@ -271,33 +280,34 @@ class MerchantServices:
         except AssistError as exc:
             return _fault(start_response, exc.firstcode, exc.secondcode, exc.message,
                           getattr(exc, "faultcode", "Client"))
-        env = dict(environ)
-        env["wsgi.input"] = io.BytesIO(body)
-        env["CONTENT_LENGTH"] = str(len(body))
-        env["CONTENT_TYPE"] = environ.get("CONTENT_TYPE") or _XML  # a SOAP body all the same
-        env[DOCUMENT_KEY] = document
-        env[STREAM_KEY] = env[REPLY_KEY] = None
-        captured: list = []
-
-        def capture(status, headers, exc_info=None):
-            captured[:] = [status, headers]
-            return lambda data: None
-
-        result = self.apps[base](env, capture)
-        try:
-            payload = b"".join(p.encode() if isinstance(p, str) else p for p in result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        stream, reply = env.get(STREAM_KEY), env.get(REPLY_KEY)
-        status, headers = captured
-        if stream is not None and status.startswith("200"):
+        ctx = self._call(base, document, environ.get("REMOTE_ADDR"))
+        if ctx.out_error is not None:  # Spyne writes the fault
+            self.servers[base].get_out_string(ctx)
+            return _respond(start_response, "500 Internal Server Error",
+                            b"".join(ctx.out_string), _XML)
+        reply, spec = ctx.out_object[0], BY_PATH[base]
+        if spec.rows is None:
             start_response("200 OK", [("Content-Type", _XML)])
-            return streaming.soap_results(stream)
-        if reply is not None and status.startswith("200"):
-            return _respond(start_response, "200 OK", streaming.soap_reply(*reply), _XML)
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(payload))))
-        start_response(status, headers)
-        return [payload]
+            return streaming.soap_results(reply)
+        response, result = self.replies[base]
+        content = {result: reply if result == spec.row else {spec.row: reply}}
+        return _respond(start_response, "200 OK", streaming.soap_reply(response, content), _XML)
+
+    def _call(self, base: str, document, client: str | None) -> MethodContext:
+        """Spyne's handling of the checked envelope: its values read and checked, the
+        service's method called (the client's address as the context's ``udc``).  The
+        context has the method's return value, or the fault to answer."""
+        server = self.servers[base]
+        ctx = MethodContext(server, MethodContext.SERVER)
+        ctx.udc, ctx.in_document = client, (document, {})
+        protocol = server.app.in_protocol
+        try:
+            protocol.decompose_incoming_envelope(ctx, protocol.REQUEST)
+            ctx = protocol.generate_method_contexts(ctx)[0]
+        except Fault as exc:
+            ctx.in_error = ctx.out_error = exc
+            return ctx
+        server.get_in_object(ctx)
+        if ctx.in_error is None:
+            server.get_out_object(ctx)
+        return ctx

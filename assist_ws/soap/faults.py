@@ -21,9 +21,6 @@ from ..domain.text import xml_fit
 from .wire import NS, AssistFault
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-#: Where ``dispatch`` leaves the request envelope it has parsed (and checked), for
-#: ``AssistSoap11`` to take instead of parsing the body again.
-DOCUMENT_KEY = "assist_ws.soap.document"
 _log = logging.getLogger(__name__)
 logging.getLogger("spyne").addHandler(logging.NullHandler())
 
@@ -72,15 +69,7 @@ def fault_envelope(firstcode: int, secondcode: int, message: str,
 
 
 class AssistSoap11(Soap11):
-    """SOAP 1.1 whose faults all carry Assist's codes in a typed detail, taking the request
-    envelope ``dispatch`` has parsed already when there is one."""
-
-    def create_in_document(self, ctx, charset=None):
-        environ = getattr(ctx.transport, "req_env", None) or {}
-        document = environ.get(DOCUMENT_KEY)
-        if document is None or ctx.transport.get_request_content_type() is None:
-            return super().create_in_document(ctx, charset)
-        ctx.in_document = (document, {})
+    """SOAP 1.1 whose faults all carry Assist's codes in a typed detail."""
 
     def fault_to_parent(self, ctx, cls, inst, parent, ns, *args, **kwargs):
         parent.append(fault_element(inst))

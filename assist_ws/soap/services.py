@@ -1,257 +1,119 @@
 """The merchant web services in SOAP 1.1 (document/literal wrapped), one Spyne application
-per Assist path, and their WSDLs.
+per service of ``services.merchant_services``, and their WSDLs.
 
-Each ``@rpc`` method does three things: wire values to use-case arguments, one call of
-``MerchantApi`` (for the notification services, of ``services.notifications.merchant`` with
-it), the answer to wire fields (``services.replies`` decides them; for notifications,
-``notifications.merchant``).  The ``MerchantApi`` is found on the application
-(``ctx.app.api``).  Spyne parses and checks requests, dispatches them, answers faults and
-describes everything in the WSDL; the replies are written by ``streaming`` (several times
-faster than Spyne's element trees, and streamed for results by date): the method leaves its
-reply in the WSGI environ under ``REPLY_KEY`` (``STREAM_KEY`` for results by date) and
-``dispatch`` writes it.
+Each service's operation is declared here with its wire types (``wire``); its method only
+turns the request's values into the registry's call (``MerchantApi``, found on the
+application as ``ctx.app.api``; the client's address is the context's ``udc``) and returns
+the reply rows (``services.replies``; for results by date, the stream).  Spyne checks
+requests, dispatches them, answers faults and describes everything in the WSDL;
+``dispatch`` writes the replies (``streaming``).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
-import spyne.const
 from lxml import etree
 from spyne import ServiceBase, rpc
 from spyne.interface.wsdl import Wsdl11
 
 from .. import compat
 from ..domain.text import xml_fit
-from ..services.notifications import merchant as notices
-from ..services import replies
-from ..services.auth import Credentials
 from ..services.merchant_api import MerchantApi
+from ..services.merchant_services import BY_PATH, SERVICES, MerchantService, Params
 from .faults import AssistApplication, AssistSoap11
 from .wire import (NS, WINDOW, AssistFault, BillNumber, CancelReason, ClientIp,
                    ExternalRefundId, Language, Login, M, MerchantId, OperationOrders,
-                   OptionalAmount, OptionalCurrency, OptionalFlag, OrderNumber, OrderResultResult,
-                   OrderStateResult, Password, ResultByDateResult, Success, WSCancelOrder)
-from .wire import OptionalBillNumber, OptionalOrderNumber, ReplayResult, UndeliveredResult
+                   OptionalAmount, OptionalBillNumber, OptionalCurrency, OptionalFlag,
+                   OptionalOrderNumber, OrderNumber, OrderResultResult, OrderStateResult,
+                   Password, ReplayResult, ResultByDateResult, Success, UndeliveredResult,
+                   WSCancelOrder)
 
-STREAM_KEY = "assist_ws.soap.stream"
-#: Where an operation leaves its reply for ``dispatch`` to write (see ``streaming``):
-#: (response element name, content).
-REPLY_KEY = "assist_ws.soap.reply"
+__all__ = ["SERVICES", "BY_PATH", "make_application", "request_fields", "reply_names",
+           "wsdl_document", "committed_name"]
 
-# Spyne runs a full ``gc.collect()`` after a request at most once a second (to close file
-# attachments, which these services do not take).  In a gateway process that is ~100 ms of
-# a request's time, every second: the p99.  Python's own collector is enough.
-spyne.const.MIN_GC_INTERVAL = float("inf")
-_SOAP_HTTP = "http://schemas.xmlsoap.org/soap/http"
+SOAP_HTTP = "http://schemas.xmlsoap.org/soap/http"
 _PLACEHOLDER = "urn:assist-ws:location"
+#: The wire type of each request field (by default; ``_OPERATIONS`` may say otherwise).
+_TYPES = {"ordernumber": OrderNumber, "billnumber": BillNumber, "merchant_id": MerchantId,
+          "login": Login, "password": Password, "amount": OptionalAmount,
+          "currency": OptionalCurrency, "clientip": ClientIp, "language": Language,
+          "autodeposit": OptionalFlag, "cancelreason": CancelReason,
+          "externalrefundid": ExternalRefundId, "success": Success, **dict(WINDOW)}
+_OPTIONAL_NUMBERS = {"billnumber": OptionalBillNumber, "ordernumber": OptionalOrderNumber}
+
+#: Service key -> (Spyne service name, reply type, reply element, documentation, more of
+#: ``rpc``'s options).
+_OPERATIONS: dict[str, tuple[str, Any, str, str, dict]] = {
+    "orderstate": ("OrderStateService", OrderStateResult, "orderstate",
+                   "The payment attempts of an order number: billnumber, amount, state.", {}),
+    "orderresult": ("OrderResultService", OrderResultResult, "orderresult",
+                    "The payment attempts of an order number with their operations.", {}),
+    "charge": ("ChargeService", OperationOrders, "orders",
+               "Confirm a two-stage payment, all of it or Amount; never twice.", {}),
+    "cancel": ("CancelService", OperationOrders, "orders",
+               "Cancel (reverse or refund) all that is left of a payment, or Amount.", {}),
+    "wscancel": ("WSCancelService", WSCancelOrder, "order",
+                 "Cancel with a result per operation; Externalrefundid makes it idempotent.",
+                 {"_in_message_name": "WSCancelRequestParams",
+                  "_out_message_name": "WSCancelResponseParams"}),
+    "resultbydate": ("ResultByDateService", ResultByDateResult, "resultbydate",
+                     "The merchant's operations in a window (default: the last 3 hours), "
+                     "streamed.", {}),
+    "replay": ("ReplayService", ReplayResult, "replay",
+               "Send again, unchanged and with the same ids, the result notifications of a\n"
+               "billnumber, of an order number, or made in a window.",
+               {"types": _OPTIONAL_NUMBERS}),
+    "undelivered": ("UndeliveredService", UndeliveredResult, "undelivered",
+                    "The result notifications made in a window (default: the last 3 days) "
+                    "and not\ndelivered: pending, rejected or expired, with their "
+                    "tries.", {}),
+}
 
 
-def _api(ctx) -> MerchantApi:
-    return ctx.app.api
+def _service(spec: MerchantService) -> type:
+    """The Spyne service of ``spec``: one operation, named as the service's key."""
+    name, returns, result, doc, options = _OPERATIONS[spec.key]
+    options = dict(options)
+    types = dict(_TYPES, **options.pop("types", {}))
+
+    def method(ctx, *values):
+        answer = spec.call(ctx.app.api, Params(dict(zip(spec.fields, values)), ctx.udc))
+        return answer if spec.rows is None else spec.rows(answer)
+
+    method.__name__, method.__doc__ = spec.key, doc
+    operation = rpc(*[types[f] for f in spec.fields], _args=spec.fields,
+                    _returns=returns.customize(**M), _out_variable_name=result,
+                    _throws=[AssistFault], **options)(method)
+    return type(name, (ServiceBase,), {"__service_name__": name, spec.key: operation})
 
 
-def _creds(ctx, merchant_id, login, password) -> Credentials:
-    """The credentials of the request, with the address of the client that sent them."""
-    return Credentials(None if merchant_id is None else str(merchant_id), login, password,
-                       ctx.transport.req_env.get("REMOTE_ADDR"))
+_CLASSES = {spec.path: _service(spec) for spec in SERVICES}
 
 
-def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
-
-
-def _window(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: values.get(name) for name, _t in WINDOW}
-
-
-def _reply(ctx, response: str, content: dict) -> None:
-    """Leave the reply for ``dispatch`` to write.  Spyne answers an empty body (given as its
-    out string, Spyne writes no reply of its own), discarded."""
-    ctx.transport.req_env[REPLY_KEY] = (response, content)
-    ctx.out_string = [b""]
-
-
-_W = [t for _n, t in WINDOW]
-_T = {"_throws": [AssistFault]}
-
-
-class OrderStateService(ServiceBase):
-    __service_name__ = "OrderStateService"
-
-    @rpc(OrderNumber, MerchantId, Login, Password, *_W,
-         _returns=OrderStateResult.customize(**M), _out_variable_name="orderstate", **_T)
-    def orderstate(ctx, ordernumber, merchant_id, login, password, startyear, startmonth,
-                   startday, starthour, startmin, endyear, endmonth, endday, endhour, endmin):
-        """The payment attempts of an order number: billnumber, amount, state."""
-        answer = _api(ctx).order_state(_creds(ctx, merchant_id, login, password), ordernumber,
-                                       _window(locals()))
-        _reply(ctx, "orderstateResponse", {"orderstate": {"order": [
-            replies.order_state(o, cv, answer.packet_date)
-            for o, cv in zip(answer.orders, answer.checkvalues)]}})
-
-
-class OrderResultService(ServiceBase):
-    __service_name__ = "OrderResultService"
-
-    @rpc(OrderNumber, MerchantId, Login, Password, *_W, Language,
-         _returns=OrderResultResult.customize(**M), _out_variable_name="orderresult", **_T)
-    def orderresult(ctx, ordernumber, merchant_id, login, password, startyear, startmonth,
-                    startday, starthour, startmin, endyear, endmonth, endday, endhour, endmin,
-                    language):
-        """The payment attempts of an order number with their operations."""
-        answer = _api(ctx).order_result(_creds(ctx, merchant_id, login, password), ordernumber,
-                                        _window(locals()), language=language)
-        _reply(ctx, "orderresultResponse", {"orderresult": {"order": [
-            replies.order_result(o, cv, answer.packet_date)
-            for o, cv in zip(answer.orders, answer.checkvalues)]}})
-
-
-class ChargeService(ServiceBase):
-    __service_name__ = "ChargeService"
-
-    @rpc(BillNumber, MerchantId, Login, Password, OptionalAmount, OptionalCurrency, ClientIp,
-         Language, OptionalFlag,
-         _returns=OperationOrders.customize(**M), _out_variable_name="orders", **_T)
-    def charge(ctx, billnumber, merchant_id, login, password, amount, currency, clientip,
-               language, autodeposit):
-        """Confirm a two-stage payment, all of it or Amount; never twice."""
-        answer = _api(ctx).confirm(_creds(ctx, merchant_id, login, password), billnumber,
-                                   _amount(amount), currency, auto_deposit=autodeposit,
-                                   client_ip=clientip, language=language)
-        _operation_orders(ctx, "chargeResponse", answer)
-
-
-def _operation_orders(ctx, response: str, answer) -> None:
-    _reply(ctx, response, {"orders": {"order": [replies.operation_order(
-        answer.orders[0], answer.operation, answer.checkvalues[0], answer.packet_date)]}})
-
-
-_CANCEL_ARGS = (BillNumber, MerchantId, Login, Password, OptionalAmount, OptionalCurrency,
-                CancelReason, Language, ClientIp, ExternalRefundId)
-
-
-class CancelService(ServiceBase):
-    __service_name__ = "CancelService"
-
-    @rpc(*_CANCEL_ARGS, _returns=OperationOrders.customize(**M), _out_variable_name="orders",
-         **_T)
-    def cancel(ctx, billnumber, merchant_id, login, password, amount, currency, cancelreason,
-               language, clientip, externalrefundid):
-        """Cancel (reverse or refund) all that is left of a payment, or Amount."""
-        answer = _api(ctx).cancel(_creds(ctx, merchant_id, login, password), billnumber,
-                                  _amount(amount), currency, reason=cancelreason,
-                                  external_id=externalrefundid, client_ip=clientip,
-                                  language=language)
-        _operation_orders(ctx, "cancelResponse", answer)
-
-
-class WSCancelService(ServiceBase):
-    __service_name__ = "WSCancelService"
-
-    @rpc(*_CANCEL_ARGS, _returns=WSCancelOrder.customize(**M), _out_variable_name="order",
-         _in_message_name="WSCancelRequestParams", _out_message_name="WSCancelResponseParams",
-         **_T)
-    def wscancel(ctx, billnumber, merchant_id, login, password, amount, currency,
-                 cancelreason, language, clientip, externalrefundid):
-        """Cancel with a result per operation; Externalrefundid makes it idempotent."""
-        answer = _api(ctx).cancel(_creds(ctx, merchant_id, login, password), billnumber,
-                                  _amount(amount), currency, reason=cancelreason,
-                                  external_id=externalrefundid, client_ip=clientip,
-                                  language=language)
-        _reply(ctx, "WSCancelResponseParams", {"order": replies.wscancel_order(
-            answer.orders[0], answer.operation, answer.checkvalues[0], answer.packet_date)})
-
-
-class ResultByDateService(ServiceBase):
-    __service_name__ = "ResultByDateService"
-
-    @rpc(MerchantId, Login, Password, *_W, Success,
-         _returns=ResultByDateResult.customize(**M), _out_variable_name="resultbydate", **_T)
-    def resultbydate(ctx, merchant_id, login, password, startyear, startmonth, startday,
-                     starthour, startmin, endyear, endmonth, endday, endhour, endmin, success):
-        """The merchant's operations in a window (default: the last 3 hours), streamed."""
-        stream = _api(ctx).results_by_date(_creds(ctx, merchant_id, login, password),
-                                           _window(locals()), success=success)
-        ctx.transport.req_env[STREAM_KEY] = stream
-        ctx.out_string = [b""]
-
-
-class ReplayService(ServiceBase):
-    __service_name__ = "ReplayService"
-
-    @rpc(MerchantId, Login, Password, OptionalBillNumber, OptionalOrderNumber, *_W,
-         _returns=ReplayResult.customize(**M), _out_variable_name="replay", **_T)
-    def replay(ctx, merchant_id, login, password, billnumber, ordernumber, startyear,
-               startmonth, startday, starthour, startmin, endyear, endmonth, endday, endhour,
-               endmin):
-        """Send again, unchanged and with the same ids, the result notifications of a
-        billnumber, of an order number, or made in a window."""
-        lines = notices.replay(_api(ctx), _creds(ctx, merchant_id, login, password), billnumber,
-                               ordernumber, _window(locals()))
-        _reply(ctx, "replayResponse", {"replay": {"notification": [
-            notices.replay_row(line) for line in lines]}})
-
-
-class UndeliveredService(ServiceBase):
-    __service_name__ = "UndeliveredService"
-
-    @rpc(MerchantId, Login, Password, *_W,
-         _returns=UndeliveredResult.customize(**M), _out_variable_name="undelivered", **_T)
-    def undelivered(ctx, merchant_id, login, password, startyear, startmonth, startday,
-                    starthour, startmin, endyear, endmonth, endday, endhour, endmin):
-        """The result notifications made in a window (default: the last 3 days) and not
-        delivered: pending, rejected or expired, with their tries."""
-        lines = notices.undelivered(_api(ctx), _creds(ctx, merchant_id, login, password),
-                                    _window(locals()))
-        _reply(ctx, "undeliveredResponse", {"undelivered": {"notification": [
-            notices.undelivered_row(line) for line in lines]}})
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One merchant web service: its path (without ``.cfm``), Spyne service, application
-    name, the Format a form POST gets by default, and the request element's name."""
-
-    path: str
-    service: type
-    name: str
-    default_format: str
-    operation: str
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("/orderstate/orderstate", OrderStateService, "OrderState", "4", "orderstate"),
-    ServiceSpec("/orderresult/orderresult", OrderResultService, "OrderResult", "4",
-                "orderresult"),
-    ServiceSpec("/charge/charge", ChargeService, "Charge", "1", "charge"),
-    ServiceSpec("/cancel/cancel", CancelService, "Cancel", "4", "cancel"),
-    ServiceSpec("/cancel/wscancel", WSCancelService, "WSCancel", "4", "WSCancelRequestParams"),
-    ServiceSpec("/resultbydate/resultbydate", ResultByDateService, "ResultByDate", "1",
-                "resultbydate"),
-    ServiceSpec("/notification/replay", ReplayService, "NotificationReplay", "1", "replay"),
-    ServiceSpec("/notification/undelivered", UndeliveredService, "UndeliveredNotifications",
-                "1", "undelivered"),
-)
-BY_PATH = {s.path: s for s in SERVICES}
-
-
-def make_application(spec: ServiceSpec, api: MerchantApi | None) -> AssistApplication:
-    app = AssistApplication([spec.service], tns=NS, name=spec.name,
+def make_application(spec: MerchantService, api: MerchantApi | None) -> AssistApplication:
+    app = AssistApplication([_CLASSES[spec.path]], tns=NS, name=spec.name,
                             in_protocol=AssistSoap11(), out_protocol=AssistSoap11())
-    app.transport = _SOAP_HTTP
+    app.transport = SOAP_HTTP
     app.api = api
     return app
 
 
+def _method(app: AssistApplication):
+    return next(iter(app.interface.service_method_map.values()))[0]
+
+
 def request_fields(app: AssistApplication) -> dict[str, type]:
     """The request element's children, in order: name -> Spyne type."""
-    method = next(iter(app.interface.service_method_map.values()))[0]
-    return dict(method.in_message._type_info)
+    return dict(_method(app).in_message._type_info)
+
+
+def reply_names(app: AssistApplication) -> tuple[str, str]:
+    """The reply element's name and its child's (the result: ``orderstate``, ``orders``)."""
+    out = _method(app).out_message
+    return out.get_type_name(), next(iter(out._type_info))
 
 
 # -- WSDL ------------------------------------------------------------------------------------
@@ -280,7 +142,7 @@ def _canonical(root) -> None:
             op.set("soapAction", NS + op.get("soapAction"))
 
 
-def _template(spec: ServiceSpec) -> bytes:
+def _template(spec: MerchantService) -> bytes:
     with _lock:
         found = _templates.get(spec.path)
         if found is None:

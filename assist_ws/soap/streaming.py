@@ -9,39 +9,23 @@ validate both against the WSDLs' schemas and read them with two SOAP stacks."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
-from xml.sax.saxutils import escape
+from typing import Iterable, Iterator
 
-from ..domain.money import Money
 from ..domain.records import OperationLine
-from ..domain.text import xml_fit, xml_unfit
-from ..services.replies import RESULT_LINE_FIELDS, result_line
+from ..domain.text import xml_unfit
+from ..services.replies import RESULT_LINE_FIELDS, SOAP_TEXT, chunked, result_line, text, xml_text
 from .faults import SOAP_ENV
 from .wire import NS
 
-CHUNK = 64 * 1024
-_HEAD = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope xmlns:soap11env="
-         f"\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body><tns:resultbydateResponse>"
-         f"<tns:resultbydate>").encode()
-_TAIL = b"</tns:resultbydate></tns:resultbydateResponse></soap11env:Body></soap11env:Envelope>"
-_OPEN = tuple(f"<tns:{name}>" for name in RESULT_LINE_FIELDS)
-_CLOSE = tuple(f"</tns:{name}>" for name in RESULT_LINE_FIELDS)
+_HEAD = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope "
+         f"xmlns:soap11env=\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body>")
+_TAIL = "</soap11env:Body></soap11env:Envelope>"
+_ELEMENTS = tuple((f"<tns:{name}>", f"</tns:{name}>") for name in RESULT_LINE_FIELDS)
 
 
 def soap_text(value) -> str:
-    """A reply value as SOAP text (the same forms Spyne writes); a character XML cannot hold
-    (in a row written before such values were refused) becomes U+FFFD."""
-    if isinstance(value, str):
-        return escape(xml_fit(value))
-    if isinstance(value, Money):
-        return value.wire
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
+    """A reply value as SOAP text (``SOAP_TEXT``: the same forms Spyne writes), escaped."""
+    return xml_text(value) if isinstance(value, str) else text(value, SOAP_TEXT)
 
 
 def _element(name: str, value, parts: list[str]) -> None:
@@ -62,45 +46,29 @@ def _element(name: str, value, parts: list[str]) -> None:
 def soap_reply(response: str, content: dict) -> bytes:
     """The envelope of a reply: ``<tns:{response}>`` holding ``content`` (element name ->
     dict of fields, list of such dicts, or a value; ``None`` is left out)."""
-    parts = [_HEAD_ENVELOPE, f"<tns:{response}>"]
+    parts = [_HEAD, f"<tns:{response}>"]
     for key, item in content.items():
         _element(key, item, parts)
-    parts.append(f"</tns:{response}>{_TAIL_ENVELOPE}")
+    parts.append(f"</tns:{response}>{_TAIL}")
     return "".join(parts).encode("utf-8")
 
 
-_HEAD_ENVELOPE = (f"<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope "
-                  f"xmlns:soap11env=\"{SOAP_ENV}\" xmlns:tns=\"{NS}\"><soap11env:Body>")
-_TAIL_ENVELOPE = "</soap11env:Body></soap11env:Envelope>"
-
-
-def _soap_time(value: datetime) -> str:
-    return value.isoformat(timespec="seconds")
-
-
-#: SOAP text of a results-by-date value by its type (``soap_text`` without the escaping).
-_RESULT_TEXT: dict[type, Callable[[Any], str]] = {
-    str: str, int: str, datetime: _soap_time, Decimal: lambda v: format(v, "f")}
-
-
 def soap_results(lines: Iterable[OperationLine]) -> Iterator[bytes]:
-    yield _HEAD
-    parts: list[str] = []
-    size = 0
-    conv, elements = _RESULT_TEXT, tuple(zip(_OPEN, _CLOSE))
+    """Results by date, streamed in chunks (``chunked``)."""
+    return chunked(_results(lines))
+
+
+def _results(lines: Iterable[OperationLine]) -> Iterator[str]:
+    yield _HEAD + "<tns:resultbydateResponse><tns:resultbydate>"
+    conv = SOAP_TEXT
     for line in lines:
         texts = [None if v is None else v if type(v) is str else conv[type(v)](v)
                  for v in result_line(line)]
         joined = "".join([t for t in texts if t is not None])
         if "&" in joined or "<" in joined or ">" in joined or xml_unfit(joined):
-            texts = [None if t is None else soap_text(t) for t in texts]
+            texts = [None if t is None else xml_text(t) for t in texts]
         # Absent values are left out (minOccurs=0), never sent empty.
-        row = "".join([o + t + c for (o, c), t in zip(elements, texts) if t is not None])
-        parts.append("<tns:operation>" + row + "</tns:operation>")
-        size += len(row) + 31
-        if size >= CHUNK:
-            yield "".join(parts).encode("utf-8")
-            parts, size = [], 0
-    if parts:
-        yield "".join(parts).encode("utf-8")
-    yield _TAIL
+        yield "<tns:operation>" + "".join(
+            [o + t + c for (o, c), t in zip(_ELEMENTS, texts) if t is not None]) \
+            + "</tns:operation>"
+    yield "</tns:resultbydate></tns:resultbydateResponse>" + _TAIL

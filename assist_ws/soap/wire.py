@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from spyne import ComplexModel, DateTime, Decimal, Fault, Integer32, Unicode
 
+from ..services.merchant_api import WINDOW_FIELDS
+
 NS = "http://www.paysecure.ru/ws/"
 
 M = {"min_occurs": 1, "nillable": False}   # mandatory
@@ -62,9 +64,7 @@ OptionalInt = Integer32(**O)
 OptionalRate = Decimal(total_digits=24, fraction_digits=10, type_name="Rate", **_NS, **O)
 
 #: The window parameters (``Start*``/``End*``) every query accepts, as (name, type).
-WINDOW = [("startyear", Year), ("startmonth", Month), ("startday", Day), ("starthour", Hour),
-          ("startmin", Minute), ("endyear", Year), ("endmonth", Month), ("endday", Day),
-          ("endhour", Hour), ("endmin", Minute)]
+WINDOW = list(zip(WINDOW_FIELDS, (Year, Month, Day, Hour, Minute) * 2))
 
 
 class _Model(ComplexModel):

@@ -2,11 +2,11 @@
 SOAP face itself; see ``soap.dispatch``).
 
 Every reply starts from the field dictionaries of ``services.replies``; here the values
-become Assist's text: amounts with the currency's digits (``4.00``), times
-``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order result ``DD.MM.YYYY
-HH:MM``), absent values empty.  Errors keep HTTP 200 and carry ``firstcode``/``secondcode``
-and a ``message``.  JSON has shapes of its own (``web.assist_json``); results by date are
-written here for all three, as they stream.
+become Assist's text (``services.replies.POST_TEXT``): amounts with the currency's digits
+(``4.00``), times ``DD.MM.YYYY HH:MM:SS`` UTC (``packetdate`` of order state and order
+result ``DD.MM.YYYY HH:MM``), absent values empty.  Errors keep HTTP 200 and carry
+``firstcode``/``secondcode`` and a ``message``.  JSON has shapes of its own
+(``web.assist_json``); results by date are written here for all three, as they stream.
 
 * XML: ``<result firstcode="0" secondcode="0" count="N">`` around the rows (``<order>``;
   charge and cancel wrap theirs in ``<orders>``; results by date has ``<operation>`` rows
@@ -25,35 +25,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any, Iterable, Iterator
+from xml.sax.saxutils import quoteattr
 
-from ..domain.money import Money
 from ..domain.text import FORMULA_START, csv_cell, xml_fit, xml_unfit
+from ..services.replies import CHUNK, POST_TEXT, chunked, text, xml_text
 
 XML_DECL = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"
 CONTENT_TYPES = {"1": "text/csv; charset=utf-8", "3": "text/xml; charset=utf-8",
                  "5": "application/json; charset=utf-8"}
-LONG = "%d.%m.%Y %H:%M:%S"
-SHORT = "%d.%m.%Y %H:%M"
 
 
-def text(value: Any, name: str = "", short_packetdate: bool = False) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Money):
-        return value.wire
-    if isinstance(value, datetime):
-        return value.strftime(SHORT if short_packetdate and name == "packetdate" else LONG)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
+def _text(value: Any, name: str, short: bool) -> str:
+    """A value's text (``POST_TEXT``); with ``short``, ``packetdate`` to the minute."""
+    if short and name == "packetdate" and value is not None:
+        return text(value)[:16]
+    return text(value)
 
 
 def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
@@ -65,25 +52,17 @@ def flat(fields: dict[str, Any], short: bool) -> dict[str, Any]:
         elif isinstance(v, list):
             out[k] = [flat(x, short) for x in v]
         else:
-            out[k] = text(v, k, short)
+            out[k] = _text(v, k, short)
     return out
 
 
 # -- XML ---------------------------------------------------------------------------------------
-def _escape(value: str) -> str:
-    """A value as XML text: escaped, and never a character XML cannot hold (a row written
-    before such values were refused has U+FFFD in their place)."""
-    if "&" in value or "<" in value or ">" in value:
-        return escape(xml_fit(value))
-    return xml_fit(value)
-
-
 def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
     """The fields of one row, nested dicts and lists of dicts as elements, values as their
-    text (``text``) escaped; straight from ``services.replies``' values, without ``flat``."""
+    text escaped; straight from ``services.replies``' values, without ``flat``."""
     for k, v in fields.items():
         if isinstance(v, str):
-            parts.append(f"<{k}>{_escape(v)}</{k}>")
+            parts.append(f"<{k}>{xml_text(v)}</{k}>")
         elif isinstance(v, dict):
             parts.append(f"<{k}>")
             _xml_fields(v, parts, short)
@@ -94,7 +73,7 @@ def _xml_fields(fields: dict[str, Any], parts: list[str], short: bool) -> None:
                 _xml_fields(item, parts, short)
                 parts.append(f"</{k}>")
         else:
-            parts.append(f"<{k}>{_escape(text(v, k, short))}</{k}>")
+            parts.append(f"<{k}>{xml_text(_text(v, k, short))}</{k}>")
 
 
 def xml_reply(rows: list[dict], row_name: str, wrapper: str | None = None, *,
@@ -160,8 +139,11 @@ def csv_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return names, [[line.get(n, "") for n in names] for line in flat_lines]
 
 
-def csv_reply(rows: list[dict], options: CsvOptions) -> bytes:
+def csv_reply(rows: list[dict], options: CsvOptions,
+              columns: tuple[str, ...] | None = None) -> bytes:
+    """``columns``: the header when there are no rows."""
     names, lines = csv_rows(rows)
+    names = names or list(columns or ())
     out = [options.line(names)] if options.header and names else []
     out += [options.line(values) for values in lines]
     return "".join(out).encode("utf-8")
@@ -173,18 +155,6 @@ def csv_error(firstcode: int, secondcode: int, message: str, options: CsvOptions
 
 
 # -- streamed results by date ------------------------------------------------------------------
-def _long(d: datetime) -> str:
-    return (f"{d.day:02d}.{d.month:02d}.{d.year:04d} {d.hour:02d}:{d.minute:02d}:"
-            f"{d.second:02d}")
-
-
-#: Text of a value by its type, for the streamed rows (one dict lookup per value).
-_STREAM_TEXT: dict[type, Callable[[Any], str]] = {
-    str: str, int: str, datetime: _long, type(None): lambda v: "",
-    Decimal: lambda v: format(v, "f"), bool: lambda v: "1" if v else "0",
-    Money: lambda v: v.wire}
-
-
 def stream_csv(names: tuple[str, ...], lines: Iterator[bytes],
                options: CsvOptions) -> Iterator[bytes]:
     """A streamed CSV reply of lines already written (see ``stream_rows``): the header
@@ -195,55 +165,39 @@ def stream_csv(names: tuple[str, ...], lines: Iterator[bytes],
 
 
 def stream_rows(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
-                options: CsvOptions, chunk: int = 64 * 1024) -> Iterator[bytes]:
+                options: CsvOptions, chunk: int = CHUNK) -> Iterator[bytes]:
     """Rows (tuples of reply values in ``names`` order) as a streamed reply."""
-    buf: list[str] = []
-    size = 0
-    conv = _STREAM_TEXT
+    return chunked(_pieces(fmt, names, rows, options), chunk)
+
+
+def _pieces(fmt: str, names: tuple[str, ...], rows: Iterator[tuple],
+            options: CsvOptions) -> Iterator[str]:
+    conv = POST_TEXT  # one dict lookup per value
     if fmt == "1":
         if options.header:
-            buf.append(options.line(names))
+            yield options.line(names)
         delim, width = options.delimiter, len(names) - 1
         for row in rows:
-            line = delim.join([v if type(v) is str else ("" if v is None else conv[type(v)](v))
-                               for v in row])
+            line = delim.join([v if type(v) is str else conv[type(v)](v) for v in row])
             if '"' in line or "\r" in line or "\n" in line or line.count(delim) != width \
                     or options.formula.search(line):
                 line = options.line(text(v) for v in row)[:-2]  # a value needs care
-            buf.append(line + "\r\n")
-            size += len(line) + 2
-            if size >= chunk:
-                yield "".join(buf).encode("utf-8")
-                buf, size = [], 0
+            yield line + "\r\n"
     elif fmt == "3":
-        buf.append(XML_DECL + '<result firstcode="0" secondcode="0">')
+        yield XML_DECL + '<result firstcode="0" secondcode="0">'
         template = "<operation>" + "".join(f"<{n}>%s</{n}>" for n in names) + "</operation>"
         for row in rows:
             texts = [v if type(v) is str else conv[type(v)](v) for v in row]
             joined = "".join(texts)
             if "&" in joined or "<" in joined or ">" in joined or xml_unfit(joined):
-                texts = [_escape(t) for t in texts]  # only text can hold them
-            line = template % tuple(texts)
-            buf.append(line)
-            size += len(line)
-            if size >= chunk:
-                yield "".join(buf).encode("utf-8")
-                buf, size = [], 0
-        buf.append("</result>")
+                texts = [xml_text(t) for t in texts]  # only text can hold them
+            yield template % tuple(texts)
+        yield "</result>"
     else:
-        buf.append('{"resultbydate":{"operations":[')
-        first = True
-        dumps = json.dumps
+        yield '{"resultbydate":{"operations":['
+        dumps, sep = json.dumps, ""
         for row in rows:
-            line = ("" if first else ",") + dumps(
-                dict(zip(names, [conv[type(v)](v) for v in row])), ensure_ascii=False,
-                separators=(",", ":"))
-            first = False
-            buf.append(line)
-            size += len(line)
-            if size >= chunk:
-                yield "".join(buf).encode("utf-8")
-                buf, size = [], 0
-        buf.append("]}}")
-    if buf:
-        yield "".join(buf).encode("utf-8")
+            yield sep + dumps(dict(zip(names, [conv[type(v)](v) for v in row])),
+                              ensure_ascii=False, separators=(",", ":"))
+            sep = ","
+        yield "]}}"

@@ -16,62 +16,23 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, request
 
 from ..domain.errors import AssistError, Second
-from ..services.notifications import merchant as notices
 from ..services import replies
-from ..services.auth import Credentials
-from ..services.merchant_api import (Answer, MerchantApi, refuse_password_in_query,
-                                     refuse_unfit_text)
+from ..services.merchant_api import MerchantApi, refuse_password_in_query, refuse_unfit_text
+from ..services.merchant_services import BY_PATH, SERVICES, MerchantService, Params
 from . import assist_json, formats, openapi
 from .bodies import json_object
 
-#: Path (without ``.cfm``) -> (service key, the Format a POST gets by default).
-SERVICES = {
-    "/orderstate/orderstate": ("orderstate", "4"),
-    "/orderresult/orderresult": ("orderresult", "4"),
-    "/charge/charge": ("charge", "1"),
-    "/cancel/cancel": ("cancel", "4"),
-    "/cancel/wscancel": ("wscancel", "4"),
-    "/resultbydate/resultbydate": ("resultbydate", "1"),
-    "/notification/replay": ("replay", "1"),
-    "/notification/undelivered": ("undelivered", "1"),
-}
-_WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "hour", "min")]
-
-
-class _Params:
-    """The request's parameters, names in lower case, and the client's address."""
-
-    def __init__(self, values: dict[str, Any]):
-        self.values = {str(k).lower(): v for k, v in values.items()}
-        self.client: str | None = None
-
-    def get(self, name: str):
-        value = self.values.get(name)
-        return None if value is None else str(value)
-
-    def creds(self) -> Credentials:
-        return Credentials(self.get("merchant_id"), self.get("login"), self.get("password"),
-                           self.client)
-
-    def window(self) -> dict[str, Any]:
-        return {name: self.get(name) for name in _WINDOW}
-
-
-def _params() -> tuple[_Params, bool]:
+def _params() -> tuple[Params, bool]:
     """(parameters, whether the body was JSON) of the Flask request."""
     if request.mimetype == "application/json":
-        return _json_params(request.get_data(cache=False)), True
+        return Params(json_object(request.get_data(cache=False))), True
     values = request.form.to_dict() if request.method == "POST" else {}
     for key, value in request.args.items():
         values.setdefault(key, value)
-    return _Params(values), False
+    return Params(values), False
 
 
-def _json_params(body: bytes) -> _Params:
-    return _Params(json_object(body))
-
-
-def _format(params: _Params, is_json: bool, default: str) -> str:
+def _format(params: Params, is_json: bool, default: str) -> str:
     if is_json:
         return "5"
     fmt = (params.get("format") or "").strip() or default
@@ -81,7 +42,7 @@ def _format(params: _Params, is_json: bool, default: str) -> str:
     return fmt
 
 
-def _csv_options(params: _Params) -> formats.CsvOptions:
+def _csv_options(params: Params) -> formats.CsvOptions:
     delimiter = params.get("delimiter")
     if delimiter is None or delimiter == "":
         delimiter = ";"
@@ -124,47 +85,25 @@ def _error(fmt: str, exc: AssistError, csv: formats.CsvOptions | None = None) ->
     return _reply("3", formats.xml_error(exc.firstcode, exc.secondcode, exc.message))
 
 
-def _rows(answer: Answer, build: Callable) -> list[dict]:
-    """The reply's rows as ``services.replies`` builds them (values not yet text)."""
-    if answer.operation is not None:
-        return [build(answer.orders[0], answer.operation, answer.checkvalues[0],
-                      answer.packet_date)]
-    return [build(o, cv, answer.packet_date)
-            for o, cv in zip(answer.orders, answer.checkvalues)]
-
-
-def _render(fmt: str, rows: list[dict], row_name: str, csv: formats.CsvOptions,
-            wrapper: str | None = None, *, short: bool = False,
-            json: Callable[[list[dict]], bytes]) -> Reply:
-    """``short``: ``packetdate`` to the minute (order state and order result); ``json``
-    writes the JSON reply of the rows (``web.assist_json``)."""
-    if fmt == "3":
-        return _reply(fmt, formats.xml_reply(rows, row_name, wrapper, short_packetdate=short))
-    if fmt == "5":
-        return _reply(fmt, json(rows))
-    rows = [formats.flat(row, short) for row in rows]
-    return _reply(fmt, formats.csv_reply(rows, csv))
-
-
-def answer(api: MerchantApi, path: str, load: Callable[[], tuple[_Params, bool]],
+def answer(api: MerchantApi, path: str, load: Callable[[], tuple[Params, bool]],
            query_string: str, client: str | None, json_body: bool = False
            ) -> Reply | Response:
     """The reply to a request for the service at ``path`` (without ``.cfm``) from the
     address ``client``, whatever becomes of it: a refusal is a reply in the asked format
     too (in JSON for a JSON body, even one that cannot be read)."""
-    key, default = SERVICES[path]
+    spec = BY_PATH[path]
     fmt, csv = "5" if json_body else "3", formats.CsvOptions()
     try:
         params, is_json = load()
         params.client = client
-        fmt = _format(params, is_json, default)
+        fmt = _format(params, is_json, spec.default_format)
         if fmt == "4":  # a JSON body asking for SOAP: answer in JSON
             fmt = "5"
         refuse_unfit_text(params.values)
         if fmt == "1":
             csv = _csv_options(params)
         refuse_password_in_query(query_string)
-        return _SERVICES[key](api, params, fmt, csv)
+        return _serve(spec, api, params, fmt, csv)
     except AssistError as exc:
         return _error(fmt, exc, csv)
 
@@ -175,11 +114,11 @@ def post_handler(api: MerchantApi) -> Callable:
     ``REMOTE_ADDR``."""
 
     def handle(path: str, body: bytes, is_json: bool, query_string: str, client: str | None):
-        def load() -> tuple[_Params, bool]:
+        def load() -> tuple[Params, bool]:
             if is_json:
-                return _json_params(body), True
-            return _Params(dict(parse_qsl(body.decode("utf-8", "replace"),
-                                          keep_blank_values=True))), False
+                return Params(json_object(body)), True
+            return Params(dict(parse_qsl(body.decode("utf-8", "replace"),
+                                         keep_blank_values=True))), False
 
         return answer(api, path, load, query_string, client, is_json)
 
@@ -194,9 +133,9 @@ def merchant_blueprint(api: MerchantApi) -> Blueprint:
         return answer(api, path, _params, request.query_string.decode("latin-1"),
                       request.environ.get("REMOTE_ADDR"), request.mimetype == "application/json")
 
-    for path in SERVICES:
-        bp.add_url_rule(path + ".cfm", f"ws_{SERVICES[path][0]}",
-                        (lambda p: lambda: handle(p))(path), methods=["GET", "POST"])
+    for spec in SERVICES:
+        bp.add_url_rule(spec.path + ".cfm", f"ws_{spec.key}",
+                        (lambda p: lambda: handle(p))(spec.path), methods=["GET", "POST"])
     document = openapi.document_bytes()
 
     @bp.get("/openapi.json")
@@ -207,86 +146,47 @@ def merchant_blueprint(api: MerchantApi) -> Blueprint:
     return bp
 
 
-# -- the services ------------------------------------------------------------------------------
-def _orderstate(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    answer = api.order_state(p.creds(), p.get("ordernumber"), p.window())
-    return _render(fmt, _rows(answer, replies.order_state), "order", csv, short=True,
-                   json=lambda rows: assist_json.orderstate(rows, True))
+def _serve(spec: MerchantService, api: MerchantApi, p: Params, fmt: str,
+           csv: formats.CsvOptions) -> Reply | Response:
+    """The service's answer in ``fmt``: its rows (``spec.rows``) in XML or CSV, in JSON in
+    the service's own shape (``_JSON``); results by date streamed."""
+    answer = spec.call(api, p)
+    if spec.rows is None:
+        return _stream(answer, fmt, csv)
+    rows = spec.rows(answer)
+    if fmt == "3":
+        return _reply(fmt, formats.xml_reply(rows, spec.row, spec.wrapper,
+                                             short_packetdate=spec.short))
+    if fmt == "5":
+        return _reply(fmt, _JSON[spec.key](rows, answer))
+    return _reply(fmt, formats.csv_reply([formats.flat(row, spec.short) for row in rows], csv,
+                                         spec.columns))
 
 
-def _orderresult(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    answer = api.order_result(p.creds(), p.get("ordernumber"), p.window(),
-                              language=p.get("language"), bill_number=p.get("billnumber"))
-    return _render(fmt, _rows(answer, replies.order_result), "order", csv, short=True,
-                   json=lambda rows: assist_json.orderresult(rows, True))
-
-
-def _charge(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    answer = api.confirm(p.creds(), p.get("billnumber"), p.get("amount"), p.get("currency"),
-                         auto_deposit=p.get("autodeposit"), client_ip=p.get("clientip"),
-                         language=p.get("language"))
-    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders",
-                   json=lambda rows: assist_json.operation_reply("charge", rows[0]))
-
-
-def _cancel_answer(api: MerchantApi, p: _Params) -> Answer:
-    return api.cancel(p.creds(), p.get("billnumber"), p.get("amount"), p.get("currency"),
-                      reason=p.get("cancelreason"), external_id=p.get("externalrefundid"),
-                      client_ip=p.get("clientip"), language=p.get("language"))
-
-
-def _cancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    answer = _cancel_answer(api, p)
-    return _render(fmt, _rows(answer, replies.operation_order), "order", csv, "orders",
-                   json=lambda rows: assist_json.operation_reply("cancel", rows[0]))
-
-
-def _wscancel(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    answer = _cancel_answer(api, p)
-    # In JSON the operation has every field of an order result's (its means type too).
-    return _render(fmt, _rows(answer, replies.wscancel_order), "order", csv,
-                   json=lambda rows: assist_json.wscancel(dict(
-                       rows[0], operation=[replies.result_operation(answer.operation)])))
-
-
-def _resultbydate(api: MerchantApi, p: _Params, fmt: str, csv) -> Response:
-    stream = api.results_by_date(p.creds(), p.window(), success=p.get("success"))
+def _stream(stream, fmt: str, csv: formats.CsvOptions) -> Response:
+    names = replies.RESULT_LINE_FIELDS
     lines = stream.csv(csv.delimiter) if fmt == "1" else None
     if lines is not None:  # the same CSV, made by the database
-        body = formats.stream_csv(replies.RESULT_LINE_FIELDS, lines, csv)
+        body = formats.stream_csv(names, lines, csv)
     else:
-        rows = (replies.result_line(line) for line in stream)
-        body = formats.stream_rows(fmt, replies.RESULT_LINE_FIELDS, rows, csv)
+        body = formats.stream_rows(fmt, names, (replies.result_line(line) for line in stream),
+                                   csv)
     return Response(body, content_type=formats.CONTENT_TYPES[fmt])  # streamed
 
 
-def _notifications(fmt: str, key: str, rows: list[dict], names: tuple[str, ...],
-                   csv) -> Reply:
-    """A list of notifications; in CSV the header is there even when the list is empty."""
-    rows = [formats.flat(row, False) for row in rows]
-    if fmt != "1":
-        return _render(fmt, rows, "notification", csv,
-                       json=lambda rows: assist_json.listing(key, "notifications", rows))
-    lines = [csv.line(names)] if csv.header else []
-    lines += [csv.line(row[name] for name in names) for row in rows]
-    return _reply(fmt, "".join(lines).encode("utf-8"))
+def _listing(key: str) -> Callable[[list[dict], Any], bytes]:
+    return lambda rows, _answer: assist_json.listing(
+        key, "notifications", [formats.flat(row, False) for row in rows])
 
 
-def _replay(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    lines = notices.replay(api, p.creds(), p.get("billnumber"), p.get("ordernumber"),
-                           p.window())
-    return _notifications(fmt, "replay", [notices.replay_row(line) for line in lines],
-                          notices.REPLAY_FIELDS, csv)
-
-
-def _undelivered(api: MerchantApi, p: _Params, fmt: str, csv) -> Reply:
-    lines = notices.undelivered(api, p.creds(), p.window())
-    return _notifications(fmt, "undelivered", [notices.undelivered_row(line) for line in lines],
-                          notices.UNDELIVERED_FIELDS, csv)
-
-
-_SERVICES: dict[str, Callable[..., Reply | Response]] = {
-    "orderstate": _orderstate, "orderresult": _orderresult, "charge": _charge,
-    "cancel": _cancel, "wscancel": _wscancel, "resultbydate": _resultbydate,
-    "replay": _replay, "undelivered": _undelivered,
+#: The JSON reply of each service (``web.assist_json``) from its rows and its answer.
+_JSON: dict[str, Callable[[list[dict], Any], bytes]] = {
+    "orderstate": lambda rows, _a: assist_json.orderstate(rows, True),
+    "orderresult": lambda rows, _a: assist_json.orderresult(rows, True),
+    "charge": lambda rows, _a: assist_json.operation_reply("charge", rows[0]),
+    "cancel": lambda rows, _a: assist_json.operation_reply("cancel", rows[0]),
+    # In JSON the operation has every field of an order result's (its means type too).
+    "wscancel": lambda rows, a: assist_json.wscancel(dict(
+        rows[0], operation=[replies.result_operation(a.operation)])),
+    "replay": _listing("replay"), "undelivered": _listing("undelivered"),
 }

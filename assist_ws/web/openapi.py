@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..services.notifications.merchant import REPLAY_FIELDS, UNDELIVERED_FIELDS
+from ..services.merchant_services import SERVICES
 from ..services.replies import RESULT_LINE_FIELDS
 from . import assist_json as shapes
 from .authrequest import PARAMETERS as AUTH_PARAMETERS
@@ -34,43 +35,35 @@ _CANCEL = _MONEY + (("CancelReason", False, "1 refused by the shop, 2 by the buy
                      "request with it answers the stored result."))
 _BILL = (("Billnumber", True, "The payment's billnumber (short, or extended NNN.k)."),)
 
-#: path -> (operation id, wrapper key, summary, parameters, reply schema name)
-SERVICES: dict[str, tuple[str, str, str, tuple, str]] = {
-    "/orderstate/orderstate.cfm": (
-        "orderstate", "orderstate", "The state of an order number's latest payment attempt.",
-        _AUTH + (("Ordernumber", True, "The shop's order number."),) + _WINDOW,
-        "OrderStateReply"),
-    "/orderresult/orderresult.cfm": (
-        "orderresult", "orderresult", "An order number's payment attempts with operations, "
-        "or one payment's by Billnumber.",
-        _AUTH + (("Ordernumber", False, "The shop's order number (or Billnumber)."),
-                 ("Billnumber", False, "One payment, whenever created (instead of "
-                                       "Ordernumber; the window does not apply)."),
-                 ("Language", False, "RU or EN.")) + _WINDOW,
-        "OrderResultReply"),
-    "/charge/charge.cfm": (
-        "charge", "charge", "Confirm a two-stage payment, all of it or part.",
-        _AUTH + _BILL + _MONEY + (("AutoDeposit", False, "1: release what is left of a "
-                                                         "partial confirm."),),
-        "ChargeReply"),
-    "/cancel/cancel.cfm": (
-        "cancel", "cancel", "Cancel or refund a payment, all of it or part.",
-        _AUTH + _BILL + _CANCEL, "CancelReply"),
-    "/cancel/wscancel.cfm": (
-        "wscancel", "wscancel", "Cancel or refund a payment: the order with its cancel "
-        "operation.", _AUTH + _BILL + _CANCEL, "WsCancelReply"),
-    "/resultbydate/resultbydate.cfm": (
-        "resultbydate", "resultbydate", "The merchant's operations created in a window.",
-        _AUTH + _WINDOW + (("Success", False, "0 all, 1 successful only, 2 the others."),),
-        "ResultByDateReply"),
-    "/notification/replay.cfm": (
-        "replay", "replay", "Queue the merchant's result notifications again.",
-        _AUTH + (("Billnumber", False, "Those of one payment."),
-                 ("Ordernumber", False, "Those of one order number.")) + _WINDOW,
-        "ReplayReply"),
-    "/notification/undelivered.cfm": (
-        "undelivered", "undelivered", "The merchant's notifications not delivered yet.",
-        _AUTH + _WINDOW, "UndeliveredReply"),
+#: Each merchant service (``services.merchant_services``, by key): its summary, parameters
+#: and reply schema.
+DESCRIPTIONS: dict[str, tuple[str, tuple, str]] = {
+    "orderstate": ("The state of an order number's latest payment attempt.",
+                   _AUTH + (("Ordernumber", True, "The shop's order number."),) + _WINDOW,
+                   "OrderStateReply"),
+    "orderresult": ("An order number's payment attempts with operations, or one payment's by "
+                    "Billnumber.",
+                    _AUTH + (("Ordernumber", False, "The shop's order number (or Billnumber)."),
+                             ("Billnumber", False, "One payment, whenever created (instead of "
+                                                   "Ordernumber; the window does not apply)."),
+                             ("Language", False, "RU or EN.")) + _WINDOW,
+                    "OrderResultReply"),
+    "charge": ("Confirm a two-stage payment, all of it or part.",
+               _AUTH + _BILL + _MONEY + (("AutoDeposit", False, "1: release what is left of a "
+                                                                "partial confirm."),),
+               "ChargeReply"),
+    "cancel": ("Cancel or refund a payment, all of it or part.", _AUTH + _BILL + _CANCEL,
+               "CancelReply"),
+    "wscancel": ("Cancel or refund a payment: the order with its cancel operation.",
+                 _AUTH + _BILL + _CANCEL, "WsCancelReply"),
+    "resultbydate": ("The merchant's operations created in a window.", _AUTH + _WINDOW + (
+        ("Success", False, "0 all, 1 successful only, 2 the others."),), "ResultByDateReply"),
+    "replay": ("Queue the merchant's result notifications again.",
+               _AUTH + (("Billnumber", False, "Those of one payment."),
+                        ("Ordernumber", False, "Those of one order number.")) + _WINDOW,
+               "ReplayReply"),
+    "undelivered": ("The merchant's notifications not delivered yet.", _AUTH + _WINDOW,
+                    "UndeliveredReply"),
 }
 
 _PAYREQUEST_REQUIRED = ("Merchant_ID", "OrderNumber", "OrderAmount")
@@ -195,13 +188,14 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     schemas = _schemas()
     paths: dict[str, Any] = {}
-    for path, (op_id, _key, summary, parameters, reply) in SERVICES.items():
-        body, more = _request(op_id.capitalize(), parameters)
+    for spec in SERVICES:
+        summary, parameters, reply = DESCRIPTIONS[spec.key]
+        body, more = _request(spec.key.capitalize(), parameters)
         schemas.update(more)
         responses = {"200": _json("The reply.", reply)}
         responses.update((code, _json(text, "Error")) for code, text in ERRORS.items())
-        paths[path] = {"post": {"operationId": op_id, "summary": summary,
-                                "requestBody": body, "responses": responses}}
+        paths[spec.path + ".cfm"] = {"post": {"operationId": spec.key, "summary": summary,
+                                              "requestBody": body, "responses": responses}}
     body, more = _request("Payrequest", _PAYREQUEST, form=False)
     schemas.update(more)
     paths["/pay/payrequest.cfm"] = {"post": {
