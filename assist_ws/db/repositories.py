@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any, Callable, Iterator
 from typing import cast as cast_type
 
 from sqlalchemy import (Integer, String, Table, and_, bindparam, case, cast, delete, exists,
-                        literal_column, null, or_, select, update)
+                        literal_column, null, or_, select, true, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -22,8 +23,8 @@ from ..domain.records import (ANY_LOGIN, ANY_MERCHANT, FailureState, LoginKey, L
                               OperationLine, OperationRecord, OrderRecord, Window)
 from . import results_csv
 from .direct import DirectQuery
-from .tables import (login_failures, merchant_users, merchants, operations, orders,
-                     processing_centers, transactions)
+from .tables import (currency_rates, login_failures, merchant_users, merchants, operations,
+                     orders, processing_centers, transactions)
 from .types import UtcDateTime
 
 
@@ -33,6 +34,49 @@ def _has_open_transaction():
         operations.c.order_id == orders.c.id,
         transactions.c.operation_id == operations.c.id,
         transactions.c.state.in_([s.value for s in OPEN_TRANSACTION_STATES]))
+
+
+# -- the lookups of the buyer's pages, shared with their unit of work (``core_uow``) ----------
+#: The merchant and order number of the order ``:bill``.
+_THIS = (select(orders.c.merchant_id, orders.c.order_number)
+         .where(orders.c.bill_number == bindparam("bill")).subquery("this"))
+#: The orders each lookup finds, by name: (FROM, WHERE) over the bound parameters ``bill``,
+#: ``merchant`` and ``number``; read in the order ``OLDEST_FIRST``.
+ORDERS_BY = {
+    "bill": (orders, orders.c.bill_number == bindparam("bill")),
+    "bill_of": (orders, and_(orders.c.bill_number == bindparam("bill"),
+                             orders.c.merchant_id == bindparam("merchant"))),
+    "attempts": (orders.join(_THIS, and_(orders.c.merchant_id == _THIS.c.merchant_id,
+                                         orders.c.order_number == _THIS.c.order_number)),
+                 true()),
+    "number": (orders, and_(orders.c.merchant_id == bindparam("merchant"),
+                            orders.c.order_number == bindparam("number"))),
+}
+OLDEST_FIRST = (orders.c.created_at, orders.c.id)
+BILL_TAKEN = select(exists().where(orders.c.bill_number == bindparam("bill")))
+MERCHANT_IS = merchants.c.merchant_id == bindparam("merchant")
+CENTER_NAMED = processing_centers.c.name == bindparam("name")
+RATE_OF = and_(currency_rates.c.source == bindparam("source"),
+               currency_rates.c.target == bindparam("target"))
+
+
+def orders_params(bill_number: str | None = None, merchant_id: int | None = None,
+                  order_number: str | None = None) -> tuple[str, dict]:
+    """The lookup of ``ORDERS_BY`` and its parameters: by billnumber (of a merchant, if
+    given), or by the merchant's order number."""
+    if bill_number is None:
+        return "number", {"merchant": merchant_id, "number": order_number}
+    if merchant_id is None:
+        return "bill", {"bill": bill_number}
+    return "bill_of", {"bill": bill_number, "merchant": merchant_id}
+
+
+@functools.cache
+def _orm_orders(name: str, lock: bool):
+    """The ORM's statement of the lookup ``name`` (made once the mappers are started)."""
+    from_, where = ORDERS_BY[name]
+    stmt = select(Order).select_from(from_).where(where).order_by(*OLDEST_FIRST)
+    return stmt.with_for_update(of=orders) if lock else stmt
 
 
 class _Repo:
@@ -134,8 +178,8 @@ def _key_params(key: LoginKey) -> dict:
 
 class CenterRepository(_Repo):
     def get(self, name: str) -> ProcessingCenter | None:
-        return self.session.scalar(select(ProcessingCenter).where(
-            processing_centers.c.name == name))
+        return self.session.scalar(select(ProcessingCenter).where(CENTER_NAMED),
+                                   {"name": name})
 
     def add(self, center: ProcessingCenter) -> None:
         self.session.add(center)
@@ -157,37 +201,26 @@ class OrderRepository(_Repo):
     def add(self, order: Order) -> None:
         self.session.add(order)
 
+    def _find(self, name: str, params: dict, lock: bool) -> list[Order]:
+        stmt = _orm_orders(name, lock)
+        if lock:  # the row as it is now, over what this session read before
+            stmt = stmt.execution_options(populate_existing=True)
+        return list(self.session.scalars(stmt, params))
+
     def get(self, bill_number: str, *, merchant_id: int | None = None,
             lock: bool = False) -> Order | None:
-        stmt = select(Order).where(orders.c.bill_number == bill_number)
-        if merchant_id is not None:
-            stmt = stmt.where(orders.c.merchant_id == merchant_id)
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return self.session.scalar(stmt)
+        found = self._find(*orders_params(bill_number, merchant_id), lock)
+        return found[0] if found else None
 
     def by_order_number(self, merchant_id: int, order_number: str, *,
                         lock: bool = False) -> list[Order]:
-        stmt = select(Order).where(orders.c.merchant_id == merchant_id,
-                                   orders.c.order_number == order_number)
-        stmt = stmt.order_by(orders.c.created_at, orders.c.id)
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return list(self.session.scalars(stmt))
+        return self._find(*orders_params(None, merchant_id, order_number), lock)
 
     def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
-        this = select(orders.c.merchant_id, orders.c.order_number).where(
-            orders.c.bill_number == bill_number).subquery()
-        stmt = (select(Order)
-                .join(this, and_(orders.c.merchant_id == this.c.merchant_id,
-                                 orders.c.order_number == this.c.order_number))
-                .order_by(orders.c.created_at, orders.c.id))
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return list(self.session.scalars(stmt))
+        return self._find("attempts", {"bill": bill_number}, lock)
 
     def bill_number_taken(self, bill_number: str) -> bool:
-        return bool(self.session.scalar(select(exists().where(orders.c.bill_number == bill_number))))
+        return bool(self.session.scalar(BILL_TAKEN, {"bill": bill_number}))
 
     def with_open_transactions(self, now: datetime, limit: int,
                                older_than: datetime) -> list[Order]:

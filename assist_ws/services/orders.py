@@ -11,7 +11,7 @@ from ..domain.errors import (AuthenticationError, Duplicate, NotFound, Second, V
 from ..domain.model import Customer, Order, new_bill_number
 from ..domain.money import normalize_currency, parse_amount
 from ..domain.text import is_digits
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, CheckoutUnitOfWork
 from ..domain.states import PAID_STATES
 from .results import OrderView, about, audit
 
@@ -71,7 +71,7 @@ def parse_max_points(text: str | None) -> int | None:
     return int(raw)
 
 
-def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> OrderView:
+def create_order(uow: CheckoutUnitOfWork, clock: Clock, req: AuthorizationRequest) -> OrderView:
     """Validate the request against the merchant's settings and create the order
     (``In Process``).  Any refusal creates nothing."""
     merchant_id = parse_merchant_id(req.merchant_id)

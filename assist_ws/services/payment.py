@@ -12,7 +12,7 @@ from ..domain.errors import AssistError, NotFound, Second, ValidationError
 from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
                             find_transaction)
 from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, CheckoutUnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
@@ -23,7 +23,7 @@ class OrderTimedOut(AssistError):
     firstcode = 16
 
 
-def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
+def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
                 card: CardData, *, client_ip: str | None = None,
                 fingerprint_key: bytes = b"",
                 customer: Mapping[str, str] | None = None) -> OperationResult:

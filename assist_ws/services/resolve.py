@@ -26,7 +26,7 @@ from ..domain.model import (Order, TransactionState, TransactionType, find_trans
                             open_transactions)
 from ..domain.outcomes import backoff, record_reply, void_authorization
 from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
-                            ProcessingReply, SettlementItem, UnitOfWork)
+                            ProcessingReply, SettlementItem, WorkerUnitOfWork)
 from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center, load_order
@@ -61,7 +61,7 @@ class Unresolved:
         return bool(self.transactions or self.batches)
 
 
-def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def resolve_unknown(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     grace: timedelta = DEFAULT_GRACE, limit: int = 100,
                     max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> ResolveSummary:
     """Ask about up to ``limit`` orders' open transactions that are due for a try."""
@@ -107,14 +107,14 @@ def _due(tx, now: datetime, older_than: datetime) -> bool:
     return tx.sent_at is None or tx.sent_at < older_than
 
 
-def unresolved(uow: UnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Unresolved:
+def unresolved(uow: WorkerUnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Unresolved:
     """Transactions and settlement batches still open after ``max_attempts`` tries."""
     with uow:
         return Unresolved(uow.orders.open_transactions(max_attempts),
                           uow.settlements.stale(max_attempts))
 
 
-def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
+def resolve_one(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
                 request_id: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                 silent: set[str] | None = None) -> bool:
     """Settle one open transaction; True when it reached a final state.  A center that
@@ -218,7 +218,7 @@ def _resolve_authorization(uow, gateway, clock, bill, request_id, center,
     return True
 
 
-def _can_accept(uow: UnitOfWork, order: Order) -> bool:
+def _can_accept(uow: WorkerUnitOfWork, order: Order) -> bool:
     """An authorization found at the center may complete the order only if the order is
     still waiting for it and its order number was not paid by another attempt meanwhile."""
     if order.status is not OrderState.IN_PROCESS:

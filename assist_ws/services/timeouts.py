@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..domain.model import TransactionType, open_transactions
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, WorkerUnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .resolve import DEFAULT_GRACE, LEASE, resolve_one
 from .results import about
@@ -35,7 +35,7 @@ class TimeoutSummary:
     bills: list[str] = field(default_factory=list)
 
 
-def close_abandoned(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def close_abandoned(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     grace: timedelta = DEFAULT_GRACE, limit: int = 500) -> TimeoutSummary:
     """Move every abandoned order of every merchant to ``Timeout`` (``limit`` orders per
     database transaction), recording why, and settle what their centers may hold."""

@@ -18,7 +18,7 @@ from ...domain.model import (Merchant, Operation, OperationState, OperationType,
 from ...domain.notifications import (KIND_OF_EVENT, KIND_OF_OPERATION, ExpectedReply,
                                      Notification, PushProtocol, ResultKind, check_url,
                                      parse_choice)
-from ...domain.ports import Clock, UnitOfWork
+from ...domain.ports import Clock, CheckoutUnitOfWork
 
 #: The operation type a result without an operation reports.
 _TYPE_OF_KIND = {kind: type_ for type_, kind in KIND_OF_OPERATION.items()}
@@ -61,7 +61,7 @@ def apply_settings(merchant: Merchant, s: NotifySettings,
         merchant.notify_only_success = s.only_success
 
 
-def write_outbox(uow: UnitOfWork, *, clock: Clock) -> int:
+def write_outbox(uow: CheckoutUnitOfWork, *, clock: Clock) -> int:
     """Turn the results the loaded orders collected into notifications, per each merchant's
     settings.  Called inside the commit of every unit of work; returns how many it wrote."""
     written = 0
