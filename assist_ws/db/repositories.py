@@ -25,7 +25,7 @@ from . import results_csv
 from .direct import DirectQuery
 from .tables import (currency_rates, login_failures, merchant_users, merchants, operations,
                      orders, processing_centers, transactions)
-from .types import UtcDateTime
+from .types import UtcDateTime, stored
 
 
 def _has_open_transaction():
@@ -256,7 +256,8 @@ class OrderRepository(_Repo):
 
     def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
         t, op = transactions, operations
-        stmt = (select(orders.c.bill_number, op.c.number, op.c.type, t.c.type, t.c.state,
+        stmt = (select(orders.c.bill_number, op.c.number, stored(op.c.type), stored(t.c.type),
+                       stored(t.c.state),
                        t.c.center, t.c.amount, t.c.currency, t.c.attempts, t.c.sent_at,
                        t.c.next_attempt_at, t.c.message, t.c.request_id)
                 .select_from(t.join(op, op.c.id == t.c.operation_id)
@@ -332,10 +333,10 @@ class OrderRepository(_Repo):
 
 # Columns of the read models, in the order of their dataclasses' fields.
 _ORDER_COLUMNS = (orders.c.bill_number, orders.c.merchant_id, orders.c.order_number,
-                  orders.c.amount, orders.c.currency, orders.c.state, orders.c.test_mode,
+                  orders.c.amount, orders.c.currency, stored(orders.c.state), orders.c.test_mode,
                   orders.c.comment, orders.c.lastname, orders.c.firstname, orders.c.middlename,
                   orders.c.email, orders.c.created_at, orders.c.updated_at)
-_OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state,
+_OPERATION_COLUMNS = (operations.c.number, stored(operations.c.type), stored(operations.c.state),
                       operations.c.amount, operations.c.currency, operations.c.rate,
                       operations.c.means, operations.c.means_type, operations.c.means_number,
                       operations.c.cardholder, operations.c.card_expiry,
@@ -350,7 +351,8 @@ _LINE_COLUMNS = (
     .label("bill_number"),
     orders.c.test_mode, orders.c.created_at.label("order_created_at"),
     orders.c.amount.label("order_amount"), orders.c.currency.label("order_currency"),
-    orders.c.state.label("order_state"), operations.c.type, operations.c.state,
+    stored(orders.c.state).label("order_state"), stored(operations.c.type),
+    stored(operations.c.state),
     operations.c.amount, operations.c.currency, operations.c.rate, operations.c.means_type,
     operations.c.means_number, operations.c.cardholder, operations.c.approval_code,
     operations.c.response_code, operations.c.message, operations.c.processing_name,

@@ -1,12 +1,14 @@
-"""Column types that keep money exact and times in UTC on every database we support."""
+"""Column types that keep money exact, times in UTC and states as their enumerations on every
+database we support."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Numeric, String
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import DateTime, Numeric, String, type_coerce
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class Amount(TypeDecorator):
@@ -84,3 +86,33 @@ class UtcDateTime(TypeDecorator):
     @property
     def python_type(self):
         return datetime
+
+
+class Enumerated(TypeDecorator):
+    """A member of an enumeration of str or int values (``OrderState``, ``OperationType``, …)
+    in Python, stored as its value in the column type ``stored`` (the schema is that of the
+    plain column)."""
+
+    impl: TypeEngine | type[TypeEngine] = String
+    cache_ok = True
+
+    def __init__(self, values: type[enum.Enum], stored: TypeEngine):
+        super().__init__()
+        self.impl = stored
+        self.values = values
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.values(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.values(value)
+
+    @property
+    def python_type(self):
+        return self.values
+
+
+def stored(column):
+    """``column`` as it is stored -- a state's or a type's value, not its enumeration --
+    for the read models, whose rows go to the wire (or into sums) as they are."""
+    return type_coerce(column, column.type.impl).label(column.key)

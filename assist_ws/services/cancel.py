@@ -65,7 +65,7 @@ def cancel_payment(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock:
             tx_amount = value
         else:
             held = held_at_center(order)
-            closes = order.status is OrderState.DELAYED or value == order.cancelable()
+            closes = order.state is OrderState.DELAYED or value == order.cancelable()
             # Canceling everything left releases the whole hold; a part needs a partial
             # reversal, which not every center can do.
             tx_amount = held if closes else value

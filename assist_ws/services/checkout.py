@@ -138,7 +138,7 @@ def open_checkout(uow: CheckoutUnitOfWork, clock: Clock, bill_number: str) -> Ch
         order = load_order(uow, bill_number, lock=True)
         merchant = uow.merchants.get(order.merchant_id)
         timeout = merchant.timeout_minutes if merchant else 20
-        if (order.status is OrderState.IN_PROCESS and _payment(order) is None
+        if (order.state is OrderState.IN_PROCESS and _payment(order) is None
                 and now > order.buyer_deadline(timeout)):
             order.apply(OrderEvent.BUYER_TIMEOUT, now, reason="buyer did not pay in time")
             uow.commit()
@@ -160,9 +160,9 @@ def may_pay_by_card(order: Order, attempts: list[Order]) -> None:
         if other.bill_number == order.bill_number:
             continue
         running = other.card_payment
-        paying = other.status is OrderState.IN_PROCESS and running is not None and \
+        paying = other.state is OrderState.IN_PROCESS and running is not None and \
             running.is_open
-        if other.status in PAID_STATES or paying:
+        if other.state in PAID_STATES or paying:
             raise Duplicate(
                 f"order number {order.order_number} is already paid or being paid "
                 f"(billnumber {other.bill_number}, {other.state})", Second.ORDERNUMBER)

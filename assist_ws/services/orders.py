@@ -125,7 +125,7 @@ def create_order(uow: CheckoutUnitOfWork, clock: Clock, req: AuthorizationReques
                                           Second.NONE, firstcode=9)
         means = _means(req.means_flags, merchant.payment_means)
         for other in uow.orders.by_order_number(merchant_id, order_number, lock=True):
-            if other.status in PAID_STATES:
+            if other.state in PAID_STATES:
                 raise Duplicate(f"order number {order_number} is already paid "
                                 f"(billnumber {other.bill_number}, {other.state})",
                                 Second.ORDERNUMBER)

@@ -52,10 +52,10 @@ def close_abandoned(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Cl
                 found = uow.orders.abandoned(merchant_id, now - timedelta(minutes=minutes),
                                              limit)
                 for order in found:
-                    if order.status is not OrderState.IN_PROCESS:
+                    if order.state is not OrderState.IN_PROCESS:
                         continue
                     pending = open_transactions(order)
-                    if any(tx.kind is not TransactionType.AUTHORIZATION
+                    if any(tx.type is not TransactionType.AUTHORIZATION
                            or (tx.sent_at is not None and tx.sent_at > now - grace)
                            for _op, tx in pending):
                         continue  # may still be answered to the page that sent it

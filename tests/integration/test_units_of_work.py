@@ -20,7 +20,15 @@ from datetime import timedelta
 
 import pytest
 
-from assist_ws.domain.model import Order, Right
+from assist_ws.domain.model import (
+    OperationState,
+    OperationType,
+    Order,
+    Right,
+    Transaction,
+    TransactionState,
+    TransactionType,
+)
 from assist_ws.domain.money import Money
 from assist_ws.domain.ports import (
     BackOfficeUnitOfWork,
@@ -140,6 +148,7 @@ def test_what_is_committed_is_read_back_and_what_is_not_is_gone(unit):
         uow.orders.add(dropped)
     with uow.reader() as r:
         assert r.orders.get(kept.bill_number).order_number == kept.order_number
+        assert r.orders.get(kept.bill_number).state is OrderState.IN_PROCESS
         assert r.orders.get(dropped.bill_number) is None
         assert r.orders.bill_number_taken(kept.bill_number)
         assert not r.orders.bill_number_taken(dropped.bill_number)
@@ -200,7 +209,7 @@ def test_the_workers_claims_find_what_is_due_and_nothing_else(full):
     uow, now = full
     long_ago = now - timedelta(days=4000)
     held, fresh = _order(long_ago, "UW-h"), _order(now, "UW-f")
-    held.state, held.hold_expires_at = OrderState.DELAYED.value, long_ago + timedelta(days=1)
+    held.state, held.hold_expires_at = OrderState.DELAYED, long_ago + timedelta(days=1)
     abandoned = _order(long_ago, "UW-a")
     with uow:  # nothing of it is committed
         for order in (held, fresh, abandoned):
@@ -211,6 +220,27 @@ def test_the_workers_claims_find_what_is_due_and_nothing_else(full):
         assert uow.orders.holds_expired(long_ago, 100) == []
         old = uow.orders.abandoned(MERCHANT, long_ago + timedelta(days=1), 100)
         assert [o.bill_number for o in old] == [abandoned.bill_number]
+
+
+def test_states_and_types_are_read_back_as_their_enumerations(full):
+    uow, now = full
+    order = _order(now, "UW-" + uuid.uuid4().hex[:8])
+    op = order.add_operation(OperationType.PAY, order.money, now)
+    tx = op.add_transaction(Transaction(TransactionType.AUTHORIZATION, "emulator-rub",
+                                        op.amount, op.currency, now))
+    tx.finish(TransactionState.DECLINED, now)  # (never sent: the center knows nothing of it)
+    op.finish(OperationState.DECLINED, now)
+    with uow:
+        uow.orders.add(order)
+        uow.commit()
+    with uow.reader() as r:
+        found = r.orders.get(order.bill_number).operations[0]
+        read = found.transactions[0]
+        assert (found.type, found.state) == (OperationType.PAY, OperationState.DECLINED)
+        assert type(found.type) is OperationType and type(found.state) is OperationState
+        assert (read.type, read.state) == (TransactionType.AUTHORIZATION,
+                                           TransactionState.DECLINED)
+        assert type(read.type) is TransactionType and type(read.state) is TransactionState
 
 
 # -- the merchant's queries -------------------------------------------------------------------

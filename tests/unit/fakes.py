@@ -11,6 +11,7 @@ from assist_ws.domain.model import (
     OperationType,
     Order,
     Transaction,
+    TransactionState,
     TransactionType,
     open_transactions,
 )
@@ -341,7 +342,8 @@ class FakeSettlements:
                              e.amount.currency, batch.created_at,
                              authorization_request_id=e.authorization_request_id,
                              batch_id=batch.batch_id)
-            tx.request_id, tx.state, tx.attempts = e.request_id, r.state, batch.attempts
+            tx.request_id, tx.attempts = e.request_id, batch.attempts
+            tx.state = TransactionState(r.state)
             tx.sent_at, tx.response_code, tx.message = batch.created_at, r.response_code, \
                 r.message
             tx.next_attempt_at = r.next_attempt_at

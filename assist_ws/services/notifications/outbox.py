@@ -81,7 +81,7 @@ def write_outbox(uow: CheckoutUnitOfWork, *, clock: Clock) -> int:
             op = order.operation(result.operation_number) \
                 if result.operation_number is not None else None
             if op is not None:
-                kind, success = KIND_OF_OPERATION[op.type], op.status is OperationState.SUCCESS
+                kind, success = KIND_OF_OPERATION[op.type], op.state is OperationState.SUCCESS
             elif result.event in KIND_OF_EVENT:
                 kind, success = KIND_OF_EVENT[result.event]
             else:
@@ -134,7 +134,7 @@ def content_of(order: Order, kind: ResultKind, success: bool,
 def _operation(order: Order, op: Operation) -> dict[str, Any]:
     fin = op.financial
     slip = fin.processing_reference or fin.request_id \
-        if fin is not None and fin.status is TransactionState.SUCCESS else None
+        if fin is not None and fin.state is TransactionState.SUCCESS else None
     return {
         "number": op.number, "bill_number": order.extended(op), "type": op.type,
         "state": op.state, "amount": op.money.wire, "currency": op.currency,
