@@ -100,12 +100,25 @@ class Enumerated(TypeDecorator):
         super().__init__()
         self.impl = stored
         self.values = values
+        #: value -> member, read for every state of every row loaded (the hot path of the
+        #: payment pages): one dict look-up, not the enumeration's call.
+        self._members = {m.value: m for m in values}
 
     def process_bind_param(self, value, dialect):
         return None if value is None else self.values(value).value
 
     def process_result_value(self, value, dialect):
-        return None if value is None else self.values(value)
+        return None if value is None else self._members[value]
+
+    def result_processor(self, dialect, coltype):
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is not None:
+            return super().result_processor(dialect, coltype)
+        members = self._members
+
+        def process(value):
+            return None if value is None else members[value]
+        return process
 
     @property
     def python_type(self):
