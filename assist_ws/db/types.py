@@ -110,6 +110,17 @@ class Enumerated(TypeDecorator):
     def process_result_value(self, value, dialect):
         return None if value is None else self._members[value]
 
+    def bind_processor(self, dialect):
+        if self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        values = self.values
+
+        def process(value):
+            if value is None:
+                return None
+            return (value if type(value) is values else values(value)).value
+        return process
+
     def result_processor(self, dialect, coltype):
         inner = self.impl_instance.result_processor(dialect, coltype)
         if inner is not None:
