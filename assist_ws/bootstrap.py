@@ -18,7 +18,7 @@ from .db.snapshot import read_snapshot
 from .db.uow import SqlAlchemyUnitOfWork
 from .domain.backlog import Snapshot
 from .domain.notifications import DeliveryPolicy, NotificationSender, parse_ports
-from .domain.ports import Clock, ProcessingGateway, SystemClock
+from .domain.ports import CheckoutUnitOfWork, Clock, ProcessingGateway, SystemClock
 from .monitoring import metrics
 from .notify import HttpNotificationSender
 from .processing import SoapProcessingGateway, Timeouts
@@ -40,10 +40,10 @@ class Container:
     notify_policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     #: The unit of work of the buyer's use cases (payment pages): Core statements, no ORM
     #: session (``db/core_uow.py``); None: the ORM one.
-    pages_uow: CoreUnitOfWork | None = None
+    pages_uow: CheckoutUnitOfWork | None = None
 
     @property
-    def buyer_uow(self):
+    def buyer_uow(self) -> CheckoutUnitOfWork:
         return self.pages_uow or self.uow
 
     # The use cases with their ports bound.

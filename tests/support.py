@@ -208,14 +208,14 @@ def _expected(order) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         auth = op.authorization
         if auth is None:
             continue
-        if auth.status is not TransactionState.SUCCESS or not op.succeeded:
+        if auth.state is not TransactionState.SUCCESS or not op.succeeded:
             expected[auth.request_id] = _NOTHING
             continue
         fin = op.financial
-        settled = fin.amount if fin and fin.status is TransactionState.SUCCESS else 0
+        settled = fin.amount if fin and fin.state is TransactionState.SUCCESS else 0
         refunded = sum((t.amount for o in order.operations
                         for t in o.transactions_of(TransactionType.REFUND)
-                        if t.status is TransactionState.SUCCESS), Decimal(0))
+                        if t.state is TransactionState.SUCCESS), Decimal(0))
         expected[auth.request_id] = (held_at_center(order).amount, Decimal(settled), refunded)
     return expected
 

@@ -1,10 +1,12 @@
 """A unit of work on Core statements: the payment pages' hot path without the ORM session.
 
 The buyer's use cases (``create_order``, ``open_checkout``, ``pay_by_card``) run with this
-unit of work instead of ``SqlAlchemyUnitOfWork``: the same port, the same use-case code and
-rules, the same transactions and row locks; only the way rows become objects and back is
-cheaper.  (A payment made through the ORM spent more time in its session -- identity map,
-selectin loads, the flush's dependency sort -- than the database spent on its statements.)
+unit of work instead of ``SqlAlchemyUnitOfWork``.  It implements one port,
+``CheckoutUnitOfWork``, with the same use-case code and rules, the same transactions and row
+locks, and the lookups of ``repositories`` (``ORDERS_BY``, ``BILL_TAKEN``, …); only the way
+rows become objects and back is cheaper.  (A payment made through the ORM costs the gateway
+nearly twice the CPU: its session's identity map, selectin loads and the flush's dependency
+sort take longer than the database takes for the statements.)
 
 * **Reading.**  Orders come with their operations and the operations' transactions: in one
   SELECT (outer joins) when not locked; when locked, the orders' rows are locked first
@@ -33,17 +35,49 @@ import functools
 import threading
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from sqlalchemy import JSON, and_, bindparam, exists, false, func, select, true
+from sqlalchemy import JSON, bindparam, false, func, select
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import manager_of_class
 
-from ..domain.model import CurrencyRate, Merchant, Operation, Order, ProcessingCenter, Transaction
+from ..domain.model import (
+    CurrencyRate,
+    Merchant,
+    Operation,
+    Order,
+    ProcessingCenter,
+    Transaction,
+)
 from ..domain.notifications import Notification
+from ..domain.ports import (
+    CenterLookup,
+    CheckoutOrders,
+    CheckoutUnitOfWork,
+    MerchantLookup,
+    Outbox,
+    RateLookup,
+)
 from .engine import READONLY
-from .uow import ThreadBound
-from .tables import (currency_rates, merchants, notifications, operations, orders,
-                     processing_centers, start_mappers, transactions)
+from .notifications import LAST_SEQUENCE
+from .repositories import (
+    BILL_TAKEN,
+    CENTER_NAMED,
+    MERCHANT_IS,
+    OLDEST_FIRST,
+    ORDERS_BY,
+    RATE_OF,
+    orders_params,
+)
+from .tables import (
+    currency_rates,
+    merchants,
+    notifications,
+    operations,
+    orders,
+    processing_centers,
+    start_mappers,
+    transactions,
+)
 
 _ORDER_KEYS = tuple(c.key for c in orders.c)
 _OP_KEYS = tuple(c.key for c in operations.c)
@@ -80,7 +114,7 @@ def _orders_query(where, from_, dialect: str, *, lock: bool, joined: bool):
     columns = [*orders.c, *merchants.c, *processing_centers.c]
     centers = _centers_of(dialect)
     from_ = from_.outerjoin(processing_centers, centers if centers is not None else false())
-    order_by = [orders.c.created_at, orders.c.id]
+    order_by = [*OLDEST_FIRST]
     if joined:
         columns += [*operations.c, *transactions.c]
         from_ = (from_.outerjoin(operations, operations.c.order_id == orders.c.id)
@@ -97,40 +131,21 @@ def _operations_query(where):
             .where(where).order_by(operations.c.order_id, operations.c.number, transactions.c.id))
 
 
-_THIS = (select(orders.c.merchant_id, orders.c.order_number)
-         .where(orders.c.bill_number == bindparam("bill")).subquery("this"))
-#: The orders a repository reads, by name: (FROM, WHERE).
-_WHICH = {
-    "bill": (orders, orders.c.bill_number == bindparam("bill")),
-    "bill_of": (orders, and_(orders.c.bill_number == bindparam("bill"),
-                             orders.c.merchant_id == bindparam("merchant"))),
-    "attempts": (orders.join(_THIS, and_(orders.c.merchant_id == _THIS.c.merchant_id,
-                                         orders.c.order_number == _THIS.c.order_number)),
-                 true()),
-    "number": (orders, and_(orders.c.merchant_id == bindparam("merchant"),
-                            orders.c.order_number == bindparam("number"))),
-}
-
-
 @functools.lru_cache(maxsize=None)
 def _orders_queries(dialect: str) -> dict:
     """(name, lock, joined) -> the statement, for one dialect."""
     return {(name, lock, joined): _orders_query(where, from_, dialect, lock=lock, joined=joined)
-            for name, (from_, where) in _WHICH.items()
+            for name, (from_, where) in ORDERS_BY.items()
             for lock in (False, True) for joined in (False, True)}
 
 
 _OPS_OF_ONE = _operations_query(operations.c.order_id == bindparam("order"))
 _OPS_OF_MANY = _operations_query(operations.c.order_id.in_(bindparam("orders",
                                                                      expanding=True)))
-_BILL_TAKEN = select(exists().where(orders.c.bill_number == bindparam("bill")))
 _RATE_KEYS = tuple(c.key for c in currency_rates.c)
-_MERCHANT = select(*merchants.c).where(merchants.c.merchant_id == bindparam("merchant"))
-_CENTER = select(*processing_centers.c).where(processing_centers.c.name == bindparam("name"))
-_RATE = select(*currency_rates.c).where(currency_rates.c.source == bindparam("source"),
-                                        currency_rates.c.target == bindparam("target"))
-_LAST_SEQUENCE = (select(func.coalesce(func.max(notifications.c.sequence), 0))
-                  .where(notifications.c.order_id == bindparam("order")))
+_MERCHANT = select(*merchants.c).where(MERCHANT_IS)
+_CENTER = select(*processing_centers.c).where(CENTER_NAMED)
+_RATE = select(*currency_rates.c).where(RATE_OF)
 _INSERT = {t.name: t.insert() for t in (orders, operations, transactions, notifications)}
 _UPDATE = {t.name: t.update().where(t.c.id == bindparam("_key"))
            for t in (orders, operations, transactions)}
@@ -165,7 +180,7 @@ _MUTABLE = {t.name: tuple(i for i, c in enumerate(t.c) if isinstance(c.type, JSO
 class _Open:
     """One open unit of work: its connection, what it read, what it will write."""
 
-    def __init__(self, uow: "CoreUnitOfWork", conn: Connection):
+    def __init__(self, uow: CoreUnitOfWork, conn: Connection):
         self.uow, self.conn = uow, conn
         self.order_list: list[Order] = []          # loaded or added, in that order
         self.orders_by_id: dict[int, Order] = {}
@@ -343,11 +358,7 @@ class _Orders:
 
     def get(self, bill_number: str, *, merchant_id: int | None = None,
             lock: bool = False) -> Order | None:
-        if merchant_id is None:
-            found = self._open.load_orders("bill", {"bill": bill_number}, lock)
-        else:
-            found = self._open.load_orders("bill_of", {"bill": bill_number,
-                                                       "merchant": merchant_id}, lock)
+        found = self._open.load_orders(*orders_params(bill_number, merchant_id), lock)
         return found[0] if found else None
 
     def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
@@ -355,11 +366,10 @@ class _Orders:
 
     def by_order_number(self, merchant_id: int, order_number: str, *,
                         lock: bool = False) -> list[Order]:
-        return self._open.load_orders("number", {"merchant": merchant_id,
-                                                 "number": order_number}, lock)
+        return self._open.load_orders(*orders_params(None, merchant_id, order_number), lock)
 
     def bill_number_taken(self, bill_number: str) -> bool:
-        return bool(self._open.conn.execute(_BILL_TAKEN, {"bill": bill_number}).scalar())
+        return bool(self._open.conn.execute(BILL_TAKEN, {"bill": bill_number}).scalar())
 
     def loaded(self) -> list[Order]:
         return list(self._open.order_list)
@@ -373,18 +383,20 @@ class _Notifications:
         self._open.new_notifications.append(notification)
 
     def last_sequence(self, order_id: int) -> int:
-        return self._open.conn.execute(_LAST_SEQUENCE, {"order": order_id}).scalar() or 0
+        return self._open.conn.execute(LAST_SEQUENCE, {"order": order_id}).scalar() or 0
 
 
-class CoreUnitOfWork(ThreadBound):
-    """The ``UnitOfWork`` port on Core statements for the buyer's use cases (see the module
-    docstring for what it supports).  Thread-safe like the ORM one: each thread has its
-    own open unit of work.  Its reader runs in autocommit on PostgreSQL."""
+class _Local(threading.local):
+    open: _Open | None = None
 
-    REPOSITORIES = frozenset(("merchants", "centers", "rates", "orders", "notifications"))
+
+class CoreUnitOfWork:
+    """The ``CheckoutUnitOfWork`` port on Core statements (see the module docstring for
+    what it supports).  Thread-safe like the ORM one: each thread has its own open unit of
+    work.  Its reader runs in autocommit on PostgreSQL."""
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
-                 before_commit: Sequence[Callable[["CoreUnitOfWork"], object]] = ()):
+                 before_commit: Sequence[Callable[[CoreUnitOfWork], object]] = ()):
         start_mappers()
         configure_mappers()
         self.engine = engine
@@ -392,11 +404,46 @@ class CoreUnitOfWork(ThreadBound):
         self.before_commit = list(before_commit)
         self._sqlite = engine.dialect.name == "sqlite"
         self._queries = _orders_queries(engine.dialect.name)
-        self._local = threading.local()
+        self._local = _Local()
         self._reader: CoreUnitOfWork | None = None
 
-    def __enter__(self) -> "CoreUnitOfWork":
-        if getattr(self._local, "open", None) is not None:
+    def reader(self) -> CoreUnitOfWork:
+        if self.readonly:
+            return self
+        if self._reader is None:
+            self._reader = CoreUnitOfWork(self.engine, readonly=True)
+        return self._reader
+
+    @property
+    def _open(self) -> _Open:
+        current = self._local.open
+        if current is None:
+            raise RuntimeError("the unit of work is not open: use `with uow:`")
+        return current
+
+    # The repositories of the open unit of work.
+    @property
+    def merchants(self) -> MerchantLookup:
+        return self._open.merchants
+
+    @property
+    def centers(self) -> CenterLookup:
+        return self._open.centers
+
+    @property
+    def rates(self) -> RateLookup:
+        return self._open.rates
+
+    @property
+    def orders(self) -> CheckoutOrders:
+        return self._open.orders
+
+    @property
+    def notifications(self) -> Outbox:
+        return self._open.notifications
+
+    def __enter__(self) -> CoreUnitOfWork:
+        if self._local.open is not None:
             raise RuntimeError("this unit of work is already open in this thread")
         conn = self.engine.connect()
         # The transaction begins with the first statement (on SQLite the engine sends
@@ -409,7 +456,7 @@ class CoreUnitOfWork(ThreadBound):
         return self
 
     def __exit__(self, *exc) -> None:
-        current, self._local.open = self._local.open, None
+        current, self._local.open = self._open, None
         try:
             if current.conn.in_transaction():
                 current.conn.rollback()
@@ -442,3 +489,8 @@ class CoreUnitOfWork(ThreadBound):
         current.txs_by_id.clear()
         current.order_list.clear()
         current.new_notifications.clear()
+
+
+def _port(uow: CoreUnitOfWork) -> CheckoutUnitOfWork:
+    """Never called: mypy checks here that this unit of work implements its port whole."""
+    return uow

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from ..domain.model import OperationType
 from ..domain.monitor import Cursor, MonitorRow, OrderFilter, Total
 from .tables import operations, orders
+from .types import stored
 
 
 def _mask(text: str) -> str:
@@ -96,7 +97,8 @@ class SqlOrderMonitor:
                 conds.append(or_(key > at, and_(key == at, o.id > after.id)))
         keys = (key.desc(), o.id.desc()) if descending else (key, o.id)
         stmt = (select(o.id, o.created_at, o.bill_number, o.order_number, o.amount, o.currency,
-                       o.state, o.test_mode, o.lastname, o.firstname, o.middlename, o.email)
+                       stored(orders.c.state), o.test_mode, o.lastname, o.firstname,
+                       o.middlename, o.email)
                 .where(*conds).order_by(*keys).limit(limit + 1))
         with self.engine.connect() as conn:
             found = conn.execute(stmt).all()
@@ -123,7 +125,7 @@ class SqlOrderMonitor:
     def totals(self, flt: OrderFilter) -> list[Total]:
         o = orders.c
         total = func.sum(_MILLI) if self.sqlite else func.sum(o.amount)
-        stmt = (select(o.currency, o.state, func.count(), total)
+        stmt = (select(o.currency, stored(orders.c.state), func.count(), total)
                 .where(*_where(flt, self.sqlite)).group_by(o.currency, o.state)
                 .order_by(o.currency, o.state))
         with self.engine.connect() as conn:

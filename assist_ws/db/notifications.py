@@ -6,13 +6,17 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.notifications import DeliveryAttempt, Notification, NotificationState
 from .tables import notification_attempts, notifications
 
 _PENDING = NotificationState.PENDING.value
+#: The highest sequence number of the notifications of the order ``:order`` (0: none); the
+#: buyer's pages' unit of work (``core_uow``) runs it too.
+LAST_SEQUENCE = (select(func.coalesce(func.max(notifications.c.sequence), 0))
+                 .where(notifications.c.order_id == bindparam("order")))
 
 
 class NotificationRepository:
@@ -35,8 +39,7 @@ class NotificationRepository:
         return self.session.scalar(stmt)
 
     def last_sequence(self, order_id: int) -> int:
-        return self.session.scalar(select(func.coalesce(func.max(notifications.c.sequence), 0))
-                                   .where(notifications.c.order_id == order_id)) or 0
+        return self.session.scalar(LAST_SEQUENCE, {"order": order_id}) or 0
 
     def claimable(self, now: datetime, limit: int) -> list[Notification]:
         stmt = (select(Notification)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any, Callable, Iterator
 from typing import cast as cast_type
 
 from sqlalchemy import (Integer, String, Table, and_, bindparam, case, cast, delete, exists,
-                        literal_column, null, or_, select, update)
+                        literal_column, null, or_, select, true, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -22,9 +23,9 @@ from ..domain.records import (ANY_LOGIN, ANY_MERCHANT, FailureState, LoginKey, L
                               OperationLine, OperationRecord, OrderRecord, Window)
 from . import results_csv
 from .direct import DirectQuery
-from .tables import (login_failures, merchant_users, merchants, operations, orders,
-                     processing_centers, transactions)
-from .types import UtcDateTime
+from .tables import (currency_rates, login_failures, merchant_users, merchants, operations,
+                     orders, processing_centers, transactions)
+from .types import UtcDateTime, stored
 
 
 def _has_open_transaction():
@@ -33,6 +34,49 @@ def _has_open_transaction():
         operations.c.order_id == orders.c.id,
         transactions.c.operation_id == operations.c.id,
         transactions.c.state.in_([s.value for s in OPEN_TRANSACTION_STATES]))
+
+
+# -- the lookups of the buyer's pages, shared with their unit of work (``core_uow``) ----------
+#: The merchant and order number of the order ``:bill``.
+_THIS = (select(orders.c.merchant_id, orders.c.order_number)
+         .where(orders.c.bill_number == bindparam("bill")).subquery("this"))
+#: The orders each lookup finds, by name: (FROM, WHERE) over the bound parameters ``bill``,
+#: ``merchant`` and ``number``; read in the order ``OLDEST_FIRST``.
+ORDERS_BY = {
+    "bill": (orders, orders.c.bill_number == bindparam("bill")),
+    "bill_of": (orders, and_(orders.c.bill_number == bindparam("bill"),
+                             orders.c.merchant_id == bindparam("merchant"))),
+    "attempts": (orders.join(_THIS, and_(orders.c.merchant_id == _THIS.c.merchant_id,
+                                         orders.c.order_number == _THIS.c.order_number)),
+                 true()),
+    "number": (orders, and_(orders.c.merchant_id == bindparam("merchant"),
+                            orders.c.order_number == bindparam("number"))),
+}
+OLDEST_FIRST = (orders.c.created_at, orders.c.id)
+BILL_TAKEN = select(exists().where(orders.c.bill_number == bindparam("bill")))
+MERCHANT_IS = merchants.c.merchant_id == bindparam("merchant")
+CENTER_NAMED = processing_centers.c.name == bindparam("name")
+RATE_OF = and_(currency_rates.c.source == bindparam("source"),
+               currency_rates.c.target == bindparam("target"))
+
+
+def orders_params(bill_number: str | None = None, merchant_id: int | None = None,
+                  order_number: str | None = None) -> tuple[str, dict]:
+    """The lookup of ``ORDERS_BY`` and its parameters: by billnumber (of a merchant, if
+    given), or by the merchant's order number."""
+    if bill_number is None:
+        return "number", {"merchant": merchant_id, "number": order_number}
+    if merchant_id is None:
+        return "bill", {"bill": bill_number}
+    return "bill_of", {"bill": bill_number, "merchant": merchant_id}
+
+
+@functools.cache
+def _orm_orders(name: str, lock: bool):
+    """The ORM's statement of the lookup ``name`` (made once the mappers are started)."""
+    from_, where = ORDERS_BY[name]
+    stmt = select(Order).select_from(from_).where(where).order_by(*OLDEST_FIRST)
+    return stmt.with_for_update(of=orders) if lock else stmt
 
 
 class _Repo:
@@ -144,8 +188,8 @@ def _key_params(key: LoginKey) -> dict:
 
 class CenterRepository(_Repo):
     def get(self, name: str) -> ProcessingCenter | None:
-        return self.session.scalar(select(ProcessingCenter).where(
-            processing_centers.c.name == name))
+        return self.session.scalar(select(ProcessingCenter).where(CENTER_NAMED),
+                                   {"name": name})
 
     def add(self, center: ProcessingCenter) -> None:
         self.session.add(center)
@@ -167,37 +211,26 @@ class OrderRepository(_Repo):
     def add(self, order: Order) -> None:
         self.session.add(order)
 
+    def _find(self, name: str, params: dict, lock: bool) -> list[Order]:
+        stmt = _orm_orders(name, lock)
+        if lock:  # the row as it is now, over what this session read before
+            stmt = stmt.execution_options(populate_existing=True)
+        return list(self.session.scalars(stmt, params))
+
     def get(self, bill_number: str, *, merchant_id: int | None = None,
             lock: bool = False) -> Order | None:
-        stmt = select(Order).where(orders.c.bill_number == bill_number)
-        if merchant_id is not None:
-            stmt = stmt.where(orders.c.merchant_id == merchant_id)
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return self.session.scalar(stmt)
+        found = self._find(*orders_params(bill_number, merchant_id), lock)
+        return found[0] if found else None
 
     def by_order_number(self, merchant_id: int, order_number: str, *,
                         lock: bool = False) -> list[Order]:
-        stmt = select(Order).where(orders.c.merchant_id == merchant_id,
-                                   orders.c.order_number == order_number)
-        stmt = stmt.order_by(orders.c.created_at, orders.c.id)
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return list(self.session.scalars(stmt))
+        return self._find(*orders_params(None, merchant_id, order_number), lock)
 
     def attempts(self, bill_number: str, *, lock: bool = False) -> list[Order]:
-        this = select(orders.c.merchant_id, orders.c.order_number).where(
-            orders.c.bill_number == bill_number).subquery()
-        stmt = (select(Order)
-                .join(this, and_(orders.c.merchant_id == this.c.merchant_id,
-                                 orders.c.order_number == this.c.order_number))
-                .order_by(orders.c.created_at, orders.c.id))
-        if lock:
-            stmt = self._lock(stmt).execution_options(populate_existing=True)
-        return list(self.session.scalars(stmt))
+        return self._find("attempts", {"bill": bill_number}, lock)
 
     def bill_number_taken(self, bill_number: str) -> bool:
-        return bool(self.session.scalar(select(exists().where(orders.c.bill_number == bill_number))))
+        return bool(self.session.scalar(BILL_TAKEN, {"bill": bill_number}))
 
     def with_open_transactions(self, now: datetime, limit: int,
                                older_than: datetime) -> list[Order]:
@@ -233,7 +266,8 @@ class OrderRepository(_Repo):
 
     def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
         t, op = transactions, operations
-        stmt = (select(orders.c.bill_number, op.c.number, op.c.type, t.c.type, t.c.state,
+        stmt = (select(orders.c.bill_number, op.c.number, stored(op.c.type), stored(t.c.type),
+                       stored(t.c.state),
                        t.c.center, t.c.amount, t.c.currency, t.c.attempts, t.c.sent_at,
                        t.c.next_attempt_at, t.c.message, t.c.request_id)
                 .select_from(t.join(op, op.c.id == t.c.operation_id)
@@ -309,10 +343,10 @@ class OrderRepository(_Repo):
 
 # Columns of the read models, in the order of their dataclasses' fields.
 _ORDER_COLUMNS = (orders.c.bill_number, orders.c.merchant_id, orders.c.order_number,
-                  orders.c.amount, orders.c.currency, orders.c.state, orders.c.test_mode,
+                  orders.c.amount, orders.c.currency, stored(orders.c.state), orders.c.test_mode,
                   orders.c.comment, orders.c.lastname, orders.c.firstname, orders.c.middlename,
                   orders.c.email, orders.c.created_at, orders.c.updated_at)
-_OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state,
+_OPERATION_COLUMNS = (operations.c.number, stored(operations.c.type), stored(operations.c.state),
                       operations.c.amount, operations.c.currency, operations.c.rate,
                       operations.c.means, operations.c.means_type, operations.c.means_number,
                       operations.c.cardholder, operations.c.card_expiry,
@@ -327,7 +361,8 @@ _LINE_COLUMNS = (
     .label("bill_number"),
     orders.c.test_mode, orders.c.created_at.label("order_created_at"),
     orders.c.amount.label("order_amount"), orders.c.currency.label("order_currency"),
-    orders.c.state.label("order_state"), operations.c.type, operations.c.state,
+    stored(orders.c.state).label("order_state"), stored(operations.c.type),
+    stored(operations.c.state),
     operations.c.amount, operations.c.currency, operations.c.rate, operations.c.means_type,
     operations.c.means_number, operations.c.cardholder, operations.c.approval_code,
     operations.c.response_code, operations.c.message, operations.c.processing_name,

@@ -29,7 +29,7 @@ from ..domain.money import Money
 from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementBatch,
                                  SettlementItem)
 from .tables import SETTLEABLE_STATES, operations, orders, settlement_batches, transactions
-from .types import UtcDateTime
+from .types import UtcDateTime, stored
 
 #: Parameters per ``IN (...)`` list (SQLite's old limit was 999).
 _CHUNK = 500
@@ -118,9 +118,9 @@ class SettlementRepository:
         rows = defaultdict(list)
         op, tx = operations, transactions
         for member in self._member(orders.c.id, ids, Integer):
-            q = (select(orders.c.id, orders.c.bill_number, op.c.id, op.c.type, op.c.state,
-                        op.c.means, op.c.amount, op.c.currency, tx.c.type, tx.c.state,
-                        tx.c.request_id, tx.c.amount)
+            q = (select(orders.c.id, orders.c.bill_number, op.c.id, stored(op.c.type),
+                        stored(op.c.state), op.c.means, op.c.amount, op.c.currency,
+                        stored(tx.c.type), stored(tx.c.state), tx.c.request_id, tx.c.amount)
                  .select_from(orders.join(op, op.c.order_id == orders.c.id)
                               .outerjoin(tx, tx.c.operation_id == op.c.id))
                  .where(member))

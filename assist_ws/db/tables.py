@@ -12,7 +12,8 @@ from sqlalchemy.orm import registry, relationship
 
 from ..domain import model
 from ..domain import notifications as notices
-from .types import Amount, UtcDateTime
+from ..domain.states import OrderState
+from .types import Amount, Enumerated, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -137,7 +138,7 @@ orders = Table(
     Column("url_return_ok", String(256)),
     Column("url_return_no", String(256)),
     Column("max_points", Integer),
-    Column("state", String(16), nullable=False),
+    Column("state", Enumerated(OrderState, String(16)), nullable=False),
     Column("payment_means", JSON, nullable=False),
     Column("test_mode", Boolean, nullable=False),
     Column("center", String(64)),
@@ -166,8 +167,8 @@ operations = Table(
     Column("id", Integer, primary_key=True),
     Column("order_id", Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
     Column("number", SmallInteger, nullable=False),
-    Column("type", SmallInteger, nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("type", Enumerated(model.OperationType, SmallInteger()), nullable=False),
+    Column("state", Enumerated(model.OperationState, String(16)), nullable=False),
     Column("amount", Amount(), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("rate", Amount(24, 10)),
@@ -199,8 +200,8 @@ transactions = Table(
     Column("operation_id", Integer, ForeignKey("operations.id", ondelete="CASCADE"),
            nullable=False),
     Column("request_id", String(64), nullable=False, unique=True),
-    Column("type", String(24), nullable=False),
-    Column("state", String(12), nullable=False),
+    Column("type", Enumerated(model.TransactionType, String(24)), nullable=False),
+    Column("state", Enumerated(model.TransactionState, String(12)), nullable=False),
     Column("center", String(64), nullable=False),
     Column("amount", Amount()),
     Column("currency", String(3), nullable=False),

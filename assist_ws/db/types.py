@@ -1,12 +1,14 @@
-"""Column types that keep money exact and times in UTC on every database we support."""
+"""Column types that keep money exact, times in UTC and states as their enumerations on every
+database we support."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Numeric, String
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import DateTime, Numeric, String, type_coerce
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class Amount(TypeDecorator):
@@ -84,3 +86,57 @@ class UtcDateTime(TypeDecorator):
     @property
     def python_type(self):
         return datetime
+
+
+class Enumerated(TypeDecorator):
+    """A member of an enumeration of str or int values (``OrderState``, ``OperationType``, …)
+    in Python, stored as its value in the column type ``stored`` (the schema is that of the
+    plain column)."""
+
+    impl: TypeEngine | type[TypeEngine] = String
+    cache_ok = True
+
+    def __init__(self, values: type[enum.Enum], stored: TypeEngine):
+        super().__init__()
+        self.impl = stored
+        self.values = values
+        #: value -> member, read for every state of every row loaded (the hot path of the
+        #: payment pages): one dict look-up, not the enumeration's call.
+        self._members = {m.value: m for m in values}
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.values(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self._members[value]
+
+    def bind_processor(self, dialect):
+        if self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        values = self.values
+
+        def process(value):
+            if value is None:
+                return None
+            return (value if type(value) is values else values(value)).value
+        return process
+
+    def result_processor(self, dialect, coltype):
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        if inner is not None:
+            return super().result_processor(dialect, coltype)
+        members = self._members
+
+        def process(value):
+            return None if value is None else members[value]
+        return process
+
+    @property
+    def python_type(self):
+        return self.values
+
+
+def stored(column):
+    """``column`` as it is stored -- a state's or a type's value, not its enumeration --
+    for the read models, whose rows go to the wire (or into sums) as they are."""
+    return type_coerce(column, column.type.impl).label(column.key)

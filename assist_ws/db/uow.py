@@ -14,6 +14,8 @@ from typing import Callable, Sequence, cast
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..domain.ports import (BackOfficeUnitOfWork, CheckoutUnitOfWork, MerchantQueries,
+                            WorkerUnitOfWork)
 from .engine import READONLY, usable
 from .audit import AuditRepository, CabinetSessionRepository, TwoFactorRepository
 from .notifications import NotificationRepository
@@ -39,42 +41,15 @@ class _Open:
         self.two_factor = TwoFactorRepository(session)
 
 
-class ThreadBound:
-    """What both units of work (this one and ``core_uow.CoreUnitOfWork``) share: the unit
-    of work open in each thread (``_local.open``), whose repositories (``REPOSITORIES``) are
-    read as attributes of the unit of work, and a read-only twin (``reader()``; on SQLite it
+class _Local(threading.local):
+    open: _Open | None = None
+
+
+class SqlAlchemyUnitOfWork:
+    """The ORM unit of work: each port of the use cases (``CheckoutUnitOfWork``,
+    ``BackOfficeUnitOfWork``, ``WorkerUnitOfWork``; ``queries()`` gives ``MerchantQueries``).
+    Each thread has its own open session; ``reader()`` is the read-only twin (on SQLite it
     does not take the write lock)."""
-
-    REPOSITORIES: frozenset[str] = frozenset()
-    engine: Engine
-    readonly: bool
-    _local: threading.local
-    _reader: "ThreadBound | None"
-
-    def reader(self):
-        if self.readonly:
-            return self
-        if self._reader is None:
-            self._reader = type(self)(self.engine, readonly=True)
-        return self._reader
-
-    @property
-    def _open(self):
-        current = getattr(self._local, "open", None)
-        if current is None:
-            raise RuntimeError("the unit of work is not open: use `with uow:`")
-        return current
-
-    def __getattr__(self, name: str):
-        if name in self.REPOSITORIES:
-            return getattr(self._open, name)
-        raise AttributeError(name)
-
-
-class SqlAlchemyUnitOfWork(ThreadBound):
-    REPOSITORIES = frozenset(("session", "merchants", "users", "login_failures", "centers",
-                              "rates", "orders", "notifications", "settlements", "audit",
-                              "cabinet_sessions", "two_factor"))
 
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], object]] = ()):
@@ -85,8 +60,71 @@ class SqlAlchemyUnitOfWork(ThreadBound):
         #: database transaction (the composition root puts the notification outbox here).
         self.before_commit = list(before_commit)
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-        self._local = threading.local()
+        self._local = _Local()
         self._reader: SqlAlchemyUnitOfWork | None = None
+
+    def reader(self) -> "SqlAlchemyUnitOfWork":
+        if self.readonly:
+            return self
+        if self._reader is None:
+            self._reader = SqlAlchemyUnitOfWork(self.engine, readonly=True)
+        return self._reader
+
+    @property
+    def _open(self) -> _Open:
+        current = self._local.open
+        if current is None:
+            raise RuntimeError("the unit of work is not open: use `with uow:`")
+        return current
+
+    # The repositories of the open unit of work.
+    @property
+    def session(self) -> Session:
+        return self._open.session
+
+    @property
+    def merchants(self) -> MerchantRepository:
+        return self._open.merchants
+
+    @property
+    def users(self) -> UserRepository:
+        return self._open.users
+
+    @property
+    def login_failures(self) -> LoginFailureRepository:
+        return self._open.login_failures
+
+    @property
+    def centers(self) -> CenterRepository:
+        return self._open.centers
+
+    @property
+    def rates(self) -> RateRepository:
+        return self._open.rates
+
+    @property
+    def orders(self) -> OrderRepository:
+        return self._open.orders
+
+    @property
+    def notifications(self) -> NotificationRepository:
+        return self._open.notifications
+
+    @property
+    def settlements(self) -> SettlementRepository:
+        return self._open.settlements
+
+    @property
+    def audit(self) -> AuditRepository:
+        return self._open.audit
+
+    @property
+    def cabinet_sessions(self) -> CabinetSessionRepository:
+        return self._open.cabinet_sessions
+
+    @property
+    def two_factor(self) -> TwoFactorRepository:
+        return self._open.two_factor
 
     def queries(self) -> "_Queries":
         """A read-only unit of work for the read models (``login_record``, the login
@@ -95,7 +133,7 @@ class SqlAlchemyUnitOfWork(ThreadBound):
         return _Queries(self.engine)
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
-        if getattr(self._local, "open", None) is not None:
+        if self._local.open is not None:
             raise RuntimeError("this unit of work is already open in this thread")
         session = self._factory()
         session.connection(execution_options={READONLY: self.readonly})
@@ -103,7 +141,7 @@ class SqlAlchemyUnitOfWork(ThreadBound):
         return self
 
     def __exit__(self, *exc) -> None:
-        current, self._local.open = self._local.open, None
+        current, self._local.open = self._open, None
         try:
             # Detach first, so objects read in this block stay readable (a rollback would
             # expire them); what was not committed is rolled back in the database.
@@ -256,3 +294,12 @@ class _Queries:
             conn.rollback()
         finally:
             conn.close()
+
+
+def _ports(uow: SqlAlchemyUnitOfWork) -> None:
+    """Never called: mypy checks here that this unit of work implements each port whole."""
+    checkout: CheckoutUnitOfWork = uow
+    back_office: BackOfficeUnitOfWork = uow
+    worker: WorkerUnitOfWork = uow
+    queries: MerchantQueries = uow.queries()
+    del checkout, back_office, worker, queries

@@ -38,7 +38,7 @@ class Right(str, enum.Enum):
         return [cls(n) for n in dict.fromkeys(names)]
 
 
-class OperationType(int, enum.Enum):
+class OperationType(enum.IntEnum):
     PAY = 100
     CONFIRM = 200
     CANCEL = 300
@@ -46,7 +46,7 @@ class OperationType(int, enum.Enum):
     ACCRUAL_CANCEL = 510
 
 
-class OperationState(str, enum.Enum):
+class OperationState(enum.StrEnum):
     IN_PROCESS = "In Process"
     SUCCESS = "Success"
     DECLINED = "Declined"
@@ -62,7 +62,7 @@ class MeansType(str, enum.Enum):
     POINTS = "points"
 
 
-class TransactionType(str, enum.Enum):
+class TransactionType(enum.StrEnum):
     AUTHORIZATION = "authorization"
     FINANCIAL = "financial"
     REVERSAL = "reversal"
@@ -73,7 +73,7 @@ class TransactionType(str, enum.Enum):
     BONUS_RETURN = "bonus_return"
 
 
-class TransactionState(str, enum.Enum):
+class TransactionState(enum.StrEnum):
     NEW = "new"
     SENT = "sent"
     SUCCESS = "success"
@@ -229,8 +229,8 @@ class Transaction:
                  currency: str, now: datetime, *, authorization_request_id: str | None = None,
                  points: int | None = None, batch_id: str | None = None):
         self.request_id = new_request_id()
-        self.type = type.value
-        self.state = TransactionState.NEW.value
+        self.type = type
+        self.state = TransactionState.NEW
         self.center = center
         self.amount = amount
         self.currency = currency
@@ -253,22 +253,14 @@ class Transaction:
             raise ValueError(f"transaction {self.request_id} moves points, not money")
         return Money(self.amount, self.currency)
 
-    @property
-    def kind(self) -> TransactionType:
-        return TransactionType(self.type)
-
-    @property
-    def status(self) -> TransactionState:
-        return TransactionState(self.state)
-
     def mark_sent(self, now: datetime) -> None:
-        self.state = TransactionState.SENT.value
+        self.state = TransactionState.SENT
         self.sent_at = now
         self.attempts = (self.attempts or 0) + 1
 
     def finish(self, state: TransactionState, now: datetime, *, response_code: str | None = None,
                message: str | None = None, reference: str | None = None) -> None:
-        self.state = state.value
+        self.state = state
         self.response_code = response_code or self.response_code
         self.message = message or self.message
         self.processing_reference = reference or self.processing_reference
@@ -280,13 +272,16 @@ class Operation:
     """A step of an order: pay, confirm, cancel, bonus accrual, accrual cancel."""
 
     id: int  # the row's id, given by the database when it is first stored
+    #: Whether the operation reached a final state since its order's results were last taken
+    #: (``Order.take_results``); not stored.
+    result_pending: bool = False
 
     def __init__(self, number: int, type: OperationType, amount: Decimal, currency: str,
                  now: datetime, *, rate: Decimal | None = None, means: MeansType = MeansType.CARD,
                  client_ip: str | None = None):
         self.number = number
-        self.type = int(type)
-        self.state = OperationState.IN_PROCESS.value
+        self.type = OperationType(type)
+        self.state = OperationState.IN_PROCESS
         self.amount = amount
         self.currency = currency
         self.rate = rate
@@ -310,30 +305,22 @@ class Operation:
         self.transactions: list[Transaction] = []
 
     @property
-    def kind(self) -> OperationType:
-        return OperationType(self.type)
-
-    @property
-    def status(self) -> OperationState:
-        return OperationState(self.state)
-
-    @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
 
     @property
     def is_open(self) -> bool:
-        return self.status in (OperationState.IN_PROCESS, OperationState.UNKNOWN)
+        return self.state in (OperationState.IN_PROCESS, OperationState.UNKNOWN)
 
     @property
     def succeeded(self) -> bool:
-        return self.status is OperationState.SUCCESS
+        return self.state is OperationState.SUCCESS
 
     def finish(self, state: OperationState, now: datetime, *, response_code: str | None = None,
                message: str | None = None, approval_code: str | None = None) -> None:
-        if state in FINAL_OPERATION_STATES and self.status not in FINAL_OPERATION_STATES:
-            self._result_pending = True  # transient: the order's take_results() collects it
-        self.state = state.value
+        if state in FINAL_OPERATION_STATES and self.state not in FINAL_OPERATION_STATES:
+            self.result_pending = True
+        self.state = state
         if response_code:
             self.response_code = response_code
         if message:
@@ -348,7 +335,7 @@ class Operation:
         return tx
 
     def transactions_of(self, kind: TransactionType) -> list[Transaction]:
-        return [t for t in self.transactions if t.type == kind.value]
+        return [t for t in self.transactions if t.type == kind]
 
     @property
     def authorization(self) -> Transaction | None:
@@ -380,6 +367,9 @@ class Order:
     """One payment attempt, ``billnumber``; the state rules live in its methods."""
 
     id: int  # the row's id, given by the database when it is first stored
+    #: The changes of state since the results were last taken (``take_results``); not
+    #: stored.
+    state_changes: tuple[OrderEvent, ...] = ()
 
     # The buyer's data (``Customer``'s fields), kept on the order itself.
     lastname: str | None
@@ -420,7 +410,7 @@ class Order:
         self.max_points = max_points
         self.payment_means = list(payment_means or ["card"])
         self.test_mode = test_mode
-        self.state = INITIAL_STATE.value
+        self.state = INITIAL_STATE
         self.center: str | None = None
         self.hold_expires_at: datetime | None = None
         self.state_reason: str | None = None
@@ -432,10 +422,6 @@ class Order:
 
     # -- reading --------------------------------------------------------------------------
     @property
-    def status(self) -> OrderState:
-        return OrderState(self.state)
-
-    @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
 
@@ -444,7 +430,7 @@ class Order:
         return Customer(**{name: getattr(self, name) for name in CUSTOMER_FIELDS})
 
     def operations_of(self, kind: OperationType) -> list[Operation]:
-        return sorted((o for o in self.operations if o.type == kind.value),
+        return sorted((o for o in self.operations if o.type == kind),
                       key=lambda o: o.number)
 
     def operation(self, number: int) -> Operation | None:
@@ -454,7 +440,7 @@ class Order:
     def card_payment(self) -> Operation | None:
         """The card pay operation that succeeded, is running or is unresolved."""
         for op in self.operations_of(OperationType.PAY):
-            if op.means == MeansType.CARD.value and op.status is not OperationState.DECLINED:
+            if op.means == MeansType.CARD.value and op.state is not OperationState.DECLINED:
                 return op
         return None
 
@@ -464,7 +450,7 @@ class Order:
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATES
+        return self.state in FINAL_STATES
 
     def paid_card(self) -> Operation:
         """The card payment that succeeded (else ``OperationProhibited``)."""
@@ -498,7 +484,7 @@ class Order:
         """True once the financial transaction of the card payment went to the center."""
         pay = self.card_payment
         fin = pay.financial if pay else None
-        return fin is not None and fin.status is TransactionState.SUCCESS
+        return fin is not None and fin.state is TransactionState.SUCCESS
 
     def settlement_open(self) -> bool:
         """True while the card payment's settlement waits for the center's answer: in a
@@ -507,7 +493,7 @@ class Order:
         fin = pay.financial if pay else None
         if fin is None:
             return pay is not None and self.settlement_batch_id is not None
-        return fin.status in OPEN_TRANSACTION_STATES
+        return fin.state in OPEN_TRANSACTION_STATES
 
     def next_operation_number(self) -> int:
         return max((o.number for o in self.operations), default=0) + 1
@@ -517,12 +503,11 @@ class Order:
 
     # -- changing -------------------------------------------------------------------------
     def apply(self, event: OrderEvent, now: datetime, reason: str | None = None) -> OrderState:
-        new = next_state(self.status, event, bill_number=self.bill_number)
-        if new is not self.status:
-            self.state = new.value
+        new = next_state(self.state, event, bill_number=self.bill_number)
+        if new is not self.state:
+            self.state = new
             self.state_reason = reason
-            # transient (unmapped): collected by take_results()
-            self.__dict__.setdefault("_state_changes", []).append(event)
+            self.state_changes += (event,)
         self.updated_at = now
         return new
 
@@ -533,10 +518,11 @@ class Order:
 
         Use cases do nothing for this: ``Operation.finish`` and ``Order.apply`` note it, and
         the unit of work turns the results into outbox rows before it commits."""
-        changes = self.__dict__.pop("_state_changes", [])
+        changes, self.state_changes = self.state_changes, ()
         found = []
         for op in sorted(self.operations, key=lambda o: o.number):
-            if op.__dict__.pop("_result_pending", False):
+            if op.result_pending:
+                op.result_pending = False
                 found.append(FinishedResult(op.number, None))
         if not found and changes:
             found.append(FinishedResult(None, changes[-1]))
@@ -551,9 +537,9 @@ class Order:
     def check_confirm(self, amount: Money | None) -> Money:
         """Validate a confirm request; the amount to confirm."""
         pay = self.card_payment
-        if self.status is not OrderState.DELAYED or pay is None or not pay.succeeded:
+        if self.state is not OrderState.DELAYED or pay is None or not pay.succeeded:
             # Let the state table phrase the refusal.
-            next_state(self.status, OrderEvent.CONFIRM_FULL, bill_number=self.bill_number)
+            next_state(self.state, OrderEvent.CONFIRM_FULL, bill_number=self.bill_number)
         assert pay is not None
         if amount is None:
             return pay.money
@@ -570,7 +556,7 @@ class Order:
 
     def check_cancel(self, amount: Money | None) -> Money:
         """Validate a cancel request: the amount to cancel."""
-        if self.status is OrderState.DELAYED:
+        if self.state is OrderState.DELAYED:
             pay = self.card_payment
             assert pay is not None
             if amount is not None and amount != pay.money:
@@ -580,9 +566,9 @@ class Order:
                     f"({pay.money}) is possible; confirm the part to keep instead",
                     Second.CANCEL)
             return pay.money
-        if self.status not in (OrderState.APPROVED, OrderState.PARTIAL_DELAYED,
+        if self.state not in (OrderState.APPROVED, OrderState.PARTIAL_DELAYED,
                                OrderState.PARTIAL_CANCELED):
-            next_state(self.status, OrderEvent.CANCEL_REST, bill_number=self.bill_number)
+            next_state(self.state, OrderEvent.CANCEL_REST, bill_number=self.bill_number)
         left = self.cancelable()
         if amount is not None:
             self._check_currency(amount, left.currency)
@@ -628,7 +614,7 @@ def held_at_center(order: Order) -> Money:
     held = pay.money
     for op in order.operations:
         for tx in op.transactions_of(TransactionType.REVERSAL):
-            if tx.status is not TransactionState.DECLINED and tx.amount is not None:
+            if tx.state is not TransactionState.DECLINED and tx.amount is not None:
                 held = held - Money(tx.amount, tx.currency)
     return held
 
@@ -643,4 +629,4 @@ def find_transaction(order: Order, request_id: str) -> tuple[Operation, Transact
 
 def open_transactions(order: Order) -> list[tuple[Operation, Transaction]]:
     return [(op, tx) for op in order.operations for tx in op.transactions
-            if tx.status in OPEN_TRANSACTION_STATES]
+            if tx.state in OPEN_TRANSACTION_STATES]

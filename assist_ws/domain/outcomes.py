@@ -26,7 +26,7 @@ def backoff(tx: Transaction, now: datetime) -> datetime:
 
 def cancel_event(order: Order) -> OrderEvent:
     """After a cancel succeeded: the rest (nothing left) or a part."""
-    if order.status is OrderState.DELAYED:
+    if order.state is OrderState.DELAYED:
         return OrderEvent.CANCEL_REST
     rest = order.paid() - order.canceled(include_open=False)
     return OrderEvent.CANCEL_REST if rest.amount <= 0 else OrderEvent.CANCEL_PART
@@ -35,7 +35,7 @@ def cancel_event(order: Order) -> OrderEvent:
 def record_reply(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
                  now: datetime, *, hold_days: int = 7) -> None:
     """Move ``tx`` (and with it ``op`` and ``order``) by the center's answer."""
-    if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
+    if tx.state in (TransactionState.SUCCESS, TransactionState.DECLINED):
         return  # already final: answers never overturn a final state
     outcome = reply.outcome
     if outcome is Outcome.DECLINED:
@@ -52,7 +52,7 @@ def record_reply(order: Order, op: Operation, tx: Transaction, reply: Processing
 
 def _propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
                now: datetime, hold_days: int) -> None:
-    kind, state = tx.kind, tx.status
+    kind, state = tx.type, tx.state
     if kind is TransactionType.AUTHORIZATION and op.type == OperationType.PAY:
         if state is TransactionState.SUCCESS:
             op.finish(OperationState.SUCCESS, now, response_code="AS000",
@@ -90,9 +90,9 @@ def void_authorization(order: Order, pay: Operation, now: datetime, reason: str)
     authorization is queued on the pay operation.  Returns the reversal to send."""
     auth = pay.authorization
     assert auth is not None
-    if pay.status is not OperationState.DECLINED:
+    if pay.state is not OperationState.DECLINED:
         pay.finish(OperationState.DECLINED, now, response_code=NOT_SENT, message=reason)
-    if order.status is OrderState.IN_PROCESS:
+    if order.state is OrderState.IN_PROCESS:
         order.apply(OrderEvent.PAY_DECLINED, now, reason=reason)
     tx = pay.add_transaction(Transaction(TransactionType.REVERSAL, auth.center, pay.amount,
                                          pay.currency, now,

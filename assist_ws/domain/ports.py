@@ -1,8 +1,16 @@
 """Ports: what the use cases need from the outside world, as Protocols and plain values.
 
-``UnitOfWork`` (one database transaction and its repositories), ``ProcessingGateway`` (talking
-to processing centers) and ``Clock`` (the time, so tests can move it).  The port to merchants'
-servers, ``NotificationSender``, lives with the notifications in ``notifications``.
+The database is reached through units of work narrowed to what each caller uses:
+``CheckoutUnitOfWork`` (the buyer's pages: create an order, open the checkout, pay),
+``MerchantQueries`` (the read models of the merchant's queries and logins),
+``BackOfficeUnitOfWork`` (merchants' and operators' requests: confirm, cancel, settings,
+notifications, the cabinet) and ``WorkerUnitOfWork`` (the worker's claims: settlement,
+unknown outcomes, expired holds, abandoned orders, notification delivery).  Their
+repositories are narrowed the same way (``MerchantLookup`` is the part of
+``MerchantRepository`` the pages read, and so on).  ``ProcessingGateway`` talks to
+processing centers and ``Clock`` gives the time, so tests can move it.  The port to
+merchants' servers, ``NotificationSender``, lives with the notifications in
+``notifications``.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Iterator, Protocol, Sequence
+from types import TracebackType
+from typing import Iterator, Protocol, Self, Sequence
 
 from .audit import AuditEntry, AuditQuery, CabinetSession, TwoFactor
 from .cards import CardData
@@ -104,30 +113,37 @@ class ProcessingGateway(Protocol):
                       payment_request_id: str, points: int) -> ProcessingReply: ...
 
 
-class MerchantRepository(Protocol):
+class MerchantLookup(Protocol):
     def get(self, merchant_id: int) -> Merchant | None: ...
+
+
+class MerchantRepository(MerchantLookup, Protocol):
     def add(self, merchant: Merchant) -> None: ...
     def list(self) -> list[Merchant]: ...
 
 
-class UserRepository(Protocol):
+class LoginLookup(Protocol):
+    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
+        """The user and its merchant's state, read in one cheap query."""
+
+
+class UserRepository(LoginLookup, Protocol):
     def get(self, merchant_id: int, login: str) -> MerchantUser | None: ...
     def add(self, user: MerchantUser) -> None: ...
     def of_merchant(self, merchant_id: int, *, lock: bool = False) -> list[MerchantUser]:
         """The merchant's users by login (``lock``: locked until the commit)."""
     def remove(self, user: MerchantUser) -> None: ...
 
-    def login_record(self, merchant_id: int, login: str) -> LoginRecord | None:
-        """The user and its merchant's state, read in one cheap query."""
 
-
-class LoginFailureRepository(Protocol):
-    """Failed logins counted per ``LoginKey`` (client, merchant, login -- known or not), in
-    one place every server process and host shares."""
-
+class FailureLookup(Protocol):
     def state(self, key: LoginKey) -> FailureState:
         """The failures counted for ``key`` and its refusal, with the refusal of the
         client as a whole (``key.of_client()``)."""
+
+
+class LoginFailureRepository(FailureLookup, Protocol):
+    """Failed logins counted per ``LoginKey`` (client, merchant, login -- known or not), in
+    one place every server process and host shares."""
 
     def count(self, key: LoginKey, now: datetime, since: datetime) -> int:
         """Count one failure of ``key`` at ``now`` and return how many are counted: when
@@ -146,18 +162,26 @@ class LoginFailureRepository(Protocol):
         are not refused at ``now``; return how many."""
 
 
-class CenterRepository(Protocol):
+class CenterLookup(Protocol):
     def get(self, name: str) -> ProcessingCenter | None: ...
+
+
+class CenterRepository(CenterLookup, Protocol):
     def add(self, center: ProcessingCenter) -> None: ...
     def list(self) -> list[ProcessingCenter]: ...
 
 
-class RateRepository(Protocol):
+class RateLookup(Protocol):
     def get(self, source: str, target: str) -> CurrencyRate | None: ...
+
+
+class RateRepository(RateLookup, Protocol):
     def add(self, rate: CurrencyRate) -> None: ...
 
 
-class OrderRepository(Protocol):
+class CheckoutOrders(Protocol):
+    """The orders as the buyer's pages find, add and lock them."""
+
     def add(self, order: Order) -> None: ...
 
     def get(self, bill_number: str, *, merchant_id: int | None = None,
@@ -175,13 +199,32 @@ class OrderRepository(Protocol):
         """Every order of the same merchant with the same ``OrderNumber`` as the order
         ``bill_number`` (that one included), oldest first; ``lock`` locks them all."""
 
+    def loaded(self) -> list[Order]:
+        """The orders this unit of work has loaded or added (to collect their results)."""
+
+
+class OrderRepository(CheckoutOrders, Protocol):
+    """The orders as the back office and the worker find and claim them."""
+
     def with_open_transactions(self, now: datetime, limit: int,
                                older_than: datetime) -> list[Order]:
         """Orders having a transaction in state sent/unknown, last sent before
         ``older_than``, and due for another try, locked, skipping locked rows."""
 
-    def loaded(self) -> list[Order]:
-        """The orders this unit of work has loaded or added (to collect their results)."""
+    def holds_expired(self, now: datetime, limit: int) -> list[Order]:
+        """Delayed orders whose hold expired at or before ``now``, locked, skipping locked
+        rows."""
+
+    def abandoned(self, merchant_id: int, created_before: datetime, limit: int) -> list[Order]:
+        """``In Process`` orders of a merchant created before ``created_before`` (with their
+        payments, whatever their state), locked, skipping locked rows."""
+
+    def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
+        """Transactions still waiting for an outcome after ``min_attempts`` tries."""
+
+
+class OrderRecords(Protocol):
+    """Read models of orders and operations for the merchant's queries."""
 
     def login_and_records(self, key: LoginKey, order_number: str, window: Window
                           ) -> tuple[LoginRecord | None, FailureState, list[OrderRecord]]:
@@ -213,29 +256,23 @@ class OrderRepository(Protocol):
         delimiter, a double quote, CR or LF quoted (``"``, doubled inside), each line ending
         in CRLF; in chunks of about 64 KiB.  Only where ``renders_csv`` says so."""
 
-    def holds_expired(self, now: datetime, limit: int) -> list[Order]:
-        """Delayed orders whose hold expired at or before ``now``, locked, skipping locked
-        rows."""
 
-    def abandoned(self, merchant_id: int, created_before: datetime, limit: int) -> list[Order]:
-        """``In Process`` orders of a merchant created before ``created_before`` (with their
-        payments, whatever their state), locked, skipping locked rows."""
-
-    def open_transactions(self, min_attempts: int) -> list[OpenTransactionView]:
-        """Transactions still waiting for an outcome after ``min_attempts`` tries."""
-
-
-class NotificationRepository(Protocol):
-    """The outbox of result notifications and their delivery journal."""
+class Outbox(Protocol):
+    """Where result notifications are written, inside the transaction of the change."""
 
     def add(self, notification: Notification) -> None: ...
+
+    def last_sequence(self, order_id: int) -> int:
+        """The highest sequence number of the order's notifications (0: none yet)."""
+
+
+class NotificationRepository(Outbox, Protocol):
+    """The outbox of result notifications and their delivery journal."""
+
     def add_attempt(self, attempt: DeliveryAttempt) -> None: ...
 
     def get(self, notification_id: str, *, merchant_id: int | None = None,
             lock: bool = False) -> Notification | None: ...
-
-    def last_sequence(self, order_id: int) -> int:
-        """The highest sequence number of the order's notifications (0: none yet)."""
 
     def claimable(self, now: datetime, limit: int) -> list[Notification]:
         """Pending notifications due by ``now`` and not claimed by a live try, oldest due
@@ -347,30 +384,100 @@ class TwoFactorRepository(Protocol):
     def codes_left(self, merchant_id: int, login: str) -> int: ...
 
 
-class UnitOfWork(Protocol):
-    merchants: MerchantRepository
-    users: UserRepository
-    login_failures: LoginFailureRepository
-    centers: CenterRepository
-    rates: RateRepository
-    orders: OrderRepository
-    notifications: NotificationRepository
-    settlements: SettlementRepository
-    audit: AuditRepository
-    cabinet_sessions: CabinetSessionRepository
-    two_factor: TwoFactorRepository
+class _Transaction(Protocol):
+    """One ``with uow:`` block is one database transaction: leaving it without ``commit()``
+    rolls back what it wrote."""
 
-    def __enter__(self) -> "UnitOfWork": ...
-    def __exit__(self, *exc) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None, /) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def flush(self) -> None: ...
 
-    def reader(self) -> "UnitOfWork":
+
+class CheckoutUnitOfWork(_Transaction, Protocol):
+    """The buyer's pages: an order written, its checkout read, its payment made (with the
+    notification outbox written in the same transaction)."""
+
+    @property
+    def merchants(self) -> MerchantLookup: ...
+    @property
+    def centers(self) -> CenterLookup: ...
+    @property
+    def rates(self) -> RateLookup: ...
+    @property
+    def orders(self) -> CheckoutOrders: ...
+    @property
+    def notifications(self) -> Outbox: ...
+
+    def reader(self) -> "CheckoutUnitOfWork":
         """A unit of work for reading only (its ``commit()`` raises)."""
 
-    def queries(self) -> "UnitOfWork":
-        """A read-only unit of work offering only the read models (``users.login_record``,
-        ``login_failures.state``, ``orders.records_by_order_number``,
-        ``orders.operation_lines``), cheaper than ``reader()``."""
 
+class MerchantQueries(Protocol):
+    """The merchant's queries and logins: read models only, in one read-only block, cheaper
+    than a reader."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None, /) -> None: ...
+
+    @property
+    def users(self) -> LoginLookup: ...
+    @property
+    def login_failures(self) -> FailureLookup: ...
+    @property
+    def orders(self) -> OrderRecords: ...
+
+
+class BackOfficeUnitOfWork(_Transaction, Protocol):
+    """Merchants' and operators' requests: confirm, cancel, settings, logins, notifications,
+    the merchant cabinet."""
+
+    @property
+    def merchants(self) -> MerchantRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def login_failures(self) -> LoginFailureRepository: ...
+    @property
+    def centers(self) -> CenterRepository: ...
+    @property
+    def rates(self) -> RateRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def cabinet_sessions(self) -> CabinetSessionRepository: ...
+    @property
+    def two_factor(self) -> TwoFactorRepository: ...
+
+    def reader(self) -> "BackOfficeUnitOfWork":
+        """A unit of work for reading only (its ``commit()`` raises)."""
+
+    def queries(self) -> MerchantQueries:
+        """The read models, on a cheaper read-only block than ``reader()``."""
+
+
+class WorkerUnitOfWork(_Transaction, Protocol):
+    """The worker's jobs: claims of due work (settlement, unknown outcomes, expired holds,
+    abandoned orders, notifications to deliver), each locked and skipping what other
+    workers hold."""
+
+    @property
+    def merchants(self) -> MerchantRepository: ...
+    @property
+    def centers(self) -> CenterRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
+    @property
+    def settlements(self) -> SettlementRepository: ...
+
+    def reader(self) -> "WorkerUnitOfWork":
+        """A unit of work for reading only (its ``commit()`` raises)."""

@@ -15,7 +15,7 @@ from ..domain.model import CurrencyRate, Merchant, MerchantUser, ProcessingCente
 from ..domain.money import normalize_currency
 from ..domain.notifications import check_url
 from ..domain.passwords import hash_password, login_problem, password_problem
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from ..domain.settlement import parse_cutoff
 from ..domain.urls import check_return_url
 from .notifications.outbox import NotifySettings, apply_settings
@@ -35,7 +35,7 @@ def _cutoff(text: str) -> str:
     return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
-def add_center(uow: UnitOfWork, name: str, url: str, currency: str, *,
+def add_center(uow: BackOfficeUnitOfWork, name: str, url: str, currency: str, *,
                partial_reversal: bool = True, hold_days: int = 7, cutoff: str = "21:00",
                replace: bool = False) -> ProcessingCenter:
     if not name or len(name) > 64:
@@ -94,9 +94,9 @@ def known_time_zone(name: str) -> bool:
     return True
 
 
-def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
+def save_merchant(uow: BackOfficeUnitOfWork, merchant_id: int, s: MerchantSettings, *,
                   create: bool, check_notify_url: Callable[[str], str] = check_url,
-                  record: Callable[[UnitOfWork, Merchant], object] | None = None) -> Merchant:
+                  record: Callable[[BackOfficeUnitOfWork, Merchant], object] | None = None) -> Merchant:
     """Create (``create``) or update a merchant; refuses what would not work.  A
     notification URL must pass ``check_notify_url`` -- that of the sender that will deliver
     (``NotificationSender.check_url``), refusing ports it does not use and, unless allowed,
@@ -169,9 +169,9 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
         return merchant
 
 
-def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
+def add_user(uow: BackOfficeUnitOfWork, merchant_id: int, login: str, password: str,
              rights: list[Right], *, replace: bool = False, shortest_login: int = 3,
-             record: Callable[[UnitOfWork], object] | None = None) -> MerchantUser:
+             record: Callable[[BackOfficeUnitOfWork], object] | None = None) -> MerchantUser:
     """Add a user (``replace``: or set its password and rights).  ``record`` is called just
     before the commit, in the same transaction (the cabinet's audit entry)."""
     problem = login_problem(login, shortest=shortest_login) or password_problem(password)
@@ -195,7 +195,7 @@ def add_user(uow: UnitOfWork, merchant_id: int, login: str, password: str,
         return user
 
 
-def set_rate(uow: UnitOfWork, clock: Clock, source: str, target: str, rate: str) -> CurrencyRate:
+def set_rate(uow: BackOfficeUnitOfWork, clock: Clock, source: str, target: str, rate: str) -> CurrencyRate:
     text = (rate or "").strip()
     if not _RATE.fullmatch(text):
         raise ValidationError(f"rate {rate!r} is not a decimal number like 90.50 (at most 14 "
@@ -218,7 +218,7 @@ def set_rate(uow: UnitOfWork, clock: Clock, source: str, target: str, rate: str)
         return found
 
 
-def seed_demo(uow: UnitOfWork, clock: Clock, emulator_url: str) -> None:
+def seed_demo(uow: BackOfficeUnitOfWork, clock: Clock, emulator_url: str) -> None:
     """The demo merchant 100001 with user demo_erp, both emulated centers and demo rates.
     Idempotent: running it again brings everything back to these values."""
     base = emulator_url.rstrip("/")

@@ -16,21 +16,21 @@ from dataclasses import replace
 from ..domain.audit import AuditEntry, AuditKind, AuditQuery
 from ..domain.errors import PermissionDenied, Second
 from ..domain.model import Right
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from .throttle import client_of
 
 #: Entries on a page of the log.
 PAGE_SIZE = 100
 
 
-def record(uow: UnitOfWork, clock: Clock, merchant_id: int, login: str, client: str | None,
+def record(uow: BackOfficeUnitOfWork, clock: Clock, merchant_id: int, login: str, client: str | None,
            kind: AuditKind, what: str = "") -> None:
     """Add an entry to the open unit of work (committed with it)."""
     uow.audit.add(AuditEntry(merchant_id, login, clock.now(), client_of(client), kind.value,
                              what))
 
 
-def record_alone(uow: UnitOfWork, clock: Clock, merchant_id: int, login: str,
+def record_alone(uow: BackOfficeUnitOfWork, clock: Clock, merchant_id: int, login: str,
                  client: str | None, kind: AuditKind, what: str = "") -> None:
     """Write an entry in a transaction of its own."""
     with uow:
@@ -38,7 +38,7 @@ def record_alone(uow: UnitOfWork, clock: Clock, merchant_id: int, login: str,
         uow.commit()
 
 
-def entries(uow: UnitOfWork, user, query: AuditQuery, limit: int = PAGE_SIZE
+def entries(uow: BackOfficeUnitOfWork, user, query: AuditQuery, limit: int = PAGE_SIZE
             ) -> tuple[list[AuditEntry], int | None]:
     """A page of the user's merchant's log under ``query`` (newest first) and the id to ask
     ``before`` for the next page (None: the last page).  Needs ``admin``."""

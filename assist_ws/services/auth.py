@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ..domain.errors import AuthenticationError, PermissionDenied, Second, missing
 from ..domain.model import Right
 from ..domain.passwords import hash_password, verify_password
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import BackOfficeUnitOfWork, Clock, MerchantQueries
 from ..domain.records import FailureState, LoginKey, LoginRecord
 from . import throttle
 from .orders import parse_merchant_id
@@ -116,13 +116,13 @@ def parse_credentials(creds: Credentials) -> tuple[int, str, str]:
     return merchant_id, login, password
 
 
-def read_login(reader: UnitOfWork, merchant_id: int, login: str) -> LoginRecord | None:
+def read_login(reader: MerchantQueries, merchant_id: int, login: str) -> LoginRecord | None:
     """The user row behind a login, read in an open (read-only) unit of work, so a service
     can read it in the same database transaction as its own query."""
     return reader.users.login_record(merchant_id, login) if len(login) <= 64 else None
 
 
-def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Credentials,
+def authenticate(uow: BackOfficeUnitOfWork, clock: Clock, cache: SuccessCache, creds: Credentials,
                  right: Right) -> Principal:
     """The merchant user these credentials name, if the password is right, the client is
     not refused, and the user has ``right`` (see ``check``)."""
@@ -134,7 +134,7 @@ def authenticate(uow: UnitOfWork, clock: Clock, cache: SuccessCache, creds: Cred
     return check(uow, clock, cache, key, password, record, state, right)
 
 
-def check(uow: UnitOfWork, clock: Clock, cache: SuccessCache, key: LoginKey, password: str,
+def check(uow: BackOfficeUnitOfWork, clock: Clock, cache: SuccessCache, key: LoginKey, password: str,
           record: LoginRecord | None, state: FailureState, right: Right) -> Principal:
     """``record`` (the user row, None: no such login) and ``state`` (the client's failures)
     as read for ``key``.  Refusals: 7/141 wrong merchant, login or password (one answer for

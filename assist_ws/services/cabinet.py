@@ -30,7 +30,7 @@ from ..domain.model import Order, Right, TransactionType
 from ..domain.money import Money
 from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
 from ..domain.passwords import hash_password, password_problem
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import BackOfficeUnitOfWork, Clock, ProcessingGateway
 from ..domain.records import LoginRecord
 from . import audit, auth
 from . import cancel as cancel_uc
@@ -73,7 +73,7 @@ def _user(key: bytes, record: LoginRecord) -> CabinetUser:
                        _stamp(key, record))
 
 
-def sign_in(uow: UnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
+def sign_in(uow: BackOfficeUnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
             login: str | None, password: str | None, client: str | None) -> CabinetUser:
     """The user these credentials name, under the web services' rules: 7/141 for a wrong
     merchant, login or password, 7/3 while the client is refused, 8/350 without the right
@@ -97,7 +97,7 @@ def sign_in(uow: UnitOfWork, clock: Clock, key: bytes, merchant_id: str | None,
     return _user(key, record)
 
 
-def current_user(uow: UnitOfWork, key: bytes, merchant_id: int, login: str,
+def current_user(uow: BackOfficeUnitOfWork, key: bytes, merchant_id: int, login: str,
                  stamp: str) -> CabinetUser | None:
     """The signed-in user as its row is now, or None when the session no longer holds:
     the user or its merchant disabled or gone, the password or rights changed."""
@@ -111,7 +111,7 @@ def current_user(uow: UnitOfWork, key: bytes, merchant_id: int, login: str,
     return user
 
 
-def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser,
+def change_password(uow: BackOfficeUnitOfWork, clock: Clock, key: bytes, user: CabinetUser,
                     current: str | None, new: str, client: str | None, *,
                     session: str | None = None) -> CabinetUser:
     """Set the user's own password after checking its current one under the sign-in rules
@@ -145,7 +145,7 @@ def change_password(uow: UnitOfWork, clock: Clock, key: bytes, user: CabinetUser
     return _user(key, record)
 
 
-def time_zone(uow: UnitOfWork, user: CabinetUser) -> str:
+def time_zone(uow: BackOfficeUnitOfWork, user: CabinetUser) -> str:
     """The IANA name of the time zone the user's merchant sees its days and times in."""
     with uow.reader() as r:
         merchant = r.merchants.get(user.merchant_id)
@@ -228,7 +228,7 @@ def _can(check) -> Money | None:
         return None
 
 
-def order_card(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> OrderCard:
+def order_card(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str) -> OrderCard:
     """Everything the cabinet shows of one order of the user's merchant (another
     merchant's order is not found)."""
     _require(user, Right.MONITOR)
@@ -255,7 +255,7 @@ def order_card(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> OrderCar
     return replace(card, notifications=journal)
 
 
-def notify_again(uow: UnitOfWork, clock: Clock, user: CabinetUser, bill_number: str) -> int:
+def notify_again(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, bill_number: str) -> int:
     """Queue again, unchanged, the result notifications of one order of the user's merchant
     (the web service ``replay`` on one billnumber); how many."""
     _require(user, Right.MONITOR)
@@ -281,13 +281,13 @@ class Plan:
         return self.amount != self.whole
 
 
-def _read(uow: UnitOfWork, user: CabinetUser, bill_number: str) -> Order:
+def _read(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str) -> Order:
     bill, _ = split_bill_number(bill_number)
     with uow.reader() as r:
         return load_order(r, bill, user.merchant_id)
 
 
-def plan_confirm(uow: UnitOfWork, user: CabinetUser, bill_number: str,
+def plan_confirm(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str,
                  amount: Money | None) -> Plan:
     _require(user, Right.CONFIRM)
     bill, _ = split_bill_number(bill_number)
@@ -298,7 +298,7 @@ def plan_confirm(uow: UnitOfWork, user: CabinetUser, bill_number: str,
     return Plan("confirm", bill, value, whole, "confirm", new_token())
 
 
-def plan_cancel(uow: UnitOfWork, user: CabinetUser, bill_number: str,
+def plan_cancel(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str,
                 amount: Money | None) -> Plan:
     _require(user, Right.CANCEL)
     bill, _ = split_bill_number(bill_number)
@@ -316,7 +316,7 @@ def new_token() -> str:
     return "cab-" + secrets.token_urlsafe(18)
 
 
-def confirm(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
+def confirm(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
             bill_number: str, amount: Money | None, *, client_ip: str | None = None
             ) -> OperationResult:
     _require(user, Right.CONFIRM)
@@ -326,7 +326,7 @@ def confirm(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: Cab
                                                        client_ip=client_ip))
 
 
-def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
+def cancel(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock: Clock, user: CabinetUser,
            bill_number: str, amount: Money | None, token: str, *, reason: int = 1,
            client_ip: str | None = None) -> OperationResult:
     """``reason``: ``cancel.REASONS`` (1 declined by the shop, 2 by the customer, 3 fraud)."""
@@ -338,7 +338,7 @@ def cancel(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, user: Cabi
                     f" reason {reason}")
 
 
-def _audited(uow: UnitOfWork, clock: Clock, user: CabinetUser, client: str | None,
+def _audited(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, client: str | None,
              kind: AuditKind, bill_number: str, amount: Money | None, act,
              extra: str = "") -> OperationResult:
     """Run a confirm or cancel and record it with its outcome (the use case commits in

@@ -22,7 +22,7 @@ from ..domain.errors import NotFound, OperationProhibited, PermissionDenied, Sec
     ValidationError
 from ..domain.model import MerchantUser, Right
 from ..domain.passwords import hash_password, password_problem
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from . import admin, audit
 from .cabinet import CabinetUser
 
@@ -58,7 +58,7 @@ def parse_rights(names) -> list[Right]:
     return rights
 
 
-def users(uow: UnitOfWork, user: CabinetUser) -> list[UserRow]:
+def users(uow: BackOfficeUnitOfWork, user: CabinetUser) -> list[UserRow]:
     """The user's merchant's users, by login, with their open cabinet sessions."""
     _require_admin(user)
     with uow.reader() as r:
@@ -67,7 +67,7 @@ def users(uow: UnitOfWork, user: CabinetUser) -> list[UserRow]:
                 for u in r.users.of_merchant(user.merchant_id)]
 
 
-def user_row(uow: UnitOfWork, user: CabinetUser, login: str) -> UserRow:
+def user_row(uow: BackOfficeUnitOfWork, user: CabinetUser, login: str) -> UserRow:
     for row in users(uow, user):
         if row.login == login:
             return row
@@ -82,7 +82,7 @@ def new_password() -> str:
             return word
 
 
-def create_user(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
+def create_user(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str,
                 password: str, rights, client: str | None) -> None:
     _require_admin(user)
     granted = parse_rights(rights)
@@ -93,12 +93,12 @@ def create_user(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
                        f"{login} rights {','.join(r.value for r in granted)}"))
 
 
-def _has_admin_left(uow: UnitOfWork, merchant_id: int) -> bool:
+def _has_admin_left(uow: BackOfficeUnitOfWork, merchant_id: int) -> bool:
     return any(u.active and Right.ADMIN.value in u.rights
                for u in uow.users.of_merchant(merchant_id))
 
 
-def _change(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, client: str | None,
+def _change(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str, client: str | None,
             kind: AuditKind, change, what: str = "") -> None:
     """Apply ``change`` to the user row of ``login`` (of the admin's merchant), refuse it
     if no active admin would be left, end the user's sessions, record it; one
@@ -122,7 +122,7 @@ def _change(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, client
         uow.commit()
 
 
-def set_rights(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, rights,
+def set_rights(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str, rights,
                client: str | None) -> None:
     granted = [r.value for r in parse_rights(rights)]
 
@@ -133,7 +133,7 @@ def set_rights(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, rig
             "rights " + ",".join(granted))
 
 
-def reset_password(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
+def reset_password(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str,
                    client: str | None) -> str:
     """Give the user a new random password (returned, to be shown once)."""
     word = new_password()
@@ -146,7 +146,7 @@ def reset_password(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
     return word
 
 
-def set_active(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, active: bool,
+def set_active(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str, active: bool,
                client: str | None) -> None:
     def change(row: MerchantUser) -> None:
         row.active = active
@@ -155,7 +155,7 @@ def set_active(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str, act
             AuditKind.USER_ENABLE if active else AuditKind.USER_DISABLE, change)
 
 
-def delete_user(uow: UnitOfWork, clock: Clock, user: CabinetUser, login: str,
+def delete_user(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, login: str,
                 client: str | None) -> None:
     def change(row: MerchantUser) -> None:
         uow.users.remove(row)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..domain.audit import AuditKind, CabinetSession
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from . import audit, cabinet
 from .cabinet import CabinetUser
 from .throttle import client_of
@@ -39,7 +39,7 @@ class Resumed:
     expired: bool = False
 
 
-def open_session(uow: UnitOfWork, clock: Clock, user: CabinetUser, client: str | None
+def open_session(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, client: str | None
                  ) -> str:
     """Open a session for a user just signed in (and record the sign-in); the cookie's
     token."""
@@ -53,7 +53,7 @@ def open_session(uow: UnitOfWork, clock: Clock, user: CabinetUser, client: str |
     return token
 
 
-def resume(uow: UnitOfWork, clock: Clock, key: bytes, token: str, idle: timedelta) -> Resumed:
+def resume(uow: BackOfficeUnitOfWork, clock: Clock, key: bytes, token: str, idle: timedelta) -> Resumed:
     """The session of a request's token, as the database has it now."""
     session_id = digest(token)
     with uow.reader() as r:
@@ -79,7 +79,7 @@ def resume(uow: UnitOfWork, clock: Clock, key: bytes, token: str, idle: timedelt
     return Resumed(user)
 
 
-def sign_out(uow: UnitOfWork, clock: Clock, token: str, user: CabinetUser | None,
+def sign_out(uow: BackOfficeUnitOfWork, clock: Clock, token: str, user: CabinetUser | None,
              client: str | None) -> None:
     """End the session (and record it)."""
     with uow:

@@ -22,12 +22,12 @@ from typing import Callable
 
 from ..domain.audit import AuditKind
 from ..domain.errors import NotFound, OperationProhibited, PermissionDenied, Second
-from ..domain.model import Merchant, Operation, OperationType, Order, Right
+from ..domain.model import Merchant, Operation, OperationState, OperationType, Order, Right
 from ..domain.money import Money
 from ..domain.notifications import (NotificationSender, PushNotice, PushReply, ResultKind,
                                     Verdict, check_url, new_notification_id)
 from ..domain.states import OrderState
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from . import admin, audit
 from .cabinet import CabinetUser
 from .notifications.delivery import target_of
@@ -57,7 +57,7 @@ def _values(merchant: Merchant) -> dict:
     return {name: getattr(merchant, name) for name in FIELDS}
 
 
-def current(uow: UnitOfWork, user: CabinetUser) -> SettingsView:
+def current(uow: BackOfficeUnitOfWork, user: CabinetUser) -> SettingsView:
     _require_admin(user)
     with uow.reader() as r:
         merchant = r.merchants.get(user.merchant_id)
@@ -66,14 +66,14 @@ def current(uow: UnitOfWork, user: CabinetUser) -> SettingsView:
         return SettingsView(_values(merchant), bool(merchant.secret_word))
 
 
-def save(uow: UnitOfWork, clock: Clock, user: CabinetUser, settings: admin.MerchantSettings,
+def save(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, settings: admin.MerchantSettings,
          client: str | None, check_notify_url: Callable[[str], str] = check_url) -> list[str]:
     """Save the settings (refused whole on a bad value); the names of the fields changed."""
     _require_admin(user)
     before = current(uow, user).values
     changed: list[str] = []
 
-    def record(u: UnitOfWork, merchant: Merchant) -> None:
+    def record(u: BackOfficeUnitOfWork, merchant: Merchant) -> None:
         changed.extend(n for n, v in _values(merchant).items() if before[n] != v)
         audit.record(u, clock, user.merchant_id, user.login, client, AuditKind.SETTINGS,
                      ", ".join(changed) or "nothing changed")
@@ -83,7 +83,7 @@ def save(uow: UnitOfWork, clock: Clock, user: CabinetUser, settings: admin.Merch
     return changed
 
 
-def new_secret_word(uow: UnitOfWork, clock: Clock, user: CabinetUser,
+def new_secret_word(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser,
                     client: str | None) -> str:
     """Make, save and return (to be shown once) a new random secret word."""
     _require_admin(user)
@@ -110,14 +110,14 @@ def _test_payment(merchant: Merchant, now: datetime) -> Order:
     order = Order(merchant.merchant_id, "TEST-" + secrets.token_hex(4).upper(),
                   Money(Decimal("1.00"), merchant.base_currency), now, test_mode=True)
     op = Operation(1, OperationType.PAY, order.amount, order.currency, now)
-    op.state, op.response_code, op.message = "Success", "AS000", "test notification"
+    op.state, op.response_code, op.message = OperationState.SUCCESS, "AS000", "test notification"
     op.means_type, op.means_number, op.finished_at = "VISA", "411111******1111", now
     order.operations.append(op)
-    order.state = OrderState.APPROVED.value
+    order.state = OrderState.APPROVED
     return order
 
 
-def test_notification(uow: UnitOfWork, clock: Clock, sender: NotificationSender,
+def test_notification(uow: BackOfficeUnitOfWork, clock: Clock, sender: NotificationSender,
                       user: CabinetUser, client: str | None) -> TestTry:
     """Send a test payment's result to the merchant's notification URL now (needs one)."""
     _require_admin(user)

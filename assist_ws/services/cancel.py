@@ -8,7 +8,7 @@ from ..domain.model import (OperationType, Order, Transaction, TransactionType, 
                             held_at_center)
 from ..domain.money import Money
 from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, BackOfficeUnitOfWork
 from ..domain.states import OrderState
 from .common import load_center, load_order, split_bill_number
 from .results import OperationResult, OperationView, OrderView, log_result
@@ -27,7 +27,7 @@ def cancel_kind(order: Order) -> TransactionType:
     return TransactionType.REVERSAL
 
 
-def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
+def cancel_payment(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock: Clock,
                    merchant_id: int, bill_number: str, amount: Money | None = None, *,
                    reason: int = 1, external_id: str | None = None,
                    client_ip: str | None = None) -> OperationResult:
@@ -65,7 +65,7 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
             tx_amount = value
         else:
             held = held_at_center(order)
-            closes = order.status is OrderState.DELAYED or value == order.cancelable()
+            closes = order.state is OrderState.DELAYED or value == order.cancelable()
             # Canceling everything left releases the whole hold; a part needs a partial
             # reversal, which not every center can do.
             tx_amount = held if closes else value

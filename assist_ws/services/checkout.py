@@ -21,7 +21,7 @@ from ..domain.customer import FormField, customer_form
 from ..domain.errors import Duplicate, NotFound, OperationProhibited, Second
 from ..domain.model import MeansType, Merchant, OperationType, Order
 from ..domain.money import Money
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import CheckoutUnitOfWork, Clock
 from ..domain.states import PAID_STATES, OrderEvent, OrderState
 from .common import load_order
 from .results import OperationResult, OperationView, OrderView
@@ -102,7 +102,7 @@ def _payment(order: Order):
     return order.card_payment or (pays[0] if pays else None)
 
 
-def _view(uow: UnitOfWork, order: Order, merchant: Merchant | None) -> Checkout:
+def _view(uow: CheckoutUnitOfWork, order: Order, merchant: Merchant | None) -> Checkout:
     timeout = merchant.timeout_minutes if merchant else 20
     pay = _payment(order)
     charge = rate = None
@@ -124,7 +124,7 @@ def _view(uow: UnitOfWork, order: Order, merchant: Merchant | None) -> Checkout:
         customer=customer_form(order.customer, merchant))
 
 
-def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:
+def open_checkout(uow: CheckoutUnitOfWork, clock: Clock, bill_number: str) -> Checkout:
     """The order as its payment pages show it.  An order still waiting for the buyer past the
     merchant's timeout is closed (``Timeout``) first."""
     now = clock.now()
@@ -138,7 +138,7 @@ def open_checkout(uow: UnitOfWork, clock: Clock, bill_number: str) -> Checkout:
         order = load_order(uow, bill_number, lock=True)
         merchant = uow.merchants.get(order.merchant_id)
         timeout = merchant.timeout_minutes if merchant else 20
-        if (order.status is OrderState.IN_PROCESS and _payment(order) is None
+        if (order.state is OrderState.IN_PROCESS and _payment(order) is None
                 and now > order.buyer_deadline(timeout)):
             order.apply(OrderEvent.BUYER_TIMEOUT, now, reason="buyer did not pay in time")
             uow.commit()
@@ -160,15 +160,15 @@ def may_pay_by_card(order: Order, attempts: list[Order]) -> None:
         if other.bill_number == order.bill_number:
             continue
         running = other.card_payment
-        paying = other.status is OrderState.IN_PROCESS and running is not None and \
+        paying = other.state is OrderState.IN_PROCESS and running is not None and \
             running.is_open
-        if other.status in PAID_STATES or paying:
+        if other.state in PAID_STATES or paying:
             raise Duplicate(
                 f"order number {order.order_number} is already paid or being paid "
                 f"(billnumber {other.bill_number}, {other.state})", Second.ORDERNUMBER)
 
 
-def lock_order_number(uow: UnitOfWork, bill_number: str) -> tuple[Order, list[Order]]:
+def lock_order_number(uow: CheckoutUnitOfWork, bill_number: str) -> tuple[Order, list[Order]]:
     """Lock every attempt of this order's ``OrderNumber`` in one statement (rows in one fixed
     order, so that two payers cannot deadlock): this order and all its attempts, locked."""
     attempts = uow.orders.attempts(bill_number, lock=True)
@@ -178,7 +178,7 @@ def lock_order_number(uow: UnitOfWork, bill_number: str) -> tuple[Order, list[Or
     raise NotFound(f"order {bill_number} not found", Second.ORDER)
 
 
-def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
+def return_url_after(uow: CheckoutUnitOfWork, result: OperationResult) -> str | None:
     """Where the buyer goes after a "Pay": the shop's URL for the outcome, or None to stay on
     the payment page (the outcome is not in yet, or no URL is known).  The order's own URLs
     decide without a look at the merchant's settings."""
@@ -194,7 +194,7 @@ def return_url_after(uow: UnitOfWork, result: OperationResult) -> str | None:
                  merchant.url_return) if merchant else None
 
 
-def shop_order(uow: UnitOfWork, merchant_id: int, bill_number: str) -> OrderView:
+def shop_order(uow: CheckoutUnitOfWork, merchant_id: int, bill_number: str) -> OrderView:
     """One order of one merchant, read-only (what a shop asks after the buyer came back)."""
     with uow.reader() as r:
         return OrderView.of(load_order(r, bill_number, merchant_id))

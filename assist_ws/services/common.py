@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..domain.errors import AssistError, NotFound, ProcessingUnavailable, Second, malformed
 from ..domain.model import Order, ProcessingCenter
-from ..domain.ports import UnitOfWork
+from ..domain.ports import BackOfficeUnitOfWork, CheckoutUnitOfWork, WorkerUnitOfWork
 from ..domain.text import is_digits
 
 
@@ -21,7 +21,11 @@ def split_bill_number(text: str | None) -> tuple[str, int | None]:
     return bill, int(number) if number else None
 
 
-def load_order(uow: UnitOfWork, bill_number: str, merchant_id: int | None = None, *,
+#: Any unit of work that finds orders and processing centers.
+AnyUnitOfWork = CheckoutUnitOfWork | BackOfficeUnitOfWork | WorkerUnitOfWork
+
+
+def load_order(uow: AnyUnitOfWork, bill_number: str, merchant_id: int | None = None, *,
                lock: bool = False) -> Order:
     order = uow.orders.get(bill_number, merchant_id=merchant_id, lock=lock)
     if order is None:  # another merchant's order is "not found" too
@@ -29,7 +33,7 @@ def load_order(uow: UnitOfWork, bill_number: str, merchant_id: int | None = None
     return order
 
 
-def load_center(uow: UnitOfWork, name: str | None) -> ProcessingCenter:
+def load_center(uow: AnyUnitOfWork, name: str | None) -> ProcessingCenter:
     center = uow.centers.get(name) if name else None
     if center is None or not center.active:
         raise ProcessingUnavailable(f"processing center {name or '(none)'} is not configured",

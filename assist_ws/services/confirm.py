@@ -7,13 +7,13 @@ from ..domain.model import (OperationState, OperationType, ProcessingCenter, Tra
                             TransactionType, find_transaction)
 from ..domain.money import Money
 from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, BackOfficeUnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order, split_bill_number
 from .results import OperationResult, OperationView, OrderView, log_result
 
 
-def confirm_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
+def confirm_payment(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock: Clock,
                     merchant_id: int, bill_number: str, amount: Money | None = None, *,
                     auto_deposit: bool = False, client_ip: str | None = None) -> OperationResult:
     """Confirm ``amount`` (default: all) of a Delayed order's hold.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..domain.checkvalue import checkvalue, order_request_string
 from ..domain.errors import NotFound, Second, ValidationError
 from ..domain.money import Money
-from ..domain.ports import UnitOfWork
+from ..domain.ports import BackOfficeUnitOfWork
 from .admin import DEMO_MERCHANT_ID
 
 
@@ -56,7 +56,7 @@ class DemoShop:
     check_required: bool
 
 
-def demo_merchant(uow: UnitOfWork, merchant_id: int = DEMO_MERCHANT_ID) -> DemoShop:
+def demo_merchant(uow: BackOfficeUnitOfWork, merchant_id: int = DEMO_MERCHANT_ID) -> DemoShop:
     with uow.reader() as r:
         m = r.merchants.get(merchant_id)
         if m is None or not m.active:
@@ -67,7 +67,7 @@ def demo_merchant(uow: UnitOfWork, merchant_id: int = DEMO_MERCHANT_ID) -> DemoS
                         m.two_stage, bool(m.secret_word), m.check_order_code)
 
 
-def authorization_request(uow: UnitOfWork, item: Product, currency: str, *, delay: bool,
+def authorization_request(uow: BackOfficeUnitOfWork, item: Product, currency: str, *, delay: bool,
                           language: str, url_return_ok: str, url_return_no: str,
                           merchant_id: int = DEMO_MERCHANT_ID) -> dict[str, str]:
     """The form fields of an authorization request for one catalog item, with a fresh order

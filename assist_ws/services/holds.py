@@ -19,7 +19,7 @@ from ..domain.errors import ProcessingUnavailable
 from ..domain.model import (Order, Transaction, TransactionType, find_transaction,
                             held_at_center)
 from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, UnitOfWork
+from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, WorkerUnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order
 from .results import about
@@ -37,7 +37,7 @@ class ExpirySummary:
     bills: list[str] = field(default_factory=list)
 
 
-def expire_holds(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def expire_holds(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                  limit: int = 100) -> ExpirySummary:
     """Cancel every Delayed order whose hold period has passed, ``limit`` orders per
     database transaction, and release the holds at their centers."""
@@ -50,7 +50,7 @@ def expire_holds(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
             return summary
 
 
-def _claim(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[str, str]]:
+def _claim(uow: WorkerUnitOfWork, now: datetime, limit: int) -> list[tuple[str, str]]:
     """Cancel a batch of expired orders and queue their reversals (one transaction)."""
     claimed = []
     with uow:
@@ -73,7 +73,7 @@ def _claim(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[str, str]]:
     return claimed
 
 
-def _reason(uow: UnitOfWork, order: Order) -> str:
+def _reason(uow: WorkerUnitOfWork, order: Order) -> str:
     try:
         center = load_center(uow, order.center)
         period = f"{center.hold_days}-day hold period at {center.name}"
@@ -84,7 +84,7 @@ def _reason(uow: UnitOfWork, order: Order) -> str:
     return f"not confirmed within the {period} (expired {when}); hold released"
 
 
-def _release(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
+def _release(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
              request_id: str, summary: ExpirySummary) -> None:
     with uow:
         _pay, tx = find_transaction(load_order(uow, bill), request_id)

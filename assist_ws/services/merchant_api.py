@@ -21,7 +21,7 @@ from ..domain.errors import AssistError, NotFound, Second, ValidationError, malf
 from ..domain.model import Right
 from ..domain.money import Money, normalize_currency, parse_amount
 from ..domain.notifications import check_url
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, BackOfficeUnitOfWork
 from ..domain.records import OperationLine, Window
 from ..domain.text import is_digits, refuse_unfit_parameters
 from . import cancel as cancel_uc
@@ -83,7 +83,7 @@ class ResultStream:
     """Results by date: the operations of a window in a stable order, read page by page
     (keyset pagination, each page its own short read transaction) while they are sent."""
 
-    def __init__(self, uow: UnitOfWork, principal: Principal, window: Window,
+    def __init__(self, uow: BackOfficeUnitOfWork, principal: Principal, window: Window,
                  success: bool | None, packet_date: datetime, page_size: int = PAGE_SIZE):
         self._uow, self.principal, self.window = uow, principal, window
         self.success, self.packet_date, self.page_size = success, packet_date, page_size
@@ -239,7 +239,7 @@ def _reply_checkvalue(secret: str, merchant_id: int, order_number: str, amount: 
 class MerchantApi:
     """The merchant web services with their ports bound (see ``bootstrap.Container``)."""
 
-    def __init__(self, uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
+    def __init__(self, uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock: Clock,
                  cache: SuccessCache, *, check_notify_url: Callable[[str], str] | None = None):
         """``check_notify_url``: the URL check of the notification sender
         (``NotificationSender.check_url``); by default the form of the URL alone."""

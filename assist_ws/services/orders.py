@@ -11,7 +11,7 @@ from ..domain.errors import (AuthenticationError, Duplicate, NotFound, Second, V
 from ..domain.model import Customer, Order, new_bill_number
 from ..domain.money import normalize_currency, parse_amount
 from ..domain.text import is_digits
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, CheckoutUnitOfWork
 from ..domain.states import PAID_STATES
 from .results import OrderView, about, audit
 
@@ -71,7 +71,7 @@ def parse_max_points(text: str | None) -> int | None:
     return int(raw)
 
 
-def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> OrderView:
+def create_order(uow: CheckoutUnitOfWork, clock: Clock, req: AuthorizationRequest) -> OrderView:
     """Validate the request against the merchant's settings and create the order
     (``In Process``).  Any refusal creates nothing."""
     merchant_id = parse_merchant_id(req.merchant_id)
@@ -125,7 +125,7 @@ def create_order(uow: UnitOfWork, clock: Clock, req: AuthorizationRequest) -> Or
                                           Second.NONE, firstcode=9)
         means = _means(req.means_flags, merchant.payment_means)
         for other in uow.orders.by_order_number(merchant_id, order_number, lock=True):
-            if other.status in PAID_STATES:
+            if other.state in PAID_STATES:
                 raise Duplicate(f"order number {order_number} is already paid "
                                 f"(billnumber {other.bill_number}, {other.state})",
                                 Second.ORDERNUMBER)

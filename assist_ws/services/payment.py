@@ -12,7 +12,7 @@ from ..domain.errors import AssistError, NotFound, Second, ValidationError
 from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
                             find_transaction)
 from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, CheckoutUnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
@@ -23,7 +23,7 @@ class OrderTimedOut(AssistError):
     firstcode = 16
 
 
-def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
+def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
                 card: CardData, *, client_ip: str | None = None,
                 fingerprint_key: bytes = b"",
                 customer: Mapping[str, str] | None = None) -> OperationResult:
@@ -47,14 +47,14 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
         merchant = uow.merchants.get(order.merchant_id)
         if merchant is None:
             raise NotFound(f"merchant {order.merchant_id} is unknown", Second.MERCHANT_ID)
-        if order.status is OrderState.IN_PROCESS and now > order.buyer_deadline(
+        if order.state is OrderState.IN_PROCESS and now > order.buyer_deadline(
                 merchant.timeout_minutes):
             order.apply(OrderEvent.BUYER_TIMEOUT, now, reason="buyer did not pay in time")
             uow.commit()
             raise OrderTimedOut(f"order {bill_number} timed out: the payment was not made "
                                 f"within {merchant.timeout_minutes} minutes", Second.ORDER)
         # The state table decides whether a payment may still be made.
-        if order.status is not OrderState.IN_PROCESS:
+        if order.state is not OrderState.IN_PROCESS:
             order.apply(OrderEvent.PAY_APPROVED, now)  # raises the table's refusal
         may_pay_by_card(order, attempts)  # card offered; no other attempt paid or paying
         changes, problems = review(customer_form(order.customer, merchant), customer or {})

@@ -26,7 +26,7 @@ from ..domain.model import (Order, TransactionState, TransactionType, find_trans
                             open_transactions)
 from ..domain.outcomes import backoff, record_reply, void_authorization
 from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
-                            ProcessingReply, SettlementItem, UnitOfWork)
+                            ProcessingReply, SettlementItem, WorkerUnitOfWork)
 from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center, load_order
@@ -61,7 +61,7 @@ class Unresolved:
         return bool(self.transactions or self.batches)
 
 
-def resolve_unknown(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def resolve_unknown(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     grace: timedelta = DEFAULT_GRACE, limit: int = 100,
                     max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> ResolveSummary:
     """Ask about up to ``limit`` orders' open transactions that are due for a try."""
@@ -102,29 +102,29 @@ def _due(tx, now: datetime, older_than: datetime) -> bool:
     """Is this open transaction the resolver's to ask about now?"""
     if tx.next_attempt_at is not None and tx.next_attempt_at > now:
         return False
-    if tx.status is TransactionState.UNKNOWN:
+    if tx.state is TransactionState.UNKNOWN:
         return True
     return tx.sent_at is None or tx.sent_at < older_than
 
 
-def unresolved(uow: UnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Unresolved:
+def unresolved(uow: WorkerUnitOfWork, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Unresolved:
     """Transactions and settlement batches still open after ``max_attempts`` tries."""
     with uow:
         return Unresolved(uow.orders.open_transactions(max_attempts),
                           uow.settlements.stale(max_attempts))
 
 
-def resolve_one(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
+def resolve_one(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill: str,
                 request_id: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                 silent: set[str] | None = None) -> bool:
     """Settle one open transaction; True when it reached a final state.  A center that
     does not answer the status query is added to ``silent``."""
     with uow:
         op, tx = find_transaction(load_order(uow, bill), request_id)
-        if tx.status in (TransactionState.SUCCESS, TransactionState.DECLINED):
+        if tx.state in (TransactionState.SUCCESS, TransactionState.DECLINED):
             return True  # settled meanwhile (by another resolver, or its late answer)
         center = load_center(uow, tx.center)
-        kind = tx.kind
+        kind = tx.type
         money = tx.money if tx.amount is not None else None
         auth_id = tx.authorization_request_id or ""  # every transaction but an authorization's
     status = gateway.status(center, request_id)
@@ -171,12 +171,12 @@ def _record(uow, clock, bill, request_id, reply: ProcessingReply, hold_days: int
                           tx.message or "no answer", tx.next_attempt_at - clock.now(),
                           extra=about(bill))
         uow.commit()
-        return tx.status.value in ("success", "declined")
+        return tx.state.value in ("success", "declined")
 
 
 def _later(tx, now: datetime, message: str | None = None) -> None:
     tx.attempts = (tx.attempts or 0) + 1
-    tx.state = TransactionState.UNKNOWN.value
+    tx.state = TransactionState.UNKNOWN
     tx.next_attempt_at = backoff(tx, now)
     if message:
         tx.message = message[:256]
@@ -218,13 +218,13 @@ def _resolve_authorization(uow, gateway, clock, bill, request_id, center,
     return True
 
 
-def _can_accept(uow: UnitOfWork, order: Order) -> bool:
+def _can_accept(uow: WorkerUnitOfWork, order: Order) -> bool:
     """An authorization found at the center may complete the order only if the order is
     still waiting for it and its order number was not paid by another attempt meanwhile."""
-    if order.status is not OrderState.IN_PROCESS:
+    if order.state is not OrderState.IN_PROCESS:
         return False
     for other in uow.orders.by_order_number(order.merchant_id, order.order_number):
-        if other.bill_number != order.bill_number and other.status in PAID_STATES:
+        if other.bill_number != order.bill_number and other.state in PAID_STATES:
             return False
     return True
 

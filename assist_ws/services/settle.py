@@ -36,7 +36,7 @@ from typing import Callable
 from ..domain.errors import ProcessingUnavailable
 from ..domain.model import ProcessingCenter, TransactionState, new_request_id
 from ..domain.outcomes import BACKOFF_BASE, BACKOFF_MAX, NOT_SENT
-from ..domain.ports import Clock, Outcome, ProcessingGateway, SettlementAnswer, UnitOfWork
+from ..domain.ports import Clock, Outcome, ProcessingGateway, SettlementAnswer, WorkerUnitOfWork
 from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementBatch,
                                  SettlementItem, SettlementSummary, latest_cutoff)
 from .common import load_center
@@ -53,7 +53,7 @@ __all__ = ["DEFAULT_LEASE", "SettlementSummary", "count_due", "recover_batches",
            "settle_at_cutoff", "settle_batch"]
 
 
-def settle(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def settle(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
            center: str | None = None, batch_size: int = 1000, progress: Progress | None = None,
            concurrency: int = 1, lease: timedelta = DEFAULT_LEASE,
            stop: threading.Event | None = None,
@@ -75,7 +75,7 @@ def settle(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
     return total
 
 
-def settle_at_cutoff(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def settle_at_cutoff(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                      batch_size: int = 1000, progress: Progress | None = None,
                      concurrency: int = 1, lease: timedelta = DEFAULT_LEASE,
                      stop: threading.Event | None = None,
@@ -98,7 +98,7 @@ def settle_at_cutoff(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, 
     return total
 
 
-def _settled_through(uow: UnitOfWork, center: ProcessingCenter, cutoff: datetime) -> None:
+def _settled_through(uow: WorkerUnitOfWork, center: ProcessingCenter, cutoff: datetime) -> None:
     """Record that every payment due at ``cutoff`` at ``center`` went out in a batch that was
     answered (the settlement lag is measured from the first cut-off after this one).  Written
     once per cut-off; a batch the center did not answer keeps it where it was."""
@@ -112,7 +112,7 @@ def _settled_through(uow: UnitOfWork, center: ProcessingCenter, cutoff: datetime
             uow.commit()
 
 
-def count_due(uow: UnitOfWork, clock: Clock, *, center: str | None = None) -> int:
+def count_due(uow: WorkerUnitOfWork, clock: Clock, *, center: str | None = None) -> int:
     """How many payments are due for settlement now (at one center or all)."""
     now = clock.now()
     with uow:
@@ -120,7 +120,7 @@ def count_due(uow: UnitOfWork, clock: Clock, *, center: str | None = None) -> in
                    for c in uow.centers.list() if c.active and center in (None, c.name))
 
 
-def _centers(uow: UnitOfWork, name: str | None) -> list[ProcessingCenter]:
+def _centers(uow: WorkerUnitOfWork, name: str | None) -> list[ProcessingCenter]:
     with uow:
         centers = [c for c in uow.centers.list() if c.active and name in (None, c.name)]
         if name is not None and not centers:
@@ -166,7 +166,7 @@ def _drain(uow, gateway, clock, center: str, due_before: datetime, cutoff_at, *,
     return total
 
 
-def settle_batch(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, center_name: str,
+def settle_batch(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, center_name: str,
                  batch_size: int, *, due_before: datetime | None = None,
                  cutoff_at: datetime | None = None,
                  lease: timedelta = DEFAULT_LEASE) -> SettlementSummary:
@@ -201,7 +201,7 @@ def _settle_batch(uow, gateway, clock, center_name: str, batch_size: int,
     return summary, max(due.order_id for due in dues)
 
 
-def recover_batches(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def recover_batches(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     lease: timedelta = DEFAULT_LEASE, center: str | None = None,
                     progress: Progress | None = None, limit: int = 1000,
                     stop: threading.Event | None = None,

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..domain.errors import AuthenticationError, Second
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import BackOfficeUnitOfWork, Clock
 from ..domain.records import FailureState, LoginKey
 
 SLOW_AFTER = 5
@@ -93,7 +93,7 @@ def check_refusal(key: LoginKey, state: FailureState, now: datetime) -> None:
         raise _refused(key, state.refused_until, whole_client=False)
 
 
-def attempt(uow: UnitOfWork, clock: Clock, key: LoginKey, state: FailureState,
+def attempt(uow: BackOfficeUnitOfWork, clock: Clock, key: LoginKey, state: FailureState,
             verify: Callable[[], bool]) -> bool:
     """One login attempt of ``key`` under the rules, ``state`` being what was read of its
     failures: refused (7/3) without calling ``verify`` while the key or its client is
@@ -125,7 +125,7 @@ def _stamp(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
-def _count(uow: UnitOfWork, key: LoginKey, now: datetime):
+def _count(uow: BackOfficeUnitOfWork, key: LoginKey, now: datetime):
     """Count a failure of the key and of its client, refuse what has one too many, and
     delete a few old keys -- in one transaction."""
     with uow:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..domain.model import TransactionType, open_transactions
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, ProcessingGateway, WorkerUnitOfWork
 from ..domain.states import OrderEvent, OrderState
 from .resolve import DEFAULT_GRACE, LEASE, resolve_one
 from .results import about
@@ -35,7 +35,7 @@ class TimeoutSummary:
     bills: list[str] = field(default_factory=list)
 
 
-def close_abandoned(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
+def close_abandoned(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock, *,
                     grace: timedelta = DEFAULT_GRACE, limit: int = 500) -> TimeoutSummary:
     """Move every abandoned order of every merchant to ``Timeout`` (``limit`` orders per
     database transaction), recording why, and settle what their centers may hold."""
@@ -52,10 +52,10 @@ def close_abandoned(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, *
                 found = uow.orders.abandoned(merchant_id, now - timedelta(minutes=minutes),
                                              limit)
                 for order in found:
-                    if order.status is not OrderState.IN_PROCESS:
+                    if order.state is not OrderState.IN_PROCESS:
                         continue
                     pending = open_transactions(order)
-                    if any(tx.kind is not TransactionType.AUTHORIZATION
+                    if any(tx.type is not TransactionType.AUTHORIZATION
                            or (tx.sent_at is not None and tx.sent_at > now - grace)
                            for _op, tx in pending):
                         continue  # may still be answered to the page that sent it

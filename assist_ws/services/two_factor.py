@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..domain.audit import AuditKind, TwoFactor
 from ..domain.errors import AuthenticationError, OperationProhibited, Second
-from ..domain.ports import Clock, UnitOfWork
+from ..domain.ports import Clock, BackOfficeUnitOfWork
 from . import audit, throttle
 from .cabinet import CabinetUser
 
@@ -76,18 +76,18 @@ class Enrolment:
     uri: str
 
 
-def is_on(uow: UnitOfWork, merchant_id: int, login: str) -> bool:
+def is_on(uow: BackOfficeUnitOfWork, merchant_id: int, login: str) -> bool:
     with uow.reader() as r:
         record = r.two_factor.get(merchant_id, login)
     return record is not None and record.enabled
 
 
-def codes_left(uow: UnitOfWork, user: CabinetUser) -> int:
+def codes_left(uow: BackOfficeUnitOfWork, user: CabinetUser) -> int:
     with uow.reader() as r:
         return r.two_factor.codes_left(user.merchant_id, user.login)
 
 
-def start(uow: UnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser) -> Enrolment:
+def start(uow: BackOfficeUnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser) -> Enrolment:
     """A new secret, kept not yet in force (refused while one is in force)."""
     if is_on(uow, user.merchant_id, user.login):
         raise OperationProhibited("two-factor sign-in is already on", Second.NONE)
@@ -99,7 +99,7 @@ def start(uow: UnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser) -> E
     return Enrolment(secret, _uri(user, secret))
 
 
-def pending(uow: UnitOfWork, box: SecretBox, user: CabinetUser) -> Enrolment | None:
+def pending(uow: BackOfficeUnitOfWork, box: SecretBox, user: CabinetUser) -> Enrolment | None:
     """The enrolment started and not yet confirmed, if any."""
     with uow.reader() as r:
         record = r.two_factor.get(user.merchant_id, user.login)
@@ -128,7 +128,7 @@ def _step(secret: str, code: str, now: datetime, after: int | None) -> int | Non
     return None
 
 
-def confirm(uow: UnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser, code: str,
+def confirm(uow: BackOfficeUnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser, code: str,
             client: str | None) -> list[str]:
     """Put the started enrolment in force with a code of the app; the recovery codes."""
     with uow.reader() as r:
@@ -151,7 +151,7 @@ def confirm(uow: UnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser, co
     return codes
 
 
-def _take(uow: UnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, login: str,
+def _take(uow: BackOfficeUnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, login: str,
           code: str) -> bool:
     """Whether ``code`` is the app's code now (its step then taken) or an unused recovery
     code (then used)."""
@@ -171,7 +171,7 @@ def _take(uow: UnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, login
     return True
 
 
-def verify(uow: UnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, login: str,
+def verify(uow: BackOfficeUnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, login: str,
            code: str, client: str | None) -> None:
     """Check a sign-in's second factor under the failed-login rules: 7/141 for a wrong code,
     7/3 while the client is refused."""
@@ -185,7 +185,7 @@ def verify(uow: UnitOfWork, clock: Clock, box: SecretBox, merchant_id: int, logi
         raise AuthenticationError("wrong code", Second.LOGIN_PASSWORD)
 
 
-def turn_off(uow: UnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser, code: str,
+def turn_off(uow: BackOfficeUnitOfWork, clock: Clock, box: SecretBox, user: CabinetUser, code: str,
              client: str | None) -> None:
     """Turn the user's two-factor sign-in off, after a valid code (or recovery code)."""
     verify(uow, clock, box, user.merchant_id, user.login, code, client)

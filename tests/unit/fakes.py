@@ -6,14 +6,29 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-
 from decimal import Decimal
 
-from assist_ws.domain.model import (OperationType, Order, Transaction, TransactionType,
-                                    open_transactions)
-from assist_ws.domain.ports import (OpenTransactionView, Outcome, ProcessingReply,
-                                    SettlementAnswer)
-from assist_ws.domain.records import FailureState, LoginRecord
+from assist_ws.domain.model import (
+    OperationType,
+    Order,
+    Transaction,
+    TransactionState,
+    TransactionType,
+    open_transactions,
+)
+from assist_ws.domain.ports import (
+    OpenTransactionView,
+    Outcome,
+    ProcessingReply,
+    SettlementAnswer,
+)
+from assist_ws.domain.records import (
+    FailureState,
+    LoginRecord,
+    OperationLine,
+    OperationRecord,
+    OrderRecord,
+)
 from assist_ws.domain.settlement import DuePayment
 
 
@@ -159,12 +174,115 @@ class FakeOrders:
         return [o for o in self.store.values() if o.state == "In Process"
                 and o.merchant_id == merchant_id and o.created_at < created_before][:limit]
 
+    def loaded(self):
+        return list(self.store.values())
+
+    # -- the read models of the merchant's queries ----------------------------------------
+    def _created_in(self, merchant_id, window):
+        return sorted((o for o in self.store.values() if o.merchant_id == merchant_id
+                       and window.start <= o.created_at < window.end),
+                      key=lambda o: o.created_at)
+
+    def records_by_order_number(self, merchant_id, order_number, window, *,
+                                with_operations=False):
+        return [_record(OrderRecord, o, operations=tuple(
+                    _record(OperationRecord, op, bill_number=f"{o.bill_number}.{op.number}")
+                    for op in o.operations) if with_operations else ())
+                for o in self._created_in(merchant_id, window)
+                if o.order_number == order_number]
+
+    def login_and_records(self, key, order_number, window):
+        record = self.users.login_record(key.merchant_id, key.login)
+        return (record, self.login_failures.state(key),
+                self.records_by_order_number(key.merchant_id, order_number, window)
+                if record else [])
+
+    def operation_lines(self, merchant_id, window, after, limit, *, success=None):
+        lines = sorted((_line(o, op) for o in self.store.values()
+                        if o.merchant_id == merchant_id for op in o.operations
+                        if window.start <= op.created_at < window.end
+                        and success in (None, op.state == "Success")),
+                       key=lambda line: (line.created_at, line.id))
+        return [line for line in lines
+                if after is None or (line.created_at, line.id) > after][:limit]
+
+    def renders_csv(self, delimiter):
+        return False
+
+    def operation_lines_csv(self, merchant_id, window, delimiter, *, success=None):
+        raise RuntimeError("the fake renders no CSV (renders_csv is False)")
+
     def open_transactions(self, min_attempts):
         return [OpenTransactionView(o.bill_number, op.number, op.type, t.type, t.state,
                                     t.center, t.amount, t.currency, t.attempts, t.sent_at,
                                     t.next_attempt_at, t.message, t.request_id)
                 for o in self.store.values() for op in o.operations for t in op.transactions
                 if t.state in ("sent", "unknown") and t.attempts >= min_attempts]
+
+
+def _record(cls, obj, **given):
+    """A read model of ``cls`` from the same-named attributes of ``obj`` (and ``given``)."""
+    return cls(**{f: given[f] if f in given else getattr(obj, f) for f in cls._fields
+                  if f in given or hasattr(obj, f)})
+
+
+def _line(order, op) -> OperationLine:
+    return _record(OperationLine, op, order_number=order.order_number,
+                   bill_number=f"{order.bill_number}.{op.number}", test_mode=order.test_mode,
+                   order_created_at=order.created_at, order_amount=order.amount,
+                   order_currency=order.currency, order_state=order.state,
+                   firstname=order.firstname, lastname=order.lastname,
+                   middlename=order.middlename, email=order.email)
+
+
+class FakeNotifications:
+    """The outbox and its delivery journal."""
+
+    def __init__(self, data):
+        self.items, self.journal = data["notifications"], data["attempts"]
+
+    def add(self, n):
+        n.id = len(self.items) + 1
+        self.items.append(n)
+
+    def add_attempt(self, a):
+        self.journal.append(a)
+
+    def get(self, notification_id, *, merchant_id=None, lock=False):
+        return next((n for n in self.items if n.notification_id == notification_id and
+                     merchant_id in (None, n.merchant_id)), None)
+
+    def last_sequence(self, order_id):
+        return max((n.sequence for n in self.items if n.order_id == order_id), default=0)
+
+    def claimable(self, now, limit):
+        due = [n for n in self.items if n.state == "pending" and n.next_attempt_at <= now and
+               (n.claimed_until is None or n.claimed_until <= now)]
+        return sorted(due, key=lambda n: (n.next_attempt_at, n.id))[:limit]
+
+    def pending_sequences(self, order_ids):
+        found = {}
+        for n in sorted(self.items, key=lambda n: n.sequence):
+            if n.state == "pending" and n.order_id in order_ids:
+                found.setdefault(n.order_id, []).append(n.sequence)
+        return found
+
+    def find(self, merchant_id=None, *, bill_number=None, order_number=None, since=None,
+             until=None, states=None, limit=1000, lock=False):
+        return [n for n in self.items
+                if merchant_id in (None, n.merchant_id)
+                and bill_number in (None, n.bill_number)
+                and order_number in (None, n.order_number)
+                and (since is None or n.created_at >= since)
+                and (until is None or n.created_at <= until)
+                and (not states or n.state in states)][:limit]
+
+    def attempts(self, n):
+        return [a for a in self.journal if a.notification_id == n.id]
+
+    def last_attempts(self, found):
+        ids = {n.id for n in found}
+        return {a.notification_id: a for a in self.journal if a.notification_id in ids}
 
 
 def _key(order, op=None) -> int:
@@ -232,7 +350,8 @@ class FakeSettlements:
                              e.amount.currency, batch.created_at,
                              authorization_request_id=e.authorization_request_id,
                              batch_id=batch.batch_id)
-            tx.request_id, tx.state, tx.attempts = e.request_id, r.state, batch.attempts
+            tx.request_id, tx.attempts = e.request_id, batch.attempts
+            tx.state = TransactionState(r.state)
             tx.sent_at, tx.response_code, tx.message = batch.created_at, r.response_code, \
                 r.message
             tx.next_attempt_at = r.next_attempt_at
@@ -341,12 +460,14 @@ class FakeTwoFactor:
 
 
 class FakeUnitOfWork:
-    """Commits by snapshot: leaving without commit() restores what was there before."""
+    """Every port of a unit of work (``CheckoutUnitOfWork``, ``BackOfficeUnitOfWork``,
+    ``WorkerUnitOfWork``; ``queries()`` gives ``MerchantQueries``), in memory.  Commits by
+    snapshot: leaving without commit() restores what was there before."""
 
     def __init__(self):
         self.data = {"merchants": {}, "users": {}, "centers": {}, "rates": {}, "orders": {},
-                     "batches": {}, "login_failures": {}, "audit": [],
-                     "cabinet_sessions": {}, "two_factor": {}}
+                     "batches": {}, "login_failures": {}, "notifications": [],
+                     "attempts": [], "audit": [], "cabinet_sessions": {}, "two_factor": {}}
         self.commits = 0
         #: The writes made to ``login_failures``, committed or not.
         self.failure_writes: list[tuple] = []
@@ -359,6 +480,8 @@ class FakeUnitOfWork:
         self.centers = _Dict(d["centers"], lambda c: c.name)
         self.rates = _Dict(d["rates"], lambda r: (r.source, r.target))
         self.orders = FakeOrders(d["orders"])
+        self.orders.users, self.orders.login_failures = self.users, self.login_failures
+        self.notifications = FakeNotifications(d)
         self.settlements = FakeSettlements(d["orders"], d["batches"])
         self.audit = FakeAudit(d["audit"])
         self.cabinet_sessions = FakeCabinetSessions(d["cabinet_sessions"])
@@ -385,10 +508,10 @@ class FakeUnitOfWork:
     def flush(self):
         pass
 
-    def reader(self) -> "FakeReader":
+    def reader(self) -> FakeReader:
         return FakeReader(self)
 
-    def queries(self) -> "FakeReader":
+    def queries(self) -> FakeReader:
         return FakeReader(self)
 
 
@@ -401,7 +524,8 @@ class FakeReader:
     def __enter__(self):
         self.uow._bind()
         for name in ("merchants", "users", "login_failures", "centers", "rates", "orders",
-                     "settlements", "audit", "cabinet_sessions", "two_factor"):
+                     "notifications", "settlements", "audit", "cabinet_sessions",
+                     "two_factor"):
             setattr(self, name, getattr(self.uow, name))
         return self
 
@@ -413,6 +537,15 @@ class FakeReader:
 
     def rollback(self):
         pass
+
+    def flush(self):
+        pass
+
+    def reader(self) -> FakeReader:
+        return self
+
+    def queries(self) -> FakeReader:
+        return self
 
 
 class FakeGateway:

@@ -24,67 +24,13 @@ MID = 100001
 POLICY = DeliveryPolicy(concurrency=1)
 
 
-class FakeNotifications:
-    def __init__(self, data):
-        self.items, self.journal = data["notifications"], data["attempts"]
-
-    def add(self, n):
-        n.id = len(self.items) + 1
-        self.items.append(n)
-
-    def add_attempt(self, a):
-        self.journal.append(a)
-
-    def get(self, notification_id, *, merchant_id=None, lock=False):
-        return next((n for n in self.items if n.notification_id == notification_id and
-                     merchant_id in (None, n.merchant_id)), None)
-
-    def last_sequence(self, order_id):
-        return max((n.sequence for n in self.items if n.order_id == order_id), default=0)
-
-    def claimable(self, now, limit):
-        due = [n for n in self.items if n.state == "pending" and n.next_attempt_at <= now and
-               (n.claimed_until is None or n.claimed_until <= now)]
-        return sorted(due, key=lambda n: (n.next_attempt_at, n.id))[:limit]
-
-    def pending_sequences(self, order_ids):
-        found = {}
-        for n in sorted(self.items, key=lambda n: n.sequence):
-            if n.state == "pending" and n.order_id in order_ids:
-                found.setdefault(n.order_id, []).append(n.sequence)
-        return found
-
-    def find(self, merchant_id=None, *, bill_number=None, order_number=None, since=None,
-             until=None, states=None, limit=1000, lock=False):
-        return [n for n in self.items
-                if merchant_id in (None, n.merchant_id)
-                and bill_number in (None, n.bill_number)
-                and order_number in (None, n.order_number)
-                and (since is None or n.created_at >= since)
-                and (until is None or n.created_at <= until)
-                and (not states or n.state in states)][:limit]
-
-    def attempts(self, n):
-        return [a for a in self.journal if a.notification_id == n.id]
-
-    def last_attempts(self, found):
-        ids = {n.id for n in found}
-        return {a.notification_id: a for a in self.journal if a.notification_id in ids}
-
-
 class Uow(FakeUnitOfWork):
     """The fake unit of work, with the outbox hook run before each commit as the real one
     does."""
 
     def __init__(self, clock):
         super().__init__()
-        self.data.update(notifications=[], attempts=[])
         self.clock = clock
-
-    def _bind(self):
-        super()._bind()
-        self.notifications = FakeNotifications(self.data)
-        self.orders.loaded = lambda: list(self.data["orders"].values())
 
     def flush(self):
         for i, order in enumerate(self.data["orders"].values(), 1):

@@ -17,7 +17,7 @@ from ...domain.model import Merchant
 from ...domain.notifications import (DeliveryAttempt, DeliveryPolicy, ExpectedReply,
                                      Notification, NotificationSender, NotificationState,
                                      PushNotice, PushProtocol, PushReply, PushTarget, Verdict)
-from ...domain.ports import Clock, UnitOfWork
+from ...domain.ports import Clock, WorkerUnitOfWork
 
 
 @dataclass
@@ -53,7 +53,7 @@ class _Job:
     notice: PushNotice
 
 
-def deliver_due(uow: UnitOfWork, sender: NotificationSender, clock: Clock,
+def deliver_due(uow: WorkerUnitOfWork, sender: NotificationSender, clock: Clock,
                 policy: DeliveryPolicy = DeliveryPolicy()) -> DeliverySummary:
     """One pass: claim up to ``policy.batch_size`` due notifications, send them (the chains
     of different orders at once, up to ``policy.concurrency``), record every try."""
@@ -72,7 +72,7 @@ def deliver_due(uow: UnitOfWork, sender: NotificationSender, clock: Clock,
     return summary
 
 
-def _claim(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy,
+def _claim(uow: WorkerUnitOfWork, clock: Clock, policy: DeliveryPolicy,
            summary: DeliverySummary) -> list[list[_Job]]:
     now = clock.now()
     with uow:
@@ -118,7 +118,7 @@ def target_of(merchant: Merchant | None) -> PushTarget | None:
                       ExpectedReply(merchant.notify_expected_reply), merchant.secret_word)
 
 
-def _send_chain(uow: UnitOfWork, sender: NotificationSender, clock: Clock,
+def _send_chain(uow: WorkerUnitOfWork, sender: NotificationSender, clock: Clock,
                 policy: DeliveryPolicy, chain: list[_Job], summary: DeliverySummary) -> None:
     for i, job in enumerate(chain):
         started = clock.now()
@@ -134,7 +134,7 @@ def _send_chain(uow: UnitOfWork, sender: NotificationSender, clock: Clock,
             return
 
 
-def _record(uow: UnitOfWork, clock: Clock, policy: DeliveryPolicy, job: _Job,
+def _record(uow: WorkerUnitOfWork, clock: Clock, policy: DeliveryPolicy, job: _Job,
             started: datetime, reply: PushReply) -> str:
     with uow:
         n = uow.notifications.get(job.notification_id, lock=True)
@@ -156,7 +156,7 @@ def _reason(reply: PushReply) -> str:
     return f"HTTP {reply.http_status}" if reply.http_status is not None else reply.verdict.value
 
 
-def _release(uow: UnitOfWork, jobs: list[_Job]) -> None:
+def _release(uow: WorkerUnitOfWork, jobs: list[_Job]) -> None:
     if not jobs:
         return
     with uow:

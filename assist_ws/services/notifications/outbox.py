@@ -18,7 +18,7 @@ from ...domain.model import (Merchant, Operation, OperationState, OperationType,
 from ...domain.notifications import (KIND_OF_EVENT, KIND_OF_OPERATION, ExpectedReply,
                                      Notification, PushProtocol, ResultKind, check_url,
                                      parse_choice)
-from ...domain.ports import Clock, UnitOfWork
+from ...domain.ports import Clock, CheckoutUnitOfWork
 
 #: The operation type a result without an operation reports.
 _TYPE_OF_KIND = {kind: type_ for type_, kind in KIND_OF_OPERATION.items()}
@@ -61,7 +61,7 @@ def apply_settings(merchant: Merchant, s: NotifySettings,
         merchant.notify_only_success = s.only_success
 
 
-def write_outbox(uow: UnitOfWork, *, clock: Clock) -> int:
+def write_outbox(uow: CheckoutUnitOfWork, *, clock: Clock) -> int:
     """Turn the results the loaded orders collected into notifications, per each merchant's
     settings.  Called inside the commit of every unit of work; returns how many it wrote."""
     written = 0
@@ -81,7 +81,7 @@ def write_outbox(uow: UnitOfWork, *, clock: Clock) -> int:
             op = order.operation(result.operation_number) \
                 if result.operation_number is not None else None
             if op is not None:
-                kind, success = KIND_OF_OPERATION[op.type], op.status is OperationState.SUCCESS
+                kind, success = KIND_OF_OPERATION[op.type], op.state is OperationState.SUCCESS
             elif result.event in KIND_OF_EVENT:
                 kind, success = KIND_OF_EVENT[result.event]
             else:
@@ -134,7 +134,7 @@ def content_of(order: Order, kind: ResultKind, success: bool,
 def _operation(order: Order, op: Operation) -> dict[str, Any]:
     fin = op.financial
     slip = fin.processing_reference or fin.request_id \
-        if fin is not None and fin.status is TransactionState.SUCCESS else None
+        if fin is not None and fin.state is TransactionState.SUCCESS else None
     return {
         "number": op.number, "bill_number": order.extended(op), "type": op.type,
         "state": op.state, "amount": op.money.wire, "currency": op.currency,

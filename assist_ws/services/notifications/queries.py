@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ...domain.errors import NotFound, Second, ValidationError, malformed
 from ...domain.notifications import UNDELIVERED, DeliveryAttempt, Notification
-from ...domain.ports import Clock, UnitOfWork
+from ...domain.ports import BackOfficeUnitOfWork, Clock
 from ..common import split_bill_number
 
 #: At most this many notifications are replayed by one request.
@@ -34,7 +34,7 @@ class AttemptView:
     error: str | None
 
     @classmethod
-    def of(cls, a: DeliveryAttempt) -> "AttemptView":
+    def of(cls, a: DeliveryAttempt) -> AttemptView:
         return cls(a.number, a.started_at, a.url, a.verdict, a.http_status, a.duration_ms,
                    a.reply_excerpt, a.error)
 
@@ -67,7 +67,7 @@ class NotificationView:
     last_attempt: AttemptView | None = None
 
     @classmethod
-    def of(cls, n: Notification, last: DeliveryAttempt | None = None) -> "NotificationView":
+    def of(cls, n: Notification, last: DeliveryAttempt | None = None) -> NotificationView:
         ops = (n.content or {}).get("operations") or [{}]
         return cls(n.notification_id, n.merchant_id, n.bill_number, n.order_number,
                    n.sequence, n.kind, n.success, n.operation_number, n.operation_type,
@@ -133,7 +133,7 @@ def replay_request(bill_number: Any = None, order_number: Any = None,
     return ReplayRequest(bill, number, since, until)
 
 
-def replay(uow: UnitOfWork, clock: Clock, merchant_id: int, request: ReplayRequest, *,
+def replay(uow: BackOfficeUnitOfWork, clock: Clock, merchant_id: int, request: ReplayRequest, *,
            limit: int = REPLAY_LIMIT) -> ReplayResult:
     """Queue again, as they were and with the same ids, the merchant's notifications the
     request chooses; more than ``limit`` is 17/4 and replays nothing.  Those delivered,
@@ -155,7 +155,7 @@ def replay(uow: UnitOfWork, clock: Clock, merchant_id: int, request: ReplayReque
         return ReplayResult(tuple(NotificationView.of(n) for n in found))
 
 
-def undelivered(uow: UnitOfWork, merchant_id: int | None = None, *,
+def undelivered(uow: BackOfficeUnitOfWork, merchant_id: int | None = None, *,
                 since: datetime | None = None, until: datetime | None = None,
                 limit: int = 1000) -> list[NotificationView]:
     """Notifications not delivered (yet) — pending, rejected by the merchant, or expired —
@@ -167,7 +167,7 @@ def undelivered(uow: UnitOfWork, merchant_id: int | None = None, *,
         return [NotificationView.of(n, last.get(n.id)) for n in found]
 
 
-def notifications_of(uow: UnitOfWork, merchant_id: int | None = None, *,
+def notifications_of(uow: BackOfficeUnitOfWork, merchant_id: int | None = None, *,
                      bill_number: str | None = None, order_number: str | None = None,
                      limit: int = 1000) -> list[NotificationView]:
     """The notifications of one billnumber or order number, delivered or not."""
@@ -177,7 +177,7 @@ def notifications_of(uow: UnitOfWork, merchant_id: int | None = None, *,
             merchant_id, bill_number=bill, order_number=order_number, limit=limit)]
 
 
-def details(uow: UnitOfWork, notification_id: str, merchant_id: int | None = None
+def details(uow: BackOfficeUnitOfWork, notification_id: str, merchant_id: int | None = None
             ) -> tuple[NotificationView, list[AttemptView], dict[str, Any]]:
     """One notification, its delivery journal and its content."""
     with uow.reader() as r:
