@@ -89,7 +89,8 @@ class ProcessingCenter:
     """A remote processing center: where authorizations, settlements and refunds go."""
 
     def __init__(self, name: str, url: str, currency: str, partial_reversal: bool = True,
-                 hold_days: int = 7, cutoff: str = "21:00", active: bool = True):
+                 hold_days: int = 7, cutoff: str = "21:00", active: bool = True,
+                 bonus_program: bool = False):
         self.name = name
         self.url = url
         self.currency = normalize_currency(currency)
@@ -99,6 +100,8 @@ class ProcessingCenter:
         self.active = active
         #: The latest cut-off whose due payments were all settled (None: none yet).
         self.settled_through: datetime | None = None
+        #: Whether the center runs the bonus program (balances, points payments, accruals).
+        self.bonus_program = bonus_program
 
 
 class Merchant:
@@ -115,7 +118,8 @@ class Merchant:
                  notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
                  notify_expected_reply: str = "http200", customer_fields: Iterable[str] = (),
                  customer_required: Iterable[str] = (), customer_editable: bool = False,
-                 time_zone: str = "UTC", active: bool = True):
+                 time_zone: str = "UTC", accrual_rate: Decimal = Decimal(0),
+                 active: bool = True):
         self.merchant_id = merchant_id
         self.name = name
         self.base_currency = normalize_currency(base_currency)
@@ -149,7 +153,20 @@ class Merchant:
         self.customer_editable = customer_editable
         #: The IANA time zone of the merchant's cabinet (its days and times).
         self.time_zone = time_zone
+        #: Bonus points accrued per 100 units of a payment's card part (0: none).
+        self.accrual_rate = accrual_rate
         self.active = active
+
+    def offers_points(self, center: ProcessingCenter) -> bool:
+        """Whether this merchant's buyers may pay with points (and earn them) at ``center``:
+        the merchant takes part in the bonus program and the center runs it."""
+        return self.bonus_program and center.bonus_program
+
+    def accrual_for(self, card_part: Money) -> int:
+        """The whole points accrued on ``card_part`` at the merchant's rate (rounded down)."""
+        if not self.bonus_program or self.accrual_rate <= 0 or not card_part.is_positive():
+            return 0
+        return int(card_part.amount * self.accrual_rate / 100)
 
     def accepts(self, currency: str) -> bool:
         return currency in self.currencies
