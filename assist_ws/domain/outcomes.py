@@ -73,6 +73,8 @@ def _propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingRe
             points = order.points_payment
             if points is None or points.succeeded:  # else the order waits for its points
                 order.apply(_paid_event(order), now)
+            else:  # the payment's result is reported once its points part has one
+                op.__dict__.pop("_result_pending", None)
             order.hold_expires_at = now + timedelta(days=hold_days)
         elif state is TransactionState.DECLINED:
             op.finish(OperationState.DECLINED, now, response_code=tx.response_code,
@@ -107,11 +109,16 @@ def _points_propagate(order: Order, op: Operation, tx: Transaction, reply: Proce
     order once the card part is in, a points return moves it as a cancel does.  A points
     payment declined leaves the card to be reversed (``points_failed``)."""
     state = tx.status
+    card = order.card_payment
+    if op.type == OperationType.PAY and card is not None and state in (
+            TransactionState.SUCCESS, TransactionState.DECLINED):
+        # One result for the card + points payment, about its card part (the notification
+        # carries both pay operations).
+        card.__dict__["_result_pending"] = True
     if state is TransactionState.SUCCESS:
         op.finish(OperationState.SUCCESS, now, response_code="AS000",
                   message=reply.message or "Operation completed successfully",
                   approval_code=reply.approval_code)
-        card = order.card_payment
         if op.type == OperationType.PAY and order.status is OrderState.IN_PROCESS and \
                 card is not None and card.succeeded:
             order.apply(_paid_event(order), now)
@@ -122,6 +129,8 @@ def _points_propagate(order: Order, op: Operation, tx: Transaction, reply: Proce
                   message=reply.message or "Declined by the processing center")
     else:
         op.finish(OperationState.UNKNOWN, now, message="waiting for the processing center")
+    if op.type == OperationType.PAY and card is not None:
+        op.__dict__.pop("_result_pending", None)
 
 
 def points_failed(order: Order, now: datetime) -> Transaction | None:
