@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from ..domain.errors import Duplicate, Locked, OperationProhibited, Second, ValidationError
 from ..domain.model import (MeansType, Operation, OperationType, Order, ProcessingCenter,
@@ -15,7 +14,7 @@ from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderState
 from .common import load_center, load_order, split_bill_number
-from .points import send_and_record
+from .points import add_accrual_cancel, add_points_return, send_and_record
 from .results import OperationResult, OperationView, OrderView, log_result
 
 REASONS = {1: "declined by the shop", 2: "declined by the customer", 3: "fraud"}
@@ -100,12 +99,16 @@ def cancel_payment(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock,
             sends.append(send)
         if points_pay is not None and points_pay.succeeded and (
                 on_points or (whole and order.points_returnable() > 0)):
-            made.append(_return_points(
-                order, center, points_pay, _whole_points(amount, points_pay) if on_points
-                else None, now, client_ip, sends))
+            back = add_points_return(order, center.name, _whole_points(amount, points_pay)
+                                     if on_points else None, now, client_ip)
+            made.append(back.op)
+            sends.append(_Send(back.kind, back.tx.request_id, back.original,
+                               points=back.points))
         share = order.accrual_share(card_cancel.money) if card_cancel is not None else 0
         if share > 0:
-            _cancel_accrual(order, center, share, now, sends)
+            undo = add_accrual_cancel(order, center.name, share, now)
+            sends.append(_Send(undo.kind, undo.tx.request_id, undo.original,
+                               points=undo.points))
         if not made:
             order.check_cancel(amount)  # phrases the refusal: nothing is left
         first = made[0]
@@ -180,38 +183,3 @@ def _whole_points(amount: Money | None, points_pay: Operation) -> int | None:
     if amount.amount != amount.amount.to_integral_value():
         raise ValidationError(f"points are whole: {amount.amount} is not", Second.AMOUNT)
     return int(amount.amount)
-
-
-def _return_points(order: Order, center: ProcessingCenter, points_pay: Operation,
-                   points: int | None, now: datetime, client_ip: str | None,
-                   sends: list[_Send]) -> Operation:
-    count = order.check_points_cancel(points)
-    op = order.add_operation(OperationType.CANCEL, Money(Decimal(count), points_pay.currency),
-                             now, means=MeansType.POINTS, client_ip=client_ip)
-    op.follows(points_pay)
-    op.points = count
-    paid_id = points_pay.transactions_of(TransactionType.BONUS_PAY)[0].request_id
-    tx = op.add_transaction(Transaction(TransactionType.BONUS_RETURN, center.name, None,
-                                        points_pay.currency, now, points=count,
-                                        authorization_request_id=paid_id))
-    tx.mark_sent(now)
-    sends.append(_Send(TransactionType.BONUS_RETURN, tx.request_id, paid_id, points=count))
-    return op
-
-
-def _cancel_accrual(order: Order, center: ProcessingCenter, points: int, now: datetime,
-                    sends: list[_Send]) -> None:
-    accrual = order.accrual
-    assert accrual is not None
-    op = order.add_operation(OperationType.ACCRUAL_CANCEL,
-                             Money(Decimal(points), accrual.currency), now,
-                             means=MeansType.POINTS)
-    op.follows(accrual)
-    op.points = points
-    accrued_id = accrual.transactions_of(TransactionType.BONUS_ACCRUAL)[0].request_id
-    tx = op.add_transaction(Transaction(TransactionType.BONUS_ACCRUAL_CANCEL, center.name,
-                                        None, accrual.currency, now, points=points,
-                                        authorization_request_id=accrued_id))
-    tx.mark_sent(now)
-    sends.append(_Send(TransactionType.BONUS_ACCRUAL_CANCEL, tx.request_id, accrued_id,
-                       points=points))

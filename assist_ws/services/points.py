@@ -13,8 +13,9 @@ and sends it again.  Cancels return points and cancel accruals (``510``) through
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from ..domain.errors import OperationProhibited, Second, ValidationError
 from ..domain.model import (POINTS_MEANS_NAME, MeansType, Merchant, Operation, OperationType,
@@ -67,7 +68,7 @@ def points_offer(uow: UnitOfWork, gateway: ProcessingGateway, bill_number: str,
 
 
 def add_points_payment(order: Order, merchant: Merchant, center: ProcessingCenter,
-                       card: Operation, points: int, now) -> Transaction:
+                       card: Operation, points: int, now: datetime) -> Transaction:
     """The points pay operation beside the card payment ``card``, its transaction not sent
     yet (it goes once the card part is authorized).  Refuses more points than allowed."""
     ceiling = points_ceiling(order, merchant, center)
@@ -84,6 +85,62 @@ def add_points_payment(order: Order, merchant: Merchant, center: ProcessingCente
     op.card_fingerprint, op.processing_name = card.card_fingerprint, center.name
     return op.add_transaction(Transaction(TransactionType.BONUS_PAY, center.name, None,
                                           order.currency, now, points=points))
+
+
+@dataclass(frozen=True)
+class PointsUndo:
+    """A points return or an accrual cancel written on the order, to be sent."""
+
+    op: Operation
+    tx: Transaction
+
+    @property
+    def kind(self) -> TransactionType:
+        return self.tx.kind
+
+    @property
+    def original(self) -> str:
+        return self.tx.authorization_request_id or ""
+
+    @property
+    def points(self) -> int:
+        return self.tx.points or 0
+
+
+def add_points_return(order: Order, center: str, points: int | None, now: datetime,
+                      client_ip: str | None = None) -> PointsUndo:
+    """A cancel (``300``) of the points payment giving back ``points`` (None: all that is
+    left), its transaction marked sent; refuses more than is left."""
+    paid = order.points_payment
+    assert paid is not None
+    count = order.check_points_cancel(points)
+    op = order.add_operation(OperationType.CANCEL, Money(Decimal(count), paid.currency), now,
+                             means=MeansType.POINTS, client_ip=client_ip)
+    op.follows(paid)
+    op.points = count
+    paid_id = paid.transactions_of(TransactionType.BONUS_PAY)[0].request_id
+    tx = op.add_transaction(Transaction(TransactionType.BONUS_RETURN, center, None,
+                                        paid.currency, now, points=count,
+                                        authorization_request_id=paid_id))
+    tx.mark_sent(now)
+    return PointsUndo(op, tx)
+
+
+def add_accrual_cancel(order: Order, center: str, points: int, now: datetime) -> PointsUndo:
+    """An accrual cancel (``510``) of ``points`` of the order's accrual, marked sent."""
+    accrual = order.accrual
+    assert accrual is not None
+    op = order.add_operation(OperationType.ACCRUAL_CANCEL,
+                             Money(Decimal(points), accrual.currency), now,
+                             means=MeansType.POINTS)
+    op.follows(accrual)
+    op.points = points
+    accrued_id = accrual.transactions_of(TransactionType.BONUS_ACCRUAL)[0].request_id
+    tx = op.add_transaction(Transaction(TransactionType.BONUS_ACCRUAL_CANCEL, center, None,
+                                        accrual.currency, now, points=points,
+                                        authorization_request_id=accrued_id))
+    tx.mark_sent(now)
+    return PointsUndo(op, tx)
 
 
 def accrue(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str) -> None:

@@ -171,6 +171,19 @@ def test_two_stage_points_follow_the_order(gw, emulator):
         "points": 0, "paid": 600, "returned": 600, "accrued": 5, "cancelled": 5}
 
 
+def test_an_expired_hold_returns_the_points(gw, emulator):
+    start = card_points(emulator)
+    order = order_for(gw, delay=True)
+    pay(gw, order, points=300)
+    gw.clock.move(days=7, minutes=1)                   # emulator-rub holds for 7 days
+    assert gw.expire_holds().canceled >= 1
+    o = load(gw, order.bill_number)
+    assert o.state == "Canceled" and o.points_returned(include_open=False) == 300
+    assert held(emulator, gw, order.bill_number) == 0
+    assert moved(start, card_points(emulator)) == {
+        "points": 0, "paid": 300, "returned": 300, "accrued": 0, "cancelled": 0}
+
+
 def _lose_the_points_answer(gw, bill, forget: bool):
     """Put the order back where it is when the points payment's answer never came (and, with
     ``forget``, as if the request never reached the center: a new request id)."""
