@@ -25,7 +25,7 @@ from .processing import SoapProcessingGateway, Timeouts
 from .services import cancel, confirm, holds, payment, resolve, settle
 from .services.notifications import delivery, queries
 from .services.notifications.outbox import write_outbox
-from .services import checkout, demo_shop, orders
+from .services import checkout, demo_shop, orders, points
 from .services import timeouts as abandoned
 
 
@@ -129,6 +129,9 @@ class Container:
 
     def open_checkout(self, bill_number):
         return checkout.open_checkout(self.buyer_uow, self.clock, bill_number)
+
+    def points_offer(self, bill_number, card_number):
+        return points.points_offer(self.buyer_uow, self.gateway, bill_number, card_number)
 
     def return_url_after(self, result):
         return checkout.return_url_after(self.buyer_uow, result)

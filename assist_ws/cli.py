@@ -84,12 +84,17 @@ def processing() -> None:
 @click.option("--partial-reversal/--no-partial-reversal", default=True, show_default=True)
 @click.option("--hold-days", type=click.IntRange(1, 60), default=7, show_default=True)
 @click.option("--cutoff", default="21:00", show_default=True, help="Settlement cut-off, UTC.")
+@click.option("--bonus-program/--no-bonus-program", default=False, show_default=True,
+              help="The center runs the bonus program (points balance, pay with points, "
+                   "accrual).")
 @click.option("--replace", is_flag=True, help="Update the center if it exists.")
-def processing_add(name, url, currency, partial_reversal, hold_days, cutoff, replace) -> None:
+def processing_add(name, url, currency, partial_reversal, hold_days, cutoff, bonus_program,
+                   replace) -> None:
     """Register a processing center."""
     c = _container()
     center = admin.add_center(c.uow, name, url, currency, partial_reversal=partial_reversal,
-                              hold_days=hold_days, cutoff=cutoff, replace=replace)
+                              hold_days=hold_days, cutoff=cutoff, bonus_program=bonus_program,
+                              replace=replace)
     click.echo(f"processing center {center.name} ({center.currency}) at {center.url}")
 
 
@@ -101,7 +106,8 @@ def processing_list() -> None:
         for center in uow.centers.list():
             click.echo(f"{center.name}\t{center.currency}\t"
                        f"{'partial' if center.partial_reversal else 'full-only'}\t"
-                       f"{center.hold_days}d\tcut-off {center.cutoff}\t{center.url}")
+                       f"{center.hold_days}d\tcut-off {center.cutoff}\t"
+                       f"{'' if center.bonus_program else 'no-'}bonus-program\t{center.url}")
 
 
 # -- merchant -----------------------------------------------------------------------------
@@ -149,6 +155,12 @@ def _merchant_options(fn):
                           "(default: shown read-only)."),
         click.option("--time-zone", help="The merchant cabinet's time zone, an IANA name "
                                          "(default UTC)."),
+        click.option("--bonus-program/--no-bonus-program", default=None,
+                     help="Take part in the bonus program: buyers with an enrolled card may "
+                          "pay part with points, and earn points (where the center runs it)."),
+        click.option("--accrual-rate",
+                     help="Bonus points accrued per 100 units of a payment's card part, "
+                          "0 to 100 (e.g. 1 for 1 %%; default 0: no accrual)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -158,7 +170,8 @@ def _merchant_options(fn):
 def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy_checkvalue,
               processing, timeout, test_mode, url_return, url_return_ok,
               url_return_no, customer_fields, customer_required,
-              customer_editable, time_zone) -> admin.MerchantSettings:
+              customer_editable, time_zone, bonus_program,
+              accrual_rate) -> admin.MerchantSettings:
     return admin.MerchantSettings(
         name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
         check_order_code=check_order_code, legacy_checkvalue=legacy_checkvalue,
@@ -166,7 +179,8 @@ def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy
         timeout_minutes=timeout, test_mode=test_mode, url_return=url_return,
         url_return_ok=url_return_ok, url_return_no=url_return_no,
         customer_fields=customer_fields, customer_required=customer_required,
-        customer_editable=customer_editable, time_zone=time_zone)
+        customer_editable=customer_editable, time_zone=time_zone,
+        bonus_program=bonus_program, accrual_rate=accrual_rate)
 
 
 def _notify_options(fn):
@@ -268,7 +282,9 @@ def merchant_list() -> None:
                        f"customer-fields={','.join(m.customer_fields) or 'none'}\t"
                        f"customer-required={','.join(m.customer_required) or 'none'}\t"
                        f"{'' if m.customer_editable else 'no-'}customer-editable\t"
-                       f"time-zone={m.time_zone}")
+                       f"time-zone={m.time_zone}\t"
+                       f"{'' if m.bonus_program else 'no-'}bonus-program\t"
+                       f"accrual-rate={m.accrual_rate:.2f}")
 
 
 # -- user ---------------------------------------------------------------------------------

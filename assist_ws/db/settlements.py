@@ -23,8 +23,8 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, func, insert, se
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from ..domain.model import (OPEN_TRANSACTION_STATES, MeansType, OperationState, OperationType,
-                            TransactionState, TransactionType)
+from ..domain.model import (OPEN_TRANSACTION_STATES, POINTS_TRANSACTION_TYPES, MeansType,
+                            OperationState, OperationType, TransactionState, TransactionType)
 from ..domain.money import Money
 from ..domain.settlement import (BatchState, DuePayment, ItemResult, SettlementBatch,
                                  SettlementItem)
@@ -53,6 +53,8 @@ _INSERT_PG = text(
 #: with a generic (prepared) plan.
 _DUE_STATES = text("orders.state IN ({})".format(", ".join(f"'{s}'" for s in SETTLEABLE_STATES)))
 _OPEN = [s.value for s in OPEN_TRANSACTION_STATES]
+#: Points transactions move no money: one waiting for its answer does not hold settlement up.
+_POINTS_TYPES = [t.value for t in POINTS_TRANSACTION_TYPES]
 _FINAL = (TransactionState.SUCCESS.value, TransactionState.DECLINED.value)
 
 
@@ -91,7 +93,8 @@ class SettlementRepository:
                    .select_from(operations.join(transactions,
                                                 transactions.c.operation_id == operations.c.id))
                    .where(operations.c.order_id == orders.c.id,
-                          transactions.c.state.in_(_OPEN))
+                          transactions.c.state.in_(_OPEN),
+                          transactions.c.type.notin_(_POINTS_TYPES))
                    .scalar_subquery())
         return and_(orders.c.center == center, orders.c.settlement_batch_id.is_(None),
                     _DUE_STATES, approved <= due_before, waiting == 0)

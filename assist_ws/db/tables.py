@@ -38,6 +38,8 @@ processing_centers = Table(
     Column("active", Boolean, nullable=False),
     # The latest cut-off whose due payments were all settled (the settlement lag's start).
     Column("settled_through", UtcDateTime),
+    # Whether the center runs the bonus program (points balance, pay with points, accrual).
+    Column("bonus_program", Boolean, nullable=False, server_default=false()),
 )
 
 merchants = Table(
@@ -71,6 +73,8 @@ merchants = Table(
     Column("customer_editable", Boolean, nullable=False, server_default=false()),
     #: The merchant's time zone (IANA name): its cabinet's days and times.
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    #: Bonus points accrued per 100 units of a payment's card part (0: no accrual).
+    Column("accrual_rate", Amount(7, 2), nullable=False, server_default="0"),
 )
 
 merchant_users = Table(

@@ -84,12 +84,21 @@ class TransactionState(enum.StrEnum):
 OPEN_TRANSACTION_STATES = frozenset({TransactionState.NEW, TransactionState.SENT,
                                      TransactionState.UNKNOWN})
 
+#: Transactions that move bonus points, not money.
+POINTS_TRANSACTION_TYPES = frozenset({TransactionType.BONUS_PAY, TransactionType.BONUS_RETURN,
+                                      TransactionType.BONUS_ACCRUAL,
+                                      TransactionType.BONUS_ACCRUAL_CANCEL})
+
+#: The means type the replies name for operations in bonus points.
+POINTS_MEANS_NAME = "SPASIBO"
+
 
 class ProcessingCenter:
     """A remote processing center: where authorizations, settlements and refunds go."""
 
     def __init__(self, name: str, url: str, currency: str, partial_reversal: bool = True,
-                 hold_days: int = 7, cutoff: str = "21:00", active: bool = True):
+                 hold_days: int = 7, cutoff: str = "21:00", active: bool = True,
+                 bonus_program: bool = False):
         self.name = name
         self.url = url
         self.currency = normalize_currency(currency)
@@ -99,6 +108,8 @@ class ProcessingCenter:
         self.active = active
         #: The latest cut-off whose due payments were all settled (None: none yet).
         self.settled_through: datetime | None = None
+        #: Whether the center runs the bonus program (balances, points payments, accruals).
+        self.bonus_program = bonus_program
 
 
 class Merchant:
@@ -115,7 +126,8 @@ class Merchant:
                  notify_results: Iterable[str] | None = None, notify_only_success: bool = False,
                  notify_expected_reply: str = "http200", customer_fields: Iterable[str] = (),
                  customer_required: Iterable[str] = (), customer_editable: bool = False,
-                 time_zone: str = "UTC", active: bool = True):
+                 time_zone: str = "UTC", accrual_rate: Decimal = Decimal(0),
+                 active: bool = True):
         self.merchant_id = merchant_id
         self.name = name
         self.base_currency = normalize_currency(base_currency)
@@ -149,7 +161,20 @@ class Merchant:
         self.customer_editable = customer_editable
         #: The IANA time zone of the merchant's cabinet (its days and times).
         self.time_zone = time_zone
+        #: Bonus points accrued per 100 units of a payment's card part (0: none).
+        self.accrual_rate = accrual_rate
         self.active = active
+
+    def offers_points(self, center: ProcessingCenter) -> bool:
+        """Whether this merchant's buyers may pay with points (and earn them) at ``center``:
+        the merchant takes part in the bonus program and the center runs it."""
+        return self.bonus_program and center.bonus_program
+
+    def accrual_for(self, card_part: Money) -> int:
+        """The whole points accrued on ``card_part`` at the merchant's rate (rounded down)."""
+        if not self.bonus_program or self.accrual_rate <= 0 or not card_part.is_positive():
+            return 0
+        return int(card_part.amount * self.accrual_rate / 100)
 
     def accepts(self, currency: str) -> bool:
         return currency in self.currencies
@@ -473,12 +498,87 @@ class Order:
         pay = self.card_payment
         total = Money.zero(pay.currency if pay else self.currency)
         for op in self.operations_of(OperationType.CANCEL):
-            if op.succeeded or (include_open and op.is_open):
+            if op.means == MeansType.CARD.value and (
+                    op.succeeded or (include_open and op.is_open)):
                 total = total + op.money
         return total
 
+    # -- bonus points ---------------------------------------------------------------------
+    @property
+    def points_payment(self) -> Operation | None:
+        """The points pay operation that succeeded, is running or is unresolved."""
+        for op in self.operations_of(OperationType.PAY):
+            if op.means == MeansType.POINTS.value and op.state is not OperationState.DECLINED:
+                return op
+        return None
+
+    def points_paid(self) -> int:
+        """The points the buyer paid (0 unless the points payment succeeded)."""
+        op = self.points_payment
+        return (op.points or 0) if op is not None and op.succeeded else 0
+
+    def _points_of(self, kind: OperationType, means: MeansType, include_open: bool) -> int:
+        return sum(op.points or 0 for op in self.operations_of(kind)
+                   if op.means == means.value and (op.succeeded or (include_open and op.is_open)))
+
+    def points_returned(self, *, include_open: bool = True) -> int:
+        """The points given back by cancels that succeeded (and by default those running)."""
+        return self._points_of(OperationType.CANCEL, MeansType.POINTS, include_open)
+
+    def points_returnable(self) -> int:
+        return self.points_paid() - self.points_returned()
+
+    @property
+    def accrual(self) -> Operation | None:
+        """The accrual of bonus points that succeeded, is running or is unresolved."""
+        return next((op for op in self.operations_of(OperationType.ACCRUAL)
+                     if op.state is not OperationState.DECLINED), None)
+
+    def accrual_left(self) -> int:
+        """The accrued points not cancelled (cancels running count as done)."""
+        accrual = self.accrual
+        if accrual is None or not accrual.succeeded:
+            return 0
+        return (accrual.points or 0) - self._points_of(OperationType.ACCRUAL_CANCEL,
+                                                       MeansType.POINTS, True)
+
+    def accrual_share(self, card_returned: Money) -> int:
+        """The accrued points to cancel when ``card_returned`` of the card part goes back:
+        in proportion to the card part paid, all that is left once nothing of it is."""
+        left = self.accrual_left()
+        if left <= 0:
+            return 0
+        paid = self.paid()
+        rest = paid - self.canceled()
+        if not rest.is_positive():
+            return left
+        accrual = self.accrual
+        assert accrual is not None
+        share = int((accrual.points or 0) * card_returned.amount / paid.amount)
+        return min(left, share)
+
     def cancelable(self) -> Money:
         return self.paid() - self.canceled()
+
+    def check_points_cancel(self, points: int | None) -> int:
+        """Validate a cancel of the points payment: the points to return (default: all)."""
+        if self.state not in (OrderState.DELAYED, OrderState.APPROVED,
+                               OrderState.PARTIAL_DELAYED, OrderState.PARTIAL_CANCELED):
+            next_state(self.state, OrderEvent.CANCEL_REST, bill_number=self.bill_number)
+        left = self.points_returnable()
+        if left <= 0:
+            raise OperationProhibited(
+                f"no points are left to return on order {self.bill_number} (returns waiting "
+                f"for the processing center count as spent)", Second.CANCEL)
+        if points is None:
+            return left
+        if points <= 0:
+            raise ValidationError("the points to return must be greater than zero",
+                                  Second.AMOUNT)
+        if points > left:
+            raise LimitExceeded(f"{points} points exceed what is left to return ({left})",
+                                Second.AMOUNT)
+        return points
 
     def settled(self) -> bool:
         """True once the financial transaction of the card payment went to the center."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .model import (Operation, OperationState, OperationType, Order, Transaction,
-                    TransactionState, TransactionType)
+from .model import (POINTS_TRANSACTION_TYPES, Operation, OperationState, OperationType, Order,
+                    Transaction, TransactionState, TransactionType)
 from .ports import Outcome, ProcessingReply
 from .states import OrderEvent, OrderState
 
@@ -25,11 +25,23 @@ def backoff(tx: Transaction, now: datetime) -> datetime:
 
 
 def cancel_event(order: Order) -> OrderEvent:
-    """After a cancel succeeded: the rest (nothing left) or a part."""
+    """After a cancel succeeded: the rest (nothing left of the card part nor of the points
+    part) or a part."""
     if order.state is OrderState.DELAYED:
         return OrderEvent.CANCEL_REST
     rest = order.paid() - order.canceled(include_open=False)
-    return OrderEvent.CANCEL_REST if rest.amount <= 0 else OrderEvent.CANCEL_PART
+    points = order.points_paid() - order.points_returned(include_open=False)
+    return OrderEvent.CANCEL_REST if rest.amount <= 0 and points <= 0 else \
+        OrderEvent.CANCEL_PART
+
+
+def _paid_event(order: Order) -> OrderEvent:
+    return OrderEvent.PAY_HELD if order.delay else OrderEvent.PAY_APPROVED
+
+
+#: The order states a points return moves (a Delayed order is canceled by its card part's
+#: reversal; the points go back with it).
+_CANCELABLE = (OrderState.APPROVED, OrderState.PARTIAL_DELAYED, OrderState.PARTIAL_CANCELED)
 
 
 def record_reply(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
@@ -58,7 +70,11 @@ def _propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingRe
             op.finish(OperationState.SUCCESS, now, response_code="AS000",
                       message=reply.message or "Authorization successfully completed",
                       approval_code=reply.approval_code)
-            order.apply(OrderEvent.PAY_HELD if order.delay else OrderEvent.PAY_APPROVED, now)
+            points = order.points_payment
+            if points is None or points.succeeded:  # else the order waits for its points
+                order.apply(_paid_event(order), now)
+            else:  # the payment's result is reported once its points part has one
+                op.result_pending = False
             order.hold_expires_at = now + timedelta(days=hold_days)
         elif state is TransactionState.DECLINED:
             op.finish(OperationState.DECLINED, now, response_code=tx.response_code,
@@ -80,8 +96,54 @@ def _propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingRe
         else:
             op.finish(OperationState.UNKNOWN, now, message="waiting for the processing center")
         return
+    if kind in POINTS_TRANSACTION_TYPES:
+        _points_propagate(order, op, tx, reply, now)
+        return
     # Reversals releasing a hold (auto-deposit, voided authorizations) and financial
     # transactions move only themselves.
+
+
+def _points_propagate(order: Order, op: Operation, tx: Transaction, reply: ProcessingReply,
+                      now: datetime) -> None:
+    """A points transaction's answer: its operation follows; a points payment completes the
+    order once the card part is in, a points return moves it as a cancel does.  A points
+    payment declined leaves the card to be reversed (``points_failed``)."""
+    state = tx.state
+    card = order.card_payment
+    if op.type == OperationType.PAY and card is not None and state in (
+            TransactionState.SUCCESS, TransactionState.DECLINED):
+        # One result for the card + points payment, about its card part (the notification
+        # carries both pay operations).
+        card.result_pending = True
+    if state is TransactionState.SUCCESS:
+        op.finish(OperationState.SUCCESS, now, response_code="AS000",
+                  message=reply.message or "Operation completed successfully",
+                  approval_code=reply.approval_code)
+        if op.type == OperationType.PAY and order.state is OrderState.IN_PROCESS and \
+                card is not None and card.succeeded:
+            order.apply(_paid_event(order), now)
+        elif op.type == OperationType.CANCEL and order.state in _CANCELABLE:
+            order.apply(cancel_event(order), now)
+    elif state is TransactionState.DECLINED:
+        op.finish(OperationState.DECLINED, now, response_code=tx.response_code,
+                  message=reply.message or "Declined by the processing center")
+    else:
+        op.finish(OperationState.UNKNOWN, now, message="waiting for the processing center")
+    if op.type == OperationType.PAY and card is not None:
+        op.result_pending = False
+
+
+def points_failed(order: Order, now: datetime) -> Transaction | None:
+    """After the points payment was declined: the card part cannot stand alone (nothing is
+    half-paid), so its authorization is given up.  Returns the reversal to send, if any."""
+    card = order.card_payment
+    if card is None or card.authorization is None:
+        return None
+    if card.state is OperationState.IN_PROCESS and card.authorization.state is \
+            TransactionState.NEW:
+        return None
+    return void_authorization(order, card, now, "the points payment failed; the card part is "
+                                                "reversed")
 
 
 def void_authorization(order: Order, pay: Operation, now: datetime, reason: str) -> Transaction:
@@ -92,6 +154,11 @@ def void_authorization(order: Order, pay: Operation, now: datetime, reason: str)
     assert auth is not None
     if pay.state is not OperationState.DECLINED:
         pay.finish(OperationState.DECLINED, now, response_code=NOT_SENT, message=reason)
+    points = order.points_payment
+    if points is not None and all(t.state is TransactionState.NEW for t in points.transactions):
+        for tx in points.transactions:  # never sent: nothing to undo at the center
+            tx.finish(TransactionState.DECLINED, now, response_code=NOT_SENT, message=reason)
+        points.finish(OperationState.DECLINED, now, response_code=NOT_SENT, message=reason)
     if order.state is OrderState.IN_PROCESS:
         order.apply(OrderEvent.PAY_DECLINED, now, reason=reason)
     tx = pay.add_transaction(Transaction(TransactionType.REVERSAL, auth.center, pay.amount,

@@ -103,8 +103,9 @@ class ProcessingGateway(Protocol):
     def pay_with_points(self, center: ProcessingCenter, request_id: str, card_number: str,
                         points: int) -> ProcessingReply: ...
 
-    def accrue_points(self, center: ProcessingCenter, request_id: str, card_number: str,
-                      points: int) -> ProcessingReply: ...
+    def accrue_points(self, center: ProcessingCenter, request_id: str,
+                      authorization_request_id: str, points: int) -> ProcessingReply:
+        """Add points to the card of the authorization ``authorization_request_id``."""
 
     def cancel_accrual(self, center: ProcessingCenter, request_id: str,
                        accrual_request_id: str, points: int) -> ProcessingReply: ...

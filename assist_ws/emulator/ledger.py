@@ -587,55 +587,75 @@ class Ledger:
                                      (cards.fingerprint(number),)).fetchone()
         return {"enrolled": row is not None, "points": row[0] if row else 0}
 
-    def _points_on_card(self, center: Center, kind: str, request_id: str,
-                        card_number: str, points: int, sign: int) -> dict:
+    def pay_with_points(self, center: Center, request_id: str, card_number: str,
+                        points: int) -> dict:
+        """Spend points of an enrolled card (declined for a request id voided before, by a
+        ``ReturnPoints`` of a payment the center did not know)."""
         _check_request_id(request_id)
         _check_points(points)
         number = cards.normalize(card_number)
         fp = cards.fingerprint(number)
-        digest = _digest(kind, {"card": number, "points": points})
+        digest = _digest("points_pay", {"card": number, "points": points})
         params = {"card": cards.mask(number), "fingerprint": fp, "points": points}
         now = _ts(self._now())
         with self._write() as cur:
-            prior = self._prior(cur, center, request_id, kind, digest)
+            prior = self._prior(cur, center, request_id, "points_pay", digest)
             if prior is not None:
                 return prior
-            row = cur.execute("SELECT points FROM cards WHERE fingerprint = ?",
-                              (fp,)).fetchone()
-            if not cards.is_card_number(number):
+            voided = cur.execute("SELECT 1 FROM voided WHERE center = ? AND request_id = ?",
+                                 (center.name, request_id)).fetchone()
+            if voided:
+                result = _op(request_id, "declined", DECLINED, "voided")
+            elif not cards.is_card_number(number):
                 result = _op(request_id, "declined", INVALID_CARD, "invalid card number")
-            elif row is None:
-                result = _op(request_id, "declined", NOT_ENROLLED,
-                             "card is not enrolled in the bonus program")
-            elif sign < 0 and points > row[0]:
-                result = _op(request_id, "declined", INSUFFICIENT, "insufficient points")
-            elif sign > 0 and row[0] + points > MAX_POINTS:
-                result = _op(request_id, "declined", DECLINED, "points balance limit reached")
             else:
-                cur.execute("UPDATE cards SET points = points + ? WHERE fingerprint = ?",
-                            (sign * points, fp))
-                cur.execute("INSERT INTO points_ops (center, request_id, kind, fingerprint, "
-                            "points, undone) VALUES (?, ?, ?, ?, ?, 0)",
-                            (center.name, request_id, "pay" if sign < 0 else "accrue",
-                             fp, points))
-                result = _op(request_id, "success", APPROVED,
-                             "points paid" if sign < 0 else "points accrued",
-                             self._reference(cur))
-                result["points"] = points
-            self._store(cur, center, request_id, kind, params, digest, result, now)
+                result = self._move_points(cur, center, request_id, fp, points, "pay")
+            self._store(cur, center, request_id, "points_pay", params, digest, result, now)
         return result
 
-    def pay_with_points(self, center: Center, request_id: str, card_number: str,
-                        points: int) -> dict:
-        """Spend points of an enrolled card."""
-        return self._points_on_card(center, "points_pay", request_id, card_number,
-                                    points, -1)
-
-    def accrue_points(self, center: Center, request_id: str, card_number: str,
+    def accrue_points(self, center: Center, request_id: str, authorization_request_id: str,
                       points: int) -> dict:
-        """Add points to an enrolled card."""
-        return self._points_on_card(center, "points_accrue", request_id, card_number,
-                                    points, +1)
+        """Add points to the enrolled card of an earlier authorization at this center."""
+        _check_request_id(request_id)
+        _check_request_id(authorization_request_id, "authorization_request_id")
+        _check_points(points)
+        params = {"authorization_request_id": authorization_request_id, "points": points}
+        digest = _digest("points_accrue", params)
+        now = _ts(self._now())
+        with self._write() as cur:
+            prior = self._prior(cur, center, request_id, "points_accrue", digest)
+            if prior is not None:
+                return prior
+            auth = self._auth(cur, center, authorization_request_id)
+            if auth is None:
+                result = _op(request_id, "not_found", NOT_FOUND, "authorization not found")
+            else:
+                result = self._move_points(cur, center, request_id, auth[3], points, "accrue")
+            self._store(cur, center, request_id, "points_accrue", params, digest, result, now)
+        return result
+
+    def _move_points(self, cur: sqlite3.Cursor, center: Center, request_id: str, fp: str,
+                     points: int, kind: str) -> dict:
+        """Take (``pay``) or add (``accrue``) points on the card ``fp``, recording the
+        points operation; the answer."""
+        row = cur.execute("SELECT points FROM cards WHERE fingerprint = ?", (fp,)).fetchone()
+        sign = -1 if kind == "pay" else +1
+        if row is None:
+            return _op(request_id, "declined", NOT_ENROLLED,
+                       "card is not enrolled in the bonus program")
+        if sign < 0 and points > row[0]:
+            return _op(request_id, "declined", INSUFFICIENT, "insufficient points")
+        if sign > 0 and row[0] + points > MAX_POINTS:
+            return _op(request_id, "declined", DECLINED, "points balance limit reached")
+        cur.execute("UPDATE cards SET points = points + ? WHERE fingerprint = ?",
+                    (sign * points, fp))
+        cur.execute("INSERT INTO points_ops (center, request_id, kind, fingerprint, "
+                    "points, undone) VALUES (?, ?, ?, ?, ?, 0)",
+                    (center.name, request_id, kind, fp, points))
+        result = _op(request_id, "success", APPROVED,
+                     "points paid" if sign < 0 else "points accrued", self._reference(cur))
+        result["points"] = points
+        return result
 
     def _undo_points(self, center: Center, kind: str, request_id: str,
                      original_request_id: str, points: int, original_kind: str,
@@ -657,6 +677,9 @@ class Ledger:
             what = "accrual" if original_kind == "accrue" else "points payment"
             if op is None:
                 result = _op(request_id, "not_found", NOT_FOUND, f"{what} not found")
+                if original_kind == "pay":  # a late PayWithPoints of that id is refused
+                    cur.execute("INSERT OR IGNORE INTO voided (center, request_id, voided_at) "
+                                "VALUES (?, ?, ?)", (center.name, original_request_id, now))
             else:
                 fp, original, undone = op
                 balance = cur.execute("SELECT points FROM cards WHERE fingerprint = ?",
@@ -769,8 +792,18 @@ class Ledger:
                 if with_authorizations:
                     entry["authorizations"] = list(_authorizations(conn, center, now))
                 out["centers"][center.name] = entry
-            out["cards"] = [{"card": m, "points": p} for m, p in conn.execute(
-                "SELECT card_mask, points FROM cards ORDER BY card_mask, fingerprint")]
+            out["cards"] = [
+                {"card": m, "points": p, "paid": paid, "returned": returned,
+                 "accrued": accrued, "cancelled": cancelled}
+                for m, p, paid, returned, accrued, cancelled in conn.execute(
+                    "SELECT c.card_mask, c.points, "
+                    "COALESCE(SUM(CASE WHEN o.kind = 'pay' THEN o.points END), 0), "
+                    "COALESCE(SUM(CASE WHEN o.kind = 'pay' THEN o.undone END), 0), "
+                    "COALESCE(SUM(CASE WHEN o.kind = 'accrue' THEN o.points END), 0), "
+                    "COALESCE(SUM(CASE WHEN o.kind = 'accrue' THEN o.undone END), 0) "
+                    "FROM cards c LEFT JOIN points_ops o ON o.fingerprint = c.fingerprint "
+                    "GROUP BY c.fingerprint, c.card_mask, c.points "
+                    "ORDER BY c.card_mask, c.fingerprint")]
             conn.execute("COMMIT")
             return out
         finally:

@@ -161,12 +161,12 @@ class ProcessingService(ServiceBase):
         return _operation_result(_call(b.ledger.pay_with_points, b.center, request_id,
                                        card_number, points))
 
-    @rpc(RequestId, CardNumber, Points, _returns=_mandatory(OperationResult))
-    def AccruePoints(ctx, request_id, card_number, points):
-        """Add bonus points to an enrolled card."""
+    @rpc(RequestId, RequestId, Points, _returns=_mandatory(OperationResult))
+    def AccruePoints(ctx, request_id, authorization_request_id, points):
+        """Add bonus points to the enrolled card of an earlier authorization."""
         b = _binding(ctx)
         return _operation_result(_call(b.ledger.accrue_points, b.center, request_id,
-                                       card_number, points))
+                                       authorization_request_id, points))
 
     @rpc(RequestId, RequestId, Points, _returns=_mandatory(OperationResult))
     def CancelAccrual(ctx, request_id, accrual_request_id, points):

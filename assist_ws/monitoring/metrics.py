@@ -174,9 +174,9 @@ class MeteredGateway:
         return self._call(center, "pay_with_points", lambda: self.inner.pay_with_points(
             center, request_id, card_number, points), call_outcome)
 
-    def accrue_points(self, center, request_id, card_number, points):
+    def accrue_points(self, center, request_id, authorization_request_id, points):
         return self._call(center, "accrue_points", lambda: self.inner.accrue_points(
-            center, request_id, card_number, points), call_outcome)
+            center, request_id, authorization_request_id, points), call_outcome)
 
     def cancel_accrual(self, center, request_id, accrual_request_id, points):
         return self._call(center, "cancel_accrual", lambda: self.inner.cancel_accrual(

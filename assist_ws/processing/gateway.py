@@ -175,7 +175,7 @@ class SoapProcessingGateway:
         return int(answer.points) if getattr(answer, "enrolled", False) else None
 
     pay_with_points = _zeep_operation("PayWithPoints", "card_number", "points")
-    accrue_points = _zeep_operation("AccruePoints", "card_number", "points")
+    accrue_points = _zeep_operation("AccruePoints", "authorization_request_id", "points")
     cancel_accrual = _zeep_operation("CancelAccrual", "accrual_request_id", "points")
     return_points = _zeep_operation("ReturnPoints", "payment_request_id", "points")
 

@@ -25,6 +25,8 @@ DEMO_LOGIN = "demo_erp"
 DEMO_PASSWORD = "DemoPass123"
 DEMO_SECRET = "demo-secret"
 DEMO_CENTERS = (("emulator-rub", "RUB", True, 7), ("emulator-usd", "USD", False, 5))
+#: The demo centers running the bonus program (the emulator runs it everywhere).
+DEMO_BONUS_CENTERS = ("emulator-rub",)
 DEMO_RATES = (("USD", "RUB", "90.00"), ("RUB", "USD", "0.0111"), ("EUR", "RUB", "98.00"))
 #: A conversion rate as the command line takes it: ASCII digits, as the table keeps them.
 _RATE = re.compile(r"[0-9]{1,14}(?:\.[0-9]{1,10})?")
@@ -37,7 +39,7 @@ def _cutoff(text: str) -> str:
 
 def add_center(uow: BackOfficeUnitOfWork, name: str, url: str, currency: str, *,
                partial_reversal: bool = True, hold_days: int = 7, cutoff: str = "21:00",
-               replace: bool = False) -> ProcessingCenter:
+               bonus_program: bool = False, replace: bool = False) -> ProcessingCenter:
     if not name or len(name) > 64:
         raise ValidationError("a center needs a name of 1 to 64 characters", Second.PROCESSING)
     if not url.startswith(("http://", "https://")):
@@ -55,6 +57,7 @@ def add_center(uow: BackOfficeUnitOfWork, name: str, url: str, currency: str, *,
         center.url, center.currency = url, cur
         center.partial_reversal, center.hold_days = partial_reversal, hold_days
         center.cutoff = _cutoff(cutoff)
+        center.bonus_program = bonus_program
         uow.commit()
         return center
 
@@ -83,6 +86,23 @@ class MerchantSettings:
     customer_editable: bool | None = None
     #: The IANA time zone of the merchant's cabinet (``Europe/Moscow``).
     time_zone: str | None = None
+    #: Whether the merchant takes part in the bonus program, and the points it accrues per
+    #: 100 units of a payment's card part (a decimal text such as ``1`` or ``0.5``).
+    bonus_program: bool | None = None
+    accrual_rate: str | None = None
+
+
+#: An accrual rate as the command line takes it: points per 100 units, up to 100.
+_ACCRUAL_RATE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")
+
+
+def parse_accrual_rate(text: str) -> Decimal:
+    """Points accrued per 100 units of the card part: 0 to 100, at most two decimals."""
+    value = (text or "").strip()
+    if not _ACCRUAL_RATE.fullmatch(value) or Decimal(value) > 100:
+        raise ValidationError(f"accrual rate {text!r} is not a number of points per 100 "
+                              f"units from 0 to 100 (e.g. 1 or 0.5)", Second.NONE)
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 def known_time_zone(name: str) -> bool:
@@ -116,6 +136,7 @@ def save_merchant(uow: BackOfficeUnitOfWork, merchant_id: int, s: MerchantSettin
     if s.time_zone is not None and not known_time_zone(s.time_zone):
         raise ValidationError(f"unknown time zone {s.time_zone!r}; use an IANA name such as "
                               f"Europe/Moscow", Second.NONE)
+    accrual_rate = None if s.accrual_rate is None else parse_accrual_rate(s.accrual_rate)
     with uow:
         merchant = uow.merchants.get(merchant_id)
         if create:
@@ -159,6 +180,10 @@ def save_merchant(uow: BackOfficeUnitOfWork, merchant_id: int, s: MerchantSettin
             merchant.customer_editable = s.customer_editable
         if s.time_zone is not None:
             merchant.time_zone = s.time_zone
+        if s.bonus_program is not None:
+            merchant.bonus_program = s.bonus_program
+        if accrual_rate is not None:
+            merchant.accrual_rate = accrual_rate
         if s.notify is not None and s.notify.any():
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:
@@ -224,13 +249,14 @@ def seed_demo(uow: BackOfficeUnitOfWork, clock: Clock, emulator_url: str) -> Non
     base = emulator_url.rstrip("/")
     for name, cur, partial, days in DEMO_CENTERS:
         add_center(uow, name, f"{base}/{name}?wsdl", cur, partial_reversal=partial,
-                   hold_days=days, replace=True)
+                   hold_days=days, bonus_program=name in DEMO_BONUS_CENTERS, replace=True)
     with uow:
         exists = uow.merchants.get(DEMO_MERCHANT_ID) is not None
     save_merchant(uow, DEMO_MERCHANT_ID, MerchantSettings(
         name="Demo Shop", currencies=("RUB", "USD"), two_stage=True, secret_word=DEMO_SECRET,
         check_order_code=False, processing=(("RUB", "emulator-rub"), ("USD", "emulator-usd")),
-        timeout_minutes=20, test_mode=True), create=not exists)
+        timeout_minutes=20, test_mode=True, bonus_program=True, accrual_rate="1"),
+        create=not exists)
     add_user(uow, DEMO_MERCHANT_ID, DEMO_LOGIN, DEMO_PASSWORD, list(Right), replace=True)
     for src, dst, rate in DEMO_RATES:
         set_rate(uow, clock, src, dst, rate)

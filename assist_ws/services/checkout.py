@@ -24,6 +24,7 @@ from ..domain.money import Money
 from ..domain.ports import CheckoutUnitOfWork, Clock
 from ..domain.states import PAID_STATES, OrderEvent, OrderState
 from .common import load_order
+from .points import points_ceiling
 from .results import OperationResult, OperationView, OrderView
 
 
@@ -48,6 +49,8 @@ class Checkout:
     #: The buyer's personal data as the card page has them: shown, editable or asked for
     #: (``domain.customer.customer_form``).
     customer: tuple[FormField, ...] = ()
+    #: The most bonus points the order may be paid with (0: the pages offer none).
+    points_ceiling: int = 0
 
     @property
     def state(self) -> OrderState:
@@ -116,12 +119,16 @@ def _view(uow: CheckoutUnitOfWork, order: Order, merchant: Merchant | None) -> C
             if found is not None:
                 charge, rate = order.money.convert(center.currency, found.rate), found.rate
     ok, no = return_urls(order, merchant)
+    ceiling = 0
+    if order.max_points and merchant is not None and pay is None:
+        center = uow.centers.get(merchant.center_for(order.currency) or "")
+        ceiling = points_ceiling(order, merchant, center) if center is not None else 0
     return Checkout(
         order=OrderView.of(order), merchant_name=merchant.name if merchant else "",
         deadline=order.buyer_deadline(timeout), timeout_minutes=timeout,
         means=tuple(order.payment_means), payment=OperationView.of(order, pay) if pay else None,
         charge=charge, rate=rate, return_ok=ok, return_no=no,
-        customer=customer_form(order.customer, merchant))
+        customer=customer_form(order.customer, merchant), points_ceiling=ceiling)
 
 
 def open_checkout(uow: CheckoutUnitOfWork, clock: Clock, bill_number: str) -> Checkout:

@@ -10,6 +10,7 @@ from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, ProcessingGateway, BackOfficeUnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order, split_bill_number
+from .points import accrue
 from .results import OperationResult, OperationView, OrderView, log_result
 
 
@@ -60,7 +61,10 @@ def confirm_payment(uow: BackOfficeUnitOfWork, gateway: ProcessingGateway, clock
                 release = (center, tx.request_id, auth_id, rest)
         uow.commit()
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+        enrolled = pay.points is not None  # a card in the bonus program: points accrue
     log_result("confirm", result)
+    if enrolled:
+        accrue(uow, gateway, clock, bill)
     if release is None:
         return result
 

@@ -1,6 +1,6 @@
 """Expiring holds: a two-stage payment not confirmed within its center's hold period is
 canceled (``Delayed`` -> ``Canceled``, event ``hold expired``) and its hold released at the
-center by a full reversal.
+center by a full reversal; the points of a card + points payment are returned.
 
 The order is canceled in the same database transaction that records the reversal as
 ``sent``, before the center is called: from then on a confirm is refused (the hold is going),
@@ -22,6 +22,7 @@ from ..domain.outcomes import record_reply
 from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, WorkerUnitOfWork
 from ..domain.states import OrderEvent
 from .common import load_center, load_order
+from .points import PointsUndo, add_points_return, send_and_record
 from .results import about
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,26 @@ def expire_holds(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock
     database transaction, and release the holds at their centers."""
     summary = ExpirySummary()
     while True:
-        claimed = _claim(uow, clock.now(), limit)
+        returns: list[tuple[str, PointsUndo]] = []
+        claimed = _claim(uow, clock.now(), limit, returns)
         for bill, request_id in claimed:
             _release(uow, gateway, clock, bill, request_id, summary)
+        for bill, back in returns:  # one the center does not answer waits for the resolver
+            with uow.reader() as r:
+                try:
+                    center = load_center(r, back.tx.center)
+                except ProcessingUnavailable:
+                    continue
+            send_and_record(uow, gateway, clock, center, bill, back.tx.request_id, back.kind,
+                            back.original, back.points)
         if len(claimed) < limit:
             return summary
 
 
-def _claim(uow: WorkerUnitOfWork, now: datetime, limit: int) -> list[tuple[str, str]]:
-    """Cancel a batch of expired orders and queue their reversals (one transaction)."""
+def _claim(uow: WorkerUnitOfWork, now: datetime, limit: int,
+           points: list[tuple[str, PointsUndo]]) -> list[tuple[str, str]]:
+    """Cancel a batch of expired orders and queue their reversals (one transaction), and
+    the returns of their points (into ``points``)."""
     claimed = []
     with uow:
         for order in uow.orders.holds_expired(now, limit):
@@ -62,6 +74,9 @@ def _claim(uow: WorkerUnitOfWork, now: datetime, limit: int) -> list[tuple[str, 
                           order.bill_number, extra=about(order.bill_number))
                 continue
             reason = _reason(uow, order)
+            if order.points_returnable() > 0:  # the points paid go back with the hold
+                points.append((order.bill_number, add_points_return(order, auth.center, None,
+                                                                    now)))
             order.apply(OrderEvent.HOLD_EXPIRED, now, reason=reason)
             held = held_at_center(order)
             tx = pay.add_transaction(Transaction(TransactionType.REVERSAL, auth.center,

@@ -3,19 +3,22 @@ the buyer's personal data typed on the card page, saved with the payment's start
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Mapping
 
 from ..domain import cards
 from ..domain.cards import CardData
 from ..domain.customer import CustomerDataRefused, customer_form, review
 from ..domain.errors import AssistError, NotFound, Second, ValidationError
-from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
-                            find_transaction)
-from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, CheckoutUnitOfWork
+from ..domain.model import (MeansType, OperationState, OperationType, Transaction,
+                            TransactionType, find_transaction)
+from ..domain.money import Money
+from ..domain.outcomes import points_failed, record_reply
+from ..domain.ports import CheckoutUnitOfWork, Clock, ProcessingGateway
 from ..domain.states import OrderEvent, OrderState
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
+from .points import accrue, add_points_payment
 from .results import OperationResult, OperationView, OrderView, log_result
 
 
@@ -26,8 +29,14 @@ class OrderTimedOut(AssistError):
 def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_number: str,
                 card: CardData, *, client_ip: str | None = None,
                 fingerprint_key: bytes = b"",
-                customer: Mapping[str, str] | None = None) -> OperationResult:
-    """Authorize the order's amount on ``card``.
+                customer: Mapping[str, str] | None = None, points: int = 0) -> OperationResult:
+    """Authorize the order's amount on ``card`` -- less ``points`` paid with bonus points.
+
+    With ``points`` (at most what ``points.points_ceiling`` allows) the card part is
+    authorized first and the points part paid after it: the order is paid once both are; a
+    points payment the center declines reverses the card part.  For a merchant that accrues
+    points, a card in the bonus program is marked so (its pay operation's ``points`` is 0)
+    and the accrual follows a one-stage payment at once.
 
     ``customer`` is what the buyer typed into the card page's customer fields, by field name
     (``domain.customer``): checked against the merchant's settings (``CustomerDataRefused``
@@ -63,7 +72,7 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         for attr, value in changes.items():  # written with the pay operation, or not at all
             setattr(order, attr, value)
         center = load_center(uow, merchant.center_for(order.currency))
-        amount, rate = order.money, None
+        amount, rate = order.money - Money(Decimal(points), order.currency), None
         if center.currency != order.currency:
             found = uow.rates.get(order.currency, center.currency)
             if found is None:
@@ -81,11 +90,16 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         op.card_expiry = card.expiry
         op.processing_name = center.name
         order.center = center.name
+        if points:
+            op.points = 0  # the card is in the bonus program (or its points payment fails)
+            points_rid = add_points_payment(order, merchant, center, op, points,
+                                            now).request_id
         tx = op.add_transaction(Transaction(TransactionType.AUTHORIZATION, center.name,
                                             amount.amount, amount.currency, now))
         tx.mark_sent(now)
         uow.commit()
         request_id = tx.request_id
+        accrues = merchant.accrual_rate > 0 and merchant.offers_points(center)
 
     reply = gateway.authorize(center, request_id, card, amount)
 
@@ -93,7 +107,50 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         order = load_order(uow, bill_number, lock=True)
         op, tx = find_transaction(order, request_id)
         record_reply(order, op, tx, reply, clock.now(), hold_days=center.hold_days)
+        pay_points = points and op.succeeded
+        if pay_points:
+            find_transaction(order, points_rid)[1].mark_sent(clock.now())
+        elif points and op.state is OperationState.DECLINED:
+            points_failed(order, clock.now())  # never sent: declined with the card
         uow.commit()
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    if pay_points:
+        _pay_points(uow, gateway, clock, center, bill_number, points_rid, card, points)
+    elif accrues and result.succeeded and gateway.points_balance(center, card.number) is not None:
+        with uow:  # a card in the program: accruals follow its payment
+            order = load_order(uow, bill_number, lock=True)
+            order.paid_card().points = 0
+            uow.commit()
+    if accrues and result.succeeded:
+        accrue(uow, gateway, clock, bill_number)
+    if points or (accrues and result.succeeded):  # as the points part and the accrual left it
+        with uow.reader() as r:
+            order = load_order(r, bill_number)
+            card_op = order.operation(result.operation.number)
+            assert card_op is not None
+            result = OperationResult(OrderView.of(order), OperationView.of(order, card_op))
     log_result("pay", result)
     return result
+
+
+def _pay_points(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Clock, center,
+                bill_number: str, request_id: str, card: CardData, points: int) -> None:
+    """Pay the points part of an order whose card part is authorized; reverse the card part
+    when the center declines it."""
+    reply = gateway.pay_with_points(center, request_id, card.number, points)
+    with uow:
+        order = load_order(uow, bill_number, lock=True)
+        op, tx = find_transaction(order, request_id)
+        record_reply(order, op, tx, reply, clock.now())
+        reversal = points_failed(order, clock.now()) if op.state is OperationState.DECLINED \
+            else None
+        uow.commit()
+    if reversal is None:
+        return
+    answer = gateway.reverse(center, reversal.request_id,
+                             reversal.authorization_request_id or "", None)
+    with uow:
+        order = load_order(uow, bill_number, lock=True)
+        rop, rtx = find_transaction(order, reversal.request_id)
+        record_reply(order, rop, rtx, answer, clock.now())
+        uow.commit()

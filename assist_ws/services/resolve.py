@@ -7,7 +7,10 @@ For each, ask the center for the transaction's status and act on its record, nev
 * authorization the center does not know: voided at the center by its request id (so a late
   arrival cannot hold money), then declined;
 * reversal, refund or settlement the center does not know: sent again with the same request id
-  (the center answers a repeated id once);
+  (the center answers a repeated id once); so are accruals, points returns and accrual
+  cancels;
+* points payment (the points part of a card + points payment): paid at the center -- the
+  order is paid; declined or unknown there (voided there then) -- the card part is reversed;
 * no answer: tried again later, with growing intervals (10 s, doubling, at most an hour).
 
 A transaction still open after ``max_attempts`` tries is reported: once in the log (an error)
@@ -22,14 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..domain.errors import ProcessingUnavailable
-from ..domain.model import (Order, TransactionState, TransactionType, find_transaction,
-                            open_transactions)
-from ..domain.outcomes import backoff, record_reply, void_authorization
+from ..domain.model import (POINTS_TRANSACTION_TYPES, Order, TransactionState, TransactionType,
+                            find_transaction, open_transactions)
+from ..domain.outcomes import backoff, points_failed, record_reply, void_authorization
 from ..domain.ports import (Clock, OpenTransactionView, Outcome, ProcessingGateway,
                             ProcessingReply, SettlementItem, WorkerUnitOfWork)
 from ..domain.settlement import SettlementBatch
 from ..domain.states import OrderState, PAID_STATES
 from .common import load_center, load_order
+from .points import send_points
 from .results import about
 
 log = logging.getLogger(__name__)
@@ -126,6 +130,7 @@ def resolve_one(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock,
         center = load_center(uow, tx.center)
         kind = tx.type
         money = tx.money if tx.amount is not None else None
+        points = tx.points or 0
         auth_id = tx.authorization_request_id or ""  # every transaction but an authorization's
     status = gateway.status(center, request_id)
     if silent is not None and status.outcome is Outcome.UNKNOWN:
@@ -134,6 +139,9 @@ def resolve_one(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock,
     if kind is TransactionType.AUTHORIZATION:
         return _resolve_authorization(uow, gateway, clock, bill, request_id, center, status,
                                       max_attempts)
+    if kind is TransactionType.BONUS_PAY:
+        return _resolve_points_payment(uow, gateway, clock, bill, request_id, center, status,
+                                       points, max_attempts)
 
     reply = status
     if status.outcome is Outcome.DECLINED and not status.delivered:
@@ -150,6 +158,10 @@ def resolve_one(uow: WorkerUnitOfWork, gateway: ProcessingGateway, clock: Clock,
                                    [SettlementItem(request_id, auth_id, money)]
                                    ).reply(request_id)
             if reply.outcome is Outcome.NOT_FOUND:  # the center does not know the authorization
+                reply = ProcessingReply(Outcome.DECLINED, reply.response_code, reply.message)
+        elif kind in POINTS_TRANSACTION_TYPES:
+            reply = send_points(gateway, center, kind, request_id, auth_id, points)
+            if reply.outcome is Outcome.NOT_FOUND:  # what it refers to is unknown there
                 reply = ProcessingReply(Outcome.DECLINED, reply.response_code, reply.message)
     return _record(uow, clock, bill, request_id, reply, center.hold_days, max_attempts)
 
@@ -218,10 +230,43 @@ def _resolve_authorization(uow, gateway, clock, bill, request_id, center,
     return True
 
 
+def _resolve_points_payment(uow, gateway, clock, bill, request_id, center,
+                            status: ProcessingReply, points: int, max_attempts: int) -> bool:
+    """A points payment without an answer: paid at the center -- the order is paid; declined,
+    or unknown there (then voided there: a return of it leaves the center a tombstone, so a
+    late arrival is refused) -- the card part is reversed."""
+    if status.outcome is Outcome.NOT_FOUND:
+        void = gateway.return_points(center, f"void-{request_id}", request_id, points)
+        if void.outcome in (Outcome.NOT_FOUND, Outcome.SUCCESS):
+            status = ProcessingReply(Outcome.DECLINED, "AS998",
+                                     "not found at the processing center; voided")
+        else:
+            status = ProcessingReply(Outcome.UNKNOWN, message=void.message)
+    if status.outcome not in (Outcome.SUCCESS, Outcome.DECLINED) or not status.delivered:
+        return _record(uow, clock, bill, request_id,
+                       ProcessingReply(Outcome.UNKNOWN, message=status.message), 0, max_attempts)
+    with uow:
+        order = uow.orders.get(bill, lock=True)
+        op, tx = find_transaction(order, request_id)
+        record_reply(order, op, tx, status, clock.now(), hold_days=center.hold_days)
+        reversal = points_failed(order, clock.now()) if not op.succeeded else None
+        uow.commit()
+    if reversal is not None:
+        reply = gateway.reverse(center, reversal.request_id,
+                                reversal.authorization_request_id or "", None)
+        _record(uow, clock, bill, reversal.request_id, reply, center.hold_days, max_attempts)
+    return True
+
+
 def _can_accept(uow: WorkerUnitOfWork, order: Order) -> bool:
     """An authorization found at the center may complete the order only if the order is
-    still waiting for it and its order number was not paid by another attempt meanwhile."""
+    still waiting for it and its order number was not paid by another attempt meanwhile.
+    Nor when the order's points part was never sent: it cannot be sent any more (the card
+    number is gone), and the card part alone would leave the order half-paid."""
     if order.state is not OrderState.IN_PROCESS:
+        return False
+    points = order.points_payment
+    if points is not None and not points.succeeded:
         return False
     for other in uow.orders.by_order_number(order.merchant_id, order.order_number):
         if other.bill_number != order.bill_number and other.state in PAID_STATES:

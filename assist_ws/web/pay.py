@@ -10,6 +10,9 @@
 * ``/pay/pay.cfm?CFSID=…``: the order's pages: summary, choice of payment means, card form,
   waiting for the bank, result, and the way back to the shop.  Forms post
   back to ``/pay/pay.cfm`` with the session id and a CSRF token in the body.
+* ``/pay/points.cfm`` (POST, the card page's script): for an order that may be paid partly
+  with bonus points, the points the typed card may pay (``{"points": N}``, 0 for none); the
+  card page then offers them, shows the split, and the buyer may decline.
 
 Card data travels only in the body of the card form's POST, goes to ``pay_by_card`` and is
 gone: it is never put in a URL, a log line or the database (the masked number is kept).
@@ -218,9 +221,10 @@ def _pay(sid: str, bill: str, lang: str | None):
         return _card_page(sid, checkout, lang or checkout.order.language, errors=errors,
                           problems=review(checkout.customer, entered)[1], status=422)
     card = parse_card(number, month, year, holder, cvc, container.clock.now())
+    points = _points_chosen(form)
     try:
         result = container.pay_by_card(bill, card, client_ip=request.remote_addr,
-                                       customer=entered)
+                                       customer=entered, points=points)
     except CustomerDataRefused as exc:  # a message beside each field; nothing was written
         log.info("order %s: payment refused: the buyer's data (%s)", bill,
                  ", ".join(exc.problems))
@@ -247,6 +251,34 @@ def _pay(sid: str, bill: str, lang: str | None):
     if target:
         return redirect(with_order(target, bill, result.order.order_number), 303)
     return redirect(_page_url(sid, lang), 303)
+
+
+@bp.post("/points.cfm")
+def points_cfm():
+    """The points the card typed on the card page may pay the order with (``points``: 0 for
+    none).  The card number comes in the body, with the session and the card form's CSRF
+    token; it goes to the center's balance query and nowhere else."""
+    sid = request.form.get("CFSID", "")
+    bill = _sessions().bill_number(sid)
+    if bill is None or not _sessions().csrf_ok(sid, "card", request.form.get("csrf")):
+        return jsonify(points=0, error="session"), 403
+    number = "".join(request.form.get("CardNumber", "").split())
+    if not number.isdigit() or not 13 <= len(number) <= 19:
+        return jsonify(points=0)
+    try:
+        offer = _container().points_offer(bill, number)
+    except NotFound:
+        return jsonify(points=0, error="session"), 403
+    return jsonify(points=offer.max_points if offer else 0)
+
+
+def _points_chosen(form) -> int:
+    """The points the buyer chose on the card page (0: none offered, or declined); a value
+    that is no whole number is refused by the payment as more than allowed."""
+    if form.get("UsePoints") != "1":
+        return 0
+    text = form.get("Points", "").strip()
+    return int(text) if text.isdigit() and len(text) <= 15 else -1
 
 
 # -- helpers -------------------------------------------------------------------------------

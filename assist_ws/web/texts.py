@@ -36,6 +36,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "cvc": "CVC2/CVV2",
         "cvc_hint": "3 или 4 цифры на обороте карты",
         "pay": "Оплатить {amount}",
+        "points_title": "Оплата баллами «Спасибо»",
+        "points_use": "Оплатить часть заказа баллами (до {points})",
+        "points_count": "Сколько баллов",
+        "points_split": "Картой: {card}, баллами: {points}",
+        "points_bad": "Баллы: целое число от 1 до {points}",
         "paying": "Идёт оплата…",
         "card_safety": "Данные карты передаются только в процессинговый центр банка и не "
                        "сохраняются.",
@@ -93,6 +98,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "cvc": "CVC2/CVV2",
         "cvc_hint": "3 or 4 digits on the back of the card",
         "pay": "Pay {amount}",
+        "points_title": "Pay with «Spasibo» points",
+        "points_use": "Pay part of the order with points (up to {points})",
+        "points_count": "Points",
+        "points_split": "By card: {card}, with points: {points}",
+        "points_bad": "Points: a whole number from 1 to {points}",
         "paying": "Paying…",
         "card_safety": "Card data goes only to the bank's processing center and is never "
                        "stored.",

@@ -41,6 +41,7 @@ MEANS = 100004      # card and SBP offered; return URLs only in its settings (UR
 LEGACY = 100005     # as MERCHANT (RUB only), and the unjoined Checkvalue form counts too
 ASKING = 100006     # its pages ask for the buyer's names, e-mail (required) and mobile phone
 ASKING_LOGIN, ASKING_PASSWORD = "asking_erp", "Asking1234"  # its user (monitor)
+BONUS = 100007      # RUB, one-stage, bonus program: pay part with points, 1 point per 100
 SECRET = "s3cret"
 RATE = Decimal("90.50")
 TIMEOUT_MINUTES = 20
@@ -231,7 +232,8 @@ def sign_request(fields: dict[str, str], secret: str = SECRET, legacy: bool = Fa
 def _seed(container, emulator: Emulator) -> None:
     for name, cur, partial, days in admin.DEMO_CENTERS:
         admin.add_center(container.uow, name, f"{emulator.url}/{name}?wsdl", cur,
-                         partial_reversal=partial, hold_days=days)
+                         partial_reversal=partial, hold_days=days,
+                         bonus_program=name in admin.DEMO_BONUS_CENTERS)
     admin.save_merchant(container.uow, MERCHANT, admin.MerchantSettings(
         name="Чайная лавка", currencies=("RUB", "USD"), two_stage=True, secret_word=SECRET,
         check_order_code=True, timeout_minutes=TIMEOUT_MINUTES,
@@ -254,6 +256,9 @@ def _seed(container, emulator: Emulator) -> None:
         customer_fields="lastname,firstname,email,mobilephone", customer_required="email"),
         create=True)
     admin.add_user(container.uow, ASKING, ASKING_LOGIN, ASKING_PASSWORD, [Right.MONITOR])
+    admin.save_merchant(container.uow, BONUS, admin.MerchantSettings(
+        name="Bonus shop", currencies=("RUB",), processing=(("RUB", "emulator-rub"),),
+        bonus_program=True, accrual_rate="1"), create=True)
     admin.set_rate(container.uow, container.clock, "USD", "RUB", str(RATE))
     with container.uow as uow:
         uow.merchants.get(INACTIVE).active = False

@@ -46,10 +46,13 @@ def test_every_operation_of_the_port(emulator):
         1000, None)
     paid = gw.pay_with_points(center, rid("p"), RICH, 300)
     back = gw.return_points(center, rid("pr"), paid.request_id, 100)
-    accrued = gw.accrue_points(center, rid("ac"), POOR, 50)
+    poor = gw.authorize(center, rid("pa"), CardData(POOR, 12, card.expire_year, "IVAN", "123"),
+                        _money("1.00"))
+    accrued = gw.accrue_points(center, rid("ac"), poor.request_id, 50)
     cancelled = gw.cancel_accrual(center, rid("cc"), accrued.request_id, 50)
     assert [r.outcome for r in (paid, back, accrued, cancelled)] == [Outcome.SUCCESS] * 4
     assert (gw.points_balance(center, RICH), gw.points_balance(center, POOR)) == (800, 0)
 
     ledger = emulator.ledger()["centers"]["emulator-rub"]
-    assert (ledger["held"], ledger["settled"], ledger["refunded"]) == ("0.00", "20.00", "5.00")
+    # held: the 1.00 authorized on the poor card for its accrual
+    assert (ledger["held"], ledger["settled"], ledger["refunded"]) == ("1.00", "20.00", "5.00")

@@ -56,7 +56,9 @@ def test_pay_and_return_points(emulator):
 
 def test_accrue_and_cancel_accrual(emulator):
     svc = emulator.service()
-    acc = svc.AccruePoints(request_id=emulator.rid("acc"), card_number=POOR, points=50)
+    acc = svc.AccruePoints(request_id=emulator.rid("acc"),
+                           authorization_request_id=emulator.authorize(card=POOR).request_id,
+                           points=50)
     assert acc.status == "success"
     assert _points(emulator, POOR).points == 50
     over = svc.CancelAccrual(request_id=emulator.rid("can"), accrual_request_id=acc.request_id,
@@ -75,16 +77,22 @@ def test_accrue_and_cancel_accrual(emulator):
     wrong = svc.CancelAccrual(request_id=emulator.rid("can"), accrual_request_id=pay.request_id,
                               points=1)
     assert wrong.status == "not_found"
-    not_enrolled = svc.AccruePoints(request_id=emulator.rid("acc"), card_number=PLAIN,
-                                    points=5)
-    assert not_enrolled.status == "declined"
+    not_enrolled = svc.AccruePoints(
+        request_id=emulator.rid("acc"),
+        authorization_request_id=emulator.authorize(card=PLAIN).request_id, points=5)
+    assert (not_enrolled.status, not_enrolled.response_code) == ("declined", "AS105")
+    unknown = svc.AccruePoints(request_id=emulator.rid("acc"),
+                               authorization_request_id="no-such-authorization", points=5)
+    assert unknown.status == "not_found"
     assert _points(emulator, PLAIN).enrolled is False
 
 
 def test_points_status_kinds_and_ledger_cards(emulator):
     svc = emulator.service()
     pay = svc.PayWithPoints(request_id=emulator.rid("pay"), card_number=RICH, points=10)
-    acc = svc.AccruePoints(request_id=emulator.rid("acc"), card_number=RICH, points=4)
+    acc = svc.AccruePoints(request_id=emulator.rid("acc"),
+                           authorization_request_id=emulator.authorize(card=RICH).request_id,
+                           points=4)
     can = svc.CancelAccrual(request_id=emulator.rid("can"), accrual_request_id=acc.request_id,
                             points=4)
     ret = svc.ReturnPoints(request_id=emulator.rid("ret"), payment_request_id=pay.request_id,
@@ -95,8 +103,11 @@ def test_points_status_kinds_and_ledger_cards(emulator):
         st = svc.TransactionStatus(request_id=rid)
         assert (st.status, st.kind) == ("success", kind)
     svc.PayWithPoints(request_id=emulator.rid("pay"), card_number=RICH, points=1)
-    assert emulator.ledger()["cards"] == [{"card": "427600******0009", "points": 999},
-                                          {"card": "427600******0017", "points": 0}]
+    assert emulator.ledger()["cards"] == [
+        {"card": "427600******0009", "points": 999, "paid": 11, "returned": 10,
+         "accrued": 4, "cancelled": 4},
+        {"card": "427600******0017", "points": 0, "paid": 0, "returned": 0, "accrued": 0,
+         "cancelled": 0}]
 
 
 def test_points_must_be_positive_and_ids_not_reused(emulator):
@@ -105,8 +116,23 @@ def test_points_must_be_positive_and_ids_not_reused(emulator):
         svc.PayWithPoints(request_id=emulator.rid(), card_number=RICH, points=0)
     assert emulator.fault_code(exc.value) == "Client.InvalidPoints"
     rid = emulator.rid()
-    svc.AccruePoints(request_id=rid, card_number=RICH, points=1)
+    svc.AccruePoints(request_id=rid,
+                     authorization_request_id=emulator.authorize(card=RICH).request_id,
+                     points=1)
     with pytest.raises(zeep.exceptions.Fault) as exc:
         svc.PayWithPoints(request_id=rid, card_number=RICH, points=1)
     assert emulator.fault_code(exc.value) == "Client.RequestIdReused"
     assert _points(emulator, RICH).points == 1001
+
+
+def test_a_points_payment_returned_before_it_arrived_is_voided(emulator):
+    """A ReturnPoints for a payment the center never saw leaves a tombstone: the payment,
+    arriving late, is declined and takes nothing."""
+    svc = emulator.service()
+    rid = emulator.rid("late")
+    missing = svc.ReturnPoints(request_id=emulator.rid("ret"), payment_request_id=rid,
+                               points=5)
+    assert missing.status == "not_found"
+    late = svc.PayWithPoints(request_id=rid, card_number=RICH, points=5)
+    assert (late.status, late.message) == ("declined", "voided")
+    assert _points(emulator, RICH).points == 1000

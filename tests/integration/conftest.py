@@ -20,6 +20,7 @@ from ..support import (Emulator, MovableClock, Reconciler, create_pg_database, d
 
 MERCHANT = 100001          # RUB -> emulator-rub, USD -> emulator-usd, two-stage
 RUB_ONLY = 100002          # RUB and USD accepted, only a RUB center: USD is converted
+BONUS = 100003             # RUB -> emulator-rub, two-stage, bonus program, 1 point per 100
 TIMEOUT = 1.5              # gateway's read timeout; the emulator answers 0119 after 3 s
 
 
@@ -43,12 +44,17 @@ def backend(request, tmp_path_factory):
                                notify_allow_private=True), clock=clock)
     for name, cur, partial, days in admin.DEMO_CENTERS:
         admin.add_center(container.uow, name, f"{emulator.url}/{name}?wsdl", cur,
-                         partial_reversal=partial, hold_days=days)
+                         partial_reversal=partial, hold_days=days,
+                         bonus_program=name in admin.DEMO_BONUS_CENTERS)
     admin.save_merchant(container.uow, MERCHANT, admin.MerchantSettings(
         name="Shop", currencies=("RUB", "USD"), two_stage=True, secret_word="s3cret",
         processing=(("RUB", "emulator-rub"), ("USD", "emulator-usd"))), create=True)
     admin.save_merchant(container.uow, RUB_ONLY, admin.MerchantSettings(
         name="Rouble shop", currencies=("RUB", "USD"), processing=(("RUB", "emulator-rub"),)),
+        create=True)
+    admin.save_merchant(container.uow, BONUS, admin.MerchantSettings(
+        name="Bonus shop", currencies=("RUB",), two_stage=True,
+        processing=(("RUB", "emulator-rub"),), bonus_program=True, accrual_rate="1"),
         create=True)
     admin.add_user(container.uow, MERCHANT, "erp_user", "Passw0rd1", list(Right))
     admin.set_rate(container.uow, clock, "USD", "RUB", "90.50")

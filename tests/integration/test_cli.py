@@ -124,6 +124,27 @@ def test_time_zone_of_the_merchants_cabinet(cli):
                                       "Mars/Olympus", ok=False).stderr
 
 
+def test_bonus_program_settings(cli):
+    cli("db", "upgrade")
+    cli("processing", "add", "--name", "bank", "--url", "http://127.0.0.1:9/bank?wsdl",
+        "--currency", "RUB", "--bonus-program")
+    cli("processing", "add", "--name", "plain", "--url", "http://127.0.0.1:9/plain?wsdl",
+        "--currency", "RUB")
+    centers = cli("processing", "list").stdout
+    assert "\tbonus-program\thttp://127.0.0.1:9/bank" in centers
+    assert "\tno-bonus-program\thttp://127.0.0.1:9/plain" in centers
+    cli("merchant", "add", "--id", "780", "--name", "Shop")
+    assert "\tno-bonus-program\taccrual-rate=0.00" in cli("merchant", "list").stdout
+    cli("merchant", "update", "780", "--bonus-program", "--accrual-rate", "1.5")
+    assert "\tbonus-program\taccrual-rate=1.50" in cli("merchant", "list").stdout
+    for bad in ("-1", "101", "1.234", "x", "1e2"):
+        refused = cli("merchant", "update", "780", "--accrual-rate", bad, ok=False)
+        assert "accrual rate" in refused.stderr
+    assert "\tbonus-program\taccrual-rate=1.50" in cli("merchant", "list").stdout
+    cli("merchant", "update", "780", "--no-bonus-program")
+    assert "\tno-bonus-program\taccrual-rate=1.50" in cli("merchant", "list").stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB"), "CUR=NAME"),
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB=none"),

@@ -255,8 +255,10 @@ def test_unresolved_after_the_limit_is_reported_and_listed(gw, emulator, tmp_pat
     with gw.uow.reader() as uow:
         center = uow.centers.get("emulator-rub")
         url, partial, days = center.url, center.partial_reversal, center.hold_days
+        bonus = center.bonus_program
     admin.add_center(gw.uow, "emulator-rub", f"http://127.0.0.1:{dead}/emulator-rub?wsdl",
-                     "RUB", partial_reversal=partial, hold_days=days, replace=True)
+                     "RUB", partial_reversal=partial, hold_days=days, bonus_program=bonus,
+                     replace=True)
     try:
         for _ in range(3):
             gw.clock.move(hours=2)
@@ -269,7 +271,7 @@ def test_unresolved_after_the_limit_is_reported_and_listed(gw, emulator, tmp_pat
         assert "unavailable" in listing.stdout
     finally:
         admin.add_center(gw.uow, "emulator-rub", url, "RUB", partial_reversal=partial,
-                         hold_days=days, replace=True)
+                         hold_days=days, bonus_program=bonus, replace=True)
     gw.clock.move(hours=2)
     gw.resolve(max_attempts=3)
     assert load(gw, order.bill_number).state == "Approved"

@@ -94,28 +94,39 @@ def write_outbox(uow: CheckoutUnitOfWork, *, clock: Clock) -> int:
             uow.flush()
         sequence = uow.notifications.last_sequence(order.id)
         now = clock.now()
+        # A form POST carries one operation: a card + points payment is one POST per pay
+        # operation; a SOAP packet carries both.
+        each = merchant.notify_protocol == PushProtocol.POST.value
         for kind, success, op in chosen:
-            sequence += 1
-            uow.notifications.add(Notification(
-                merchant.merchant_id, order.id, order.bill_number, order.order_number,
-                sequence, kind, success, op.number if op else None,
-                op.type if op else _TYPE_OF_KIND[kind], order.state,
-                content_of(order, kind, success, op), now))
-            written += 1
+            ops = [op] if op is None or not each or kind is not ResultKind.PAY else \
+                [op] + _other_payments(order, op)
+            for one in ops:
+                sequence += 1
+                uow.notifications.add(Notification(
+                    merchant.merchant_id, order.id, order.bill_number, order.order_number,
+                    sequence, kind, success, one.number if one else None,
+                    one.type if one else _TYPE_OF_KIND[kind], order.state,
+                    content_of(order, kind, success, one, others=not each), now))
+                written += 1
     return written
 
 
+def _other_payments(order: Order, op: Operation) -> list[Operation]:
+    """The successful pay operations of the order beside ``op`` (the points part of a card +
+    points payment)."""
+    return [o for o in order.operations_of(OperationType.PAY) if o is not op and o.succeeded]
+
+
 def content_of(order: Order, kind: ResultKind, success: bool,
-               op: Operation | None) -> dict[str, Any]:
+               op: Operation | None, *, others: bool = True) -> dict[str, Any]:
     """The frozen content of a notification: the order and the operations of the result, in
     our own names (the sender maps them to Assist's fields).  A card + points payment
-    carries both successful pay operations."""
+    carries both successful pay operations (unless ``others`` is False: one each)."""
     ops = []
     if op is not None:
         ops.append(op)
-        if kind is ResultKind.PAY:
-            ops += [o for o in order.operations_of(OperationType.PAY)
-                    if o is not op and o.succeeded]
+        if kind is ResultKind.PAY and others:
+            ops += _other_payments(order, op)
     return {
         "kind": kind.value, "success": success,
         "order": {
