@@ -29,8 +29,9 @@ def _milli(value: Decimal) -> int:
     return int((value * 1000).to_integral_value())
 
 
-def _where(flt: OrderFilter, sqlite: bool) -> list:
-    o = orders.c
+def where(flt: OrderFilter, sqlite: bool, table=orders) -> list:
+    """The conditions of the filter on ``table`` (``orders`` or an alias of it)."""
+    o = table.c
     conds = [o.merchant_id == flt.merchant_id]
     if flt.order_number is not None and not flt.is_mask:
         conds.append(o.order_number == flt.order_number)
@@ -57,7 +58,7 @@ def _where(flt: OrderFilter, sqlite: bool) -> list:
         conds.append(or_(*(func.lower(col).like(pattern, escape="\\")
                            for col in (o.lastname, o.firstname, o.email))))
     if flt.card_last4:
-        p = operations.c
+        p = operations.alias("card_pay").c  # apart from any ``operations`` around it
         conds.append(select(p.id).where(
             p.order_id == o.id, p.type == int(OperationType.PAY),
             p.means_number.like("%" + flt.card_last4)).exists())
@@ -78,7 +79,7 @@ class SqlOrderMonitor:
     def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *, by: str = "date",
              descending: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
         o = orders.c
-        conds = _where(flt, self.sqlite)
+        conds = where(flt, self.sqlite)
         if by == "amount":
             key = _MILLI if self.sqlite else o.amount
         else:
@@ -124,7 +125,7 @@ class SqlOrderMonitor:
         o = orders.c
         total = func.sum(_MILLI) if self.sqlite else func.sum(o.amount)
         stmt = (select(o.currency, o.state, func.count(), total)
-                .where(*_where(flt, self.sqlite)).group_by(o.currency, o.state)
+                .where(*where(flt, self.sqlite)).group_by(o.currency, o.state)
                 .order_by(o.currency, o.state))
         with self.engine.connect() as conn:
             found = conn.execute(stmt).all()

@@ -540,3 +540,8 @@ def bulk_act():
                  g.user.login, result.operation.state)
         results.append((bill, result, None))
     return _render("bulk.html", action=action, results=results)
+
+
+# Pages in modules of their own, on this blueprint.
+from . import account_export  # noqa: E402,F401
+from . import account_reports  # noqa: E402,F401
