@@ -20,11 +20,10 @@ from ..domain.model import Right
 from ..domain.records import Window
 from ..services import cabinet_reports
 from . import account_texts as texts
-from . import formats
 from .texts import money
 from .account import (_container, _day, _message, _midnight, _needs, _now, _render, bp,
                       signed_in)
-from .account_export import DELIMITERS, _download, csv_file, csv_rows
+from .account_files import CSV_TYPE, DELIMITERS, csv_file, csv_rows, download
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +140,6 @@ def registry():
         lines = csv_rows(stream, delimiter)
     log.info("cabinet registry of %s: merchant %s login %r", day, g.user.merchant_id,
              g.user.login)
-    return _download(csv_file(lines, delimiter), formats.CONTENT_TYPES["1"],
+    return download(csv_file(lines, delimiter), CSV_TYPE,
                      f"registry-{day:%Y%m%d}.csv")
 
