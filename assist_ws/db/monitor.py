@@ -91,10 +91,12 @@ class SqlOrderMonitor:
                 at = _milli(value) if self.sqlite else value
             else:
                 at = after.created_at
+            # The key's own bound beside the pair's: the index scan starts at the cursor
+            # (a row-value or OR condition alone would scan from the first row down).
             if descending:
-                conds.append(or_(key < at, and_(key == at, o.id < after.id)))
+                conds += [key <= at, or_(key < at, and_(key == at, o.id < after.id))]
             else:
-                conds.append(or_(key > at, and_(key == at, o.id > after.id)))
+                conds += [key >= at, or_(key > at, and_(key == at, o.id > after.id))]
         keys = (key.desc(), o.id.desc()) if descending else (key, o.id)
         stmt = (select(o.id, o.created_at, o.bill_number, o.order_number, o.amount, o.currency,
                        o.state, o.test_mode, o.lastname, o.firstname, o.middlename, o.email)

@@ -362,9 +362,10 @@ def orders():
         bad.append("sort")
         sort = "-date"
     by, descending = SORTS[sort]
-    page = cabinet.monitor(_container().order_monitor, g.user, flt,
-                           _cursor(request.args.get("after"), by), by=by,
-                           descending=descending)
+    after = _cursor(request.args.get("after"), by)
+    # The totals are the filter's, the same on every page: shown on the first one.
+    page = cabinet.monitor(_container().order_monitor, g.user, flt, after, by=by,
+                           descending=descending, totals=after is None)
     args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
                             if k not in ("after", "lang")}
     next_url = url_for("account.orders", **args, after=_cursor_text(page.next)) \
