@@ -2,9 +2,10 @@
 merchant and 1,000,000 of another, through gunicorn as ``assist-ws serve`` runs it, signed in
 as a browser is (a session cookie).
 
-* p50/p95 of the orders monitor -- every page computes the filter's totals too: the first
-  page of one day (86,400 orders), a deep page (900,000 orders down the whole period), and
-  an order number mask (``CAB-12345%``).  Goal: p95 <= 150 ms each.
+* p50/p95 of the orders monitor -- a first page computes the filter's totals too: the
+  first page of one day (86,400 orders), a deep page (900,000 orders down the whole
+  period), and an order number mask (``CAB-12345%``).  Goal: p95 <= 150 ms each.  The first
+  page of the default period, 30 days (all 1,000,000 orders summed), is shown beside them.
 * The export of 1,000,000 operations (the whole period) as CSV and as XLSX: rows per second
   (of the clock, and of the workers' CPU: the steadier figure on a shared machine) and the
   server's peak memory (master and workers, PSS summed; see
@@ -152,9 +153,12 @@ def main() -> None:
                 ("order number mask CAB-12345%", f"/account/orders?{period}"
                                                  f"&number=CAB-12345%25"),
             ]
-            print(f"monitor, {a.samples} requests each, the filter's totals on every page:")
-            for label, path in pages:
-                p50, p95 = timed(s, gw.url + path, a.samples, 'class="order-row"')
+            pages.append(("first page of 30 days (all orders)", f"/account/orders?{period}"))
+            print(f"monitor, {a.samples} requests each (the last one: a quarter of them), the "
+                  f"filter's totals on each first page:")
+            for i, (label, path) in enumerate(pages):
+                p50, p95 = timed(s, gw.url + path, a.samples if i < 3 else a.samples // 4,
+                                 'class="order-row"')
                 print(f"  {label:38s} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
                       f"{verdict(p95 <= GOAL_MS)}")
             with MemoryWatch(gw.proc.pid) as idle:

@@ -76,7 +76,7 @@ def xlsx(lines: Iterable[OperationLine]) -> Iterator[bytes]:
                     sheet.write_datetime
                 row = 1
             for col, value in enumerate(replies.result_line(line)):
-                if value is None:
+                if value is None or value == "":  # an empty cell is no cell
                     continue
                 kind = type(value)
                 if col in _AMOUNTS:
