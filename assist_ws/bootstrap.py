@@ -152,6 +152,17 @@ class Container:
         return SqlOrderMonitor(self.engine)
 
     @functools.cached_property
+    def order_export(self):
+        """The merchant cabinet's export and daily report (their reads, on the engine)."""
+        from .db.reports import SqlOrderExport
+        return SqlOrderExport(self.engine)
+
+    @functools.cached_property
+    def daily_report(self):
+        from .db.reports import SqlDailyReport
+        return SqlDailyReport(self.engine)
+
+    @functools.cached_property
     def merchant_api(self):
         """The merchant web services (order state/result, confirm, cancel, results by
         date), with a success cache of verified credentials for this process."""

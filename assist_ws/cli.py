@@ -493,7 +493,11 @@ def worker(once, interval, jobs) -> None:
 
 @main.command()
 @click.option("--emulator-url", default=DEFAULT_EMULATOR_URL, show_default=True)
-def demo(emulator_url) -> None:
+@click.option("--orders", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
+              help="Give the demo merchant this many orders of history over the last 90 "
+                   "days (paid, held, confirmed, canceled, declined); only those missing "
+                   "are added.")
+def demo(emulator_url, orders) -> None:
     """Migrate and seed the demo merchant (idempotent)."""
     from .db.migrate import upgrade
     settings = Settings.from_env()
@@ -503,6 +507,12 @@ def demo(emulator_url) -> None:
     click.echo(f"demo merchant {admin.DEMO_MERCHANT_ID}: login {admin.DEMO_LOGIN}, password "
                f"{admin.DEMO_PASSWORD}, secret word {admin.DEMO_SECRET}; centers at "
                f"{emulator_url}")
+    if orders:
+        from .db import demo_history
+        centers = {currency: name for name, currency, _p, _d in admin.DEMO_CENTERS}
+        added = demo_history.fill(c.engine, admin.DEMO_MERCHANT_ID, orders, c.clock.now(),
+                                  centers=centers)
+        click.echo(f"history: {added} orders added ({orders} wanted) over the last 90 days")
 
 
 # -- result notifications -----------------------------------------------------------------

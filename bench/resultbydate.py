@@ -29,25 +29,32 @@ from .ws import LOGIN, MERCHANT, PASSWORD, PG_URL, cpu_seconds, create_pg, drop_
 NS = "http://www.paysecure.ru/ws/"
 
 
-def bulk_insert(url: str, operations: int) -> tuple[datetime, datetime]:
-    """``operations / 2`` orders of the bench merchant, each with a pay (100) and a cancel
-    (300) operation, one order a second back from now.  The window that holds them all."""
+def bulk_insert(url: str, operations: int, *, merchant: int = MERCHANT, prefix: str = "RBD",
+                bill_base: int = 3_000_000_000_000_000, per_order: int = 2,
+                states: tuple[str, ...] = ("Canceled",), settle: bool = True
+                ) -> tuple[datetime, datetime]:
+    """``operations / per_order`` orders of ``merchant`` numbered ``prefix-1``, ..., each
+    with a pay (100) and, with ``per_order`` 2, a cancel (300) operation, one order a second
+    back from now, their states taken in turn from ``states``; then (``settle``) the tables
+    vacuumed and analyzed.  The window that holds them all."""
     from sqlalchemy import create_engine, text
 
     from assist_ws.db.engine import normalize_url
-    n = operations // 2
+    n = operations // per_order
     engine = create_engine(normalize_url(url))
     with engine.begin() as conn:
         conn.execute(text("""
             INSERT INTO orders (bill_number, merchant_id, order_number, amount, currency, delay,
                 language, state, payment_means, test_mode, center, created_at, updated_at,
                 lastname, firstname, email)
-            SELECT (3000000000000000 + g)::text, :m, 'RBD-' || g, 100 + (g % 1000), 'RUB',
-                false, 'RU', 'Canceled', '["card"]', true, 'emulator-rub',
-                (now() at time zone 'utc') - make_interval(secs => g),
+            SELECT (:base + g)::text, :m, :prefix || '-' || g, 100 + (g % 1000), 'RUB',
+                false, 'RU', (CAST(:states AS text[]))[1 + g % :k], '["card"]', true,
+                'emulator-rub', (now() at time zone 'utc') - make_interval(secs => g),
                 (now() at time zone 'utc') - make_interval(secs => g) + interval '1 minute',
                 'Ivanov', 'Ivan', 'buyer' || g || '@example.com'
-            FROM generate_series(1, :n) AS g"""), {"m": MERCHANT, "n": n})
+            FROM generate_series(1, :n) AS g"""),
+            {"m": merchant, "n": n, "base": bill_base, "prefix": prefix,
+             "states": list(states), "k": len(states)})
         conn.execute(text("""
             INSERT INTO operations (order_id, number, type, state, amount, currency, means,
                 means_type, means_number, cardholder, card_expiry, response_code,
@@ -57,17 +64,25 @@ def bulk_insert(url: str, operations: int) -> tuple[datetime, datetime]:
                 CASE v.n WHEN 1 THEN 'A' || (o.id % 100000) END, 'approved', 'emulator-rub',
                 false, o.created_at + make_interval(secs => v.n * 10),
                 o.created_at + make_interval(secs => v.n * 10 + 1)
-            FROM orders o CROSS JOIN (VALUES (1), (2)) AS v(n)
-            WHERE o.order_number LIKE 'RBD-%'"""))
+            FROM orders o CROSS JOIN generate_series(1, :per) AS v(n)
+            WHERE o.merchant_id = :m AND o.order_number LIKE :like"""),
+            {"m": merchant, "per": per_order, "like": prefix + "-%"})
+    if settle:
+        vacuum(engine)
+    engine.dispose()
+    end = datetime.now(timezone.utc) + timedelta(minutes=2)
+    return end - timedelta(seconds=n + 3600), end
+
+
+def vacuum(engine) -> None:
+    """A settled table, as a day-old window would be: vacuumed, analyzed, in the cache."""
+    from sqlalchemy import text
+
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # A settled table, as a day-old window would be: vacuumed, analyzed, in the cache.
         conn.execute(text("VACUUM ANALYZE orders"))
         conn.execute(text("VACUUM ANALYZE operations"))
         conn.execute(text("SELECT count(*), sum(o.amount) FROM operations p "
                           "JOIN orders o ON o.id = p.order_id"))
-    engine.dispose()
-    end = datetime.now(timezone.utc) + timedelta(minutes=2)
-    return end - timedelta(seconds=n + 3600), end
 
 
 def _window(start: datetime, end: datetime) -> dict:

@@ -30,8 +30,9 @@ def _milli(value: Decimal) -> int:
     return int((value * 1000).to_integral_value())
 
 
-def _where(flt: OrderFilter, sqlite: bool) -> list:
-    o = orders.c
+def where(flt: OrderFilter, sqlite: bool, table=orders) -> list:
+    """The conditions of the filter on ``table`` (``orders`` or an alias of it)."""
+    o = table.c
     conds = [o.merchant_id == flt.merchant_id]
     if flt.order_number is not None and not flt.is_mask:
         conds.append(o.order_number == flt.order_number)
@@ -58,7 +59,7 @@ def _where(flt: OrderFilter, sqlite: bool) -> list:
         conds.append(or_(*(func.lower(col).like(pattern, escape="\\")
                            for col in (o.lastname, o.firstname, o.email))))
     if flt.card_last4:
-        p = operations.c
+        p = operations.alias("card_pay").c  # apart from any ``operations`` around it
         conds.append(select(p.id).where(
             p.order_id == o.id, p.type == int(OperationType.PAY),
             p.means_number.like("%" + flt.card_last4)).exists())
@@ -79,7 +80,7 @@ class SqlOrderMonitor:
     def page(self, flt: OrderFilter, after: Cursor | None, limit: int, *, by: str = "date",
              descending: bool = True) -> tuple[list[MonitorRow], Cursor | None]:
         o = orders.c
-        conds = _where(flt, self.sqlite)
+        conds = where(flt, self.sqlite)
         if by == "amount":
             key = _MILLI if self.sqlite else o.amount
         else:
@@ -91,10 +92,12 @@ class SqlOrderMonitor:
                 at = _milli(value) if self.sqlite else value
             else:
                 at = after.created_at
+            # The key's own bound beside the pair's: the index scan starts at the cursor
+            # (a row-value or OR condition alone would scan from the first row down).
             if descending:
-                conds.append(or_(key < at, and_(key == at, o.id < after.id)))
+                conds += [key <= at, or_(key < at, and_(key == at, o.id < after.id))]
             else:
-                conds.append(or_(key > at, and_(key == at, o.id > after.id)))
+                conds += [key >= at, or_(key > at, and_(key == at, o.id > after.id))]
         keys = (key.desc(), o.id.desc()) if descending else (key, o.id)
         stmt = (select(o.id, o.created_at, o.bill_number, o.order_number, o.amount, o.currency,
                        stored(orders.c.state), o.test_mode, o.lastname, o.firstname,
@@ -126,7 +129,7 @@ class SqlOrderMonitor:
         o = orders.c
         total = func.sum(_MILLI) if self.sqlite else func.sum(o.amount)
         stmt = (select(o.currency, stored(orders.c.state), func.count(), total)
-                .where(*_where(flt, self.sqlite)).group_by(o.currency, o.state)
+                .where(*where(flt, self.sqlite)).group_by(o.currency, o.state)
                 .order_by(o.currency, o.state))
         with self.engine.connect() as conn:
             found = conn.execute(stmt).all()

@@ -355,7 +355,7 @@ _OPERATION_COLUMNS = (operations.c.number, stored(operations.c.type), stored(ope
                       operations.c.client_ip, operations.c.created_at,
                       operations.c.finished_at)
 #: The columns of ``OperationLine``, in order.
-_LINE_COLUMNS = (
+LINE_COLUMNS = (
     orders.c.order_number,
     (orders.c.bill_number + literal_column("'.'") + cast(operations.c.number, String))
     .label("bill_number"),
@@ -379,7 +379,7 @@ def _lines_query(after: bool, success: bool | None) -> DirectQuery:
     if found is not None:
         return found
     created, t = operations.c.created_at, bindparam("after_t", type_=UtcDateTime())
-    stmt = (select(*_LINE_COLUMNS)
+    stmt = (select(*LINE_COLUMNS)
             .join_from(operations, orders, operations.c.order_id == orders.c.id)
             .where(orders.c.merchant_id == bindparam("m"),
                    created >= bindparam("s", type_=UtcDateTime()),

@@ -20,6 +20,10 @@ compares them):
   than any column can hold, so that no value is ever quoted for being empty;
 * PostgreSQL ends a line with LF: each line (one CopyData message a row) is given CRLF.
 
+The same fields serve the cabinet's export (``statement_lines``): the operations of the
+orders a monitor filter selects, from a statement of the caller's over ``operations p`` and
+``orders o``.
+
 One statement, so one snapshot, while the reply streams (the general path reads pages, each
 its own query).  Only on PostgreSQL, with the connection's client encoding UTF-8, and a
 delimiter of one printable ASCII character (or a tab) other than ``"``; elsewhere the rows
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from sqlalchemy import Select, literal_column
 from sqlalchemy.engine import Connection
 
 from ..domain.model import OperationState
@@ -73,8 +78,9 @@ def _text(column: str) -> str:
 
 
 _OPEN_SQL = ", ".join(f"'{state}'" for state in _OPEN)
-#: The fields, in ``OperationLine``'s order (without the id).
-_FIELDS = ", ".join([
+#: The fields, in ``OperationLine``'s order (without the id), over ``operations p`` and
+#: ``orders o``.
+FIELDS = ", ".join([
     _cell("o.order_number"),
     "o.bill_number || '.' || p.number",
     "CASE WHEN o.test_mode THEN '1' ELSE '0' END",
@@ -102,7 +108,7 @@ _FIELDS = ", ".join([
     _text("o.middlename"),
     _text("o.email"),
 ])
-_SELECT = (f"SELECT {_FIELDS} FROM operations p JOIN orders o ON o.id = p.order_id "
+_SELECT = (f"SELECT {FIELDS} FROM operations p JOIN orders o ON o.id = p.order_id "
            f"WHERE o.merchant_id = %(m)s AND p.created_at >= %(s)s AND p.created_at < %(e)s "
            f"{{success}} ORDER BY p.created_at, p.id")
 _SUCCESS = {None: "", True: "AND p.state = %(ok)s", False: "AND p.state <> %(ok)s"}
@@ -123,17 +129,47 @@ def available(connection: Connection, delimiter: str) -> bool:
 def lines(connection: Connection, merchant_id: int, window: Window, delimiter: str, *,
           success: bool | None = None) -> Iterator[bytes]:
     """The CSV lines (see the module doc), in chunks of about ``CHUNK`` bytes."""
+    to_db = UtcDateTime().process_bind_param
+    params = {"m": merchant_id, "s": to_db(window.start, None), "e": to_db(window.end, None),
+              "ok": OperationState.SUCCESS.value}
+    return copy_lines(connection, _SELECT.format(success=_SUCCESS[success]), params,
+                      delimiter)
+
+
+def select_lines(statement: Select) -> Select:
+    """``statement`` -- a select from ``operations`` aliased ``p`` joined to ``orders``
+    aliased ``o``, with its own conditions and order -- with the CSV's fields as its
+    columns, for ``statement_lines``."""
+    return statement.with_only_columns(literal_column(FIELDS))
+
+
+def statement_lines(connection: Connection, statement: Select,
+                    delimiter: str) -> Iterator[bytes]:
+    """The CSV lines of the rows of ``select_lines(statement)``: the statement compiled for
+    the connection's driver, its parameters bound as the columns' types bind them."""
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    params = {}
+    for name, value in compiled.construct_params().items():
+        bind = compiled.binds.get(name)  # none for each value of an expanded IN
+        processor = None if bind is None else \
+            bind.type.dialect_impl(dialect).bind_processor(dialect)
+        params[name] = processor(value) if processor is not None else value
+    return copy_lines(connection, str(compiled), params, delimiter)
+
+
+def copy_lines(connection: Connection, select_sql: str, params: dict,
+               delimiter: str) -> Iterator[bytes]:
+    """The CSV lines of a select of ``FIELDS`` (with ``%(name)s`` parameters), made by
+    ``COPY``, in chunks of about ``CHUNK`` bytes."""
     from psycopg import sql
 
     if not connection.in_transaction():
         connection.begin()  # as ``execute`` would (in autocommit: bookkeeping only)
-    to_db = UtcDateTime().process_bind_param
-    params = {"m": merchant_id, "s": to_db(window.start, None), "e": to_db(window.end, None),
-              "ok": OperationState.SUCCESS.value}
     null = ("x" if delimiter != "x" else "y") * _NULL_LENGTH
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER {}, NULL {})").format(
-        sql.SQL(_SELECT.format(success=_SUCCESS[success])), sql.Literal(delimiter),
-        sql.Literal(null))
+        sql.SQL(select_sql), sql.Literal(delimiter), sql.Literal(null))
     driver = driver_connection(connection)
     with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
         buf = bytearray()

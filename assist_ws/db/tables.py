@@ -153,8 +153,14 @@ orders = Table(
     Column("settlement_batch_id", String(32)),
     Index("ix_orders_merchant_order_number", "merchant_id", "order_number"),
     Index("ix_orders_state_created", "state", "created_at"),
-    # The cabinet's orders monitor walks a merchant's orders by this key.
-    Index("ix_orders_merchant_created", "merchant_id", "created_at", "id"),
+    # The cabinet's orders monitor walks a merchant's orders by this key, and sums a
+    # period's totals from the index alone (PostgreSQL).
+    Index("ix_orders_merchant_created", "merchant_id", "created_at", "id",
+          postgresql_include=["currency", "state", "amount"]),
+    # Order number masks that start with their own characters (``CAB-12%``), whatever the
+    # collation (PostgreSQL).
+    Index("ix_orders_merchant_number_pattern", "merchant_id", "order_number",
+          postgresql_ops={"order_number": "text_pattern_ops"}),
 )
 
 #: States in which an order's payment is owed to the merchant (settled at the cut-off).

@@ -160,16 +160,17 @@ def _require(user: CabinetUser, right: Right) -> None:
 
 # -- the orders monitor --------------------------------------------------------------------
 def monitor(port: OrderMonitor, user: CabinetUser, flt: OrderFilter, after: Cursor | None,
-            *, by: str = "date", descending: bool = True, limit: int = PAGE_SIZE
-            ) -> MonitorPage:
-    """A page of the user's merchant's orders under the filter, and the filter's totals."""
+            *, by: str = "date", descending: bool = True, limit: int = PAGE_SIZE,
+            totals: bool = True) -> MonitorPage:
+    """A page of the user's merchant's orders under the filter, and (``totals``) the
+    filter's totals."""
     _require(user, Right.MONITOR)
     if flt.merchant_id != user.merchant_id:
         raise PermissionDenied("another merchant's orders", Second.WEB_SERVICE)
     if by not in ("date", "amount"):
         raise ValidationError(f"orders are sorted by date or amount, not {by!r}", Second.NONE)
     rows, cursor = port.page(flt, after, limit, by=by, descending=descending)
-    return MonitorPage(tuple(rows), cursor, tuple(port.totals(flt)))
+    return MonitorPage(tuple(rows), cursor, tuple(port.totals(flt)) if totals else ())
 
 
 # -- the order card ------------------------------------------------------------------------

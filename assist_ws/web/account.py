@@ -368,9 +368,10 @@ def orders():
         bad.append("sort")
         sort = "-date"
     by, descending = SORTS[sort]
-    page = cabinet.monitor(_container().order_monitor, g.user, flt,
-                           _cursor(request.args.get("after"), by), by=by,
-                           descending=descending)
+    after = _cursor(request.args.get("after"), by)
+    # The totals are the filter's, the same on every page: shown on the first one.
+    page = cabinet.monitor(_container().order_monitor, g.user, flt, after, by=by,
+                           descending=descending, totals=after is None)
     args: dict[str, Any] = {k: v for k, v in request.args.to_dict(flat=False).items()
                             if k not in ("after", "lang")}
     next_url = url_for("account.orders", **args, after=_cursor_text(page.next)) \
@@ -548,8 +549,10 @@ def bulk_act():
     return _render("bulk.html", action=action, results=results)
 
 
-# The administration pages (users, audit log), the settings page and the two-factor pages add
-# their routes to ``bp``.
+# Pages in modules of their own add their routes to ``bp``: the administration pages (users,
+# audit log), the settings page, two-factor sign-in, export and reports.
 from . import account_admin  # noqa: E402,F401
 from . import account_settings  # noqa: E402,F401
 from . import account_two_factor  # noqa: E402
+from . import account_export  # noqa: E402,F401
+from . import account_reports  # noqa: E402,F401

@@ -438,6 +438,46 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
 for _lang, _texts in ADMIN_TEXTS.items():
     TEXTS[_lang].update(_texts)
 
+# The export and the reports.
+TEXTS["RU"].update({
+    "export": "Выгрузить",
+    "export_what": "Выгрузка",
+    "export_operations": "операции заказов",
+    "export_orders": "заказы (их оплаты)",
+    "export_format": "Формат",
+    "export_delimiter": "Разделитель CSV",
+    "reports": "Отчёты",
+    "show_report": "Показать",
+    "report_hint": "Успешные операции по дням (часовой пояс {zone}).",
+    "report_chart": "Суммы по дням, {currency}",
+    "report_table": "По дням",
+    "report_total": "Итого",
+    "report_none": "За период операций нет.",
+    "report_period": "Период должен быть не длиннее {days} дней и не заканчиваться раньше начала.",
+    "day": "День",
+    "registry": "Реестр за день",
+})
+TEXTS["EN"].update({
+    "export": "Export",
+    "export_what": "Export",
+    "export_operations": "the orders' operations",
+    "export_orders": "orders (their payments)",
+    "export_format": "Format",
+    "export_delimiter": "CSV delimiter",
+    "reports": "Reports",
+    "show_report": "Show",
+    "report_hint": "Successful operations per day (time zone {zone}).",
+    "report_chart": "Amounts per day, {currency}",
+    "report_table": "Per day",
+    "report_total": "Total",
+    "report_none": "No operations in this period.",
+    "report_period": "The period must be at most {days} days long and must not end before "
+                     "it starts.",
+    "day": "Day",
+    "registry": "Day's registry",
+})
+
+
 OPERATION_TYPES = {100: ("Оплата", "Payment"), 200: ("Подтверждение", "Confirm"),
                    300: ("Отмена", "Cancel"), 500: ("Начисление баллов", "Points accrual"),
                    510: ("Отмена начисления", "Accrual cancel")}
