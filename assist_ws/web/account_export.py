@@ -16,7 +16,8 @@ import logging
 from flask import g, request
 
 from ..domain.model import Right
-from ..services import cabinet_reports
+from ..domain.audit import AuditKind
+from ..services import audit, cabinet_reports
 from .account import _container, _message, _needs, _now, bp, parse_filter, signed_in
 from .account_files import (CSV_TYPE, DELIMITERS, XLSX_TYPE, csv_file, csv_rows, download,
                             xlsx)
@@ -60,6 +61,7 @@ def export():
     name = f"{kind}-{flt.since:%Y%m%d}-{_now():%Y%m%d%H%M%S}" if flt.since else kind
     log.info("cabinet export: merchant %s login %r, %s as %s", g.user.merchant_id,
              g.user.login, kind, fmt)
+    note_export(f"{kind} as {fmt}, {request.query_string.decode('latin-1')}")
     if fmt == "xlsx":
         rows = cabinet_reports.export_lines(port, g.user, flt, payments_only=payments_only)
         return download(xlsx(rows), XLSX_TYPE, name + ".xlsx")
@@ -70,3 +72,11 @@ def export():
         made = csv_rows(cabinet_reports.export_lines(port, g.user, flt,
                                                      payments_only=payments_only), delimiter)
     return download(csv_file(made, delimiter), CSV_TYPE, name + ".csv")
+
+
+def note_export(what: str) -> None:
+    """The export in the audit log (who, when, from where, what was asked), before its
+    first byte is sent."""
+    c = _container()
+    audit.record_alone(c.uow, c.clock, g.user.merchant_id, g.user.login, request.remote_addr,
+                       AuditKind.EXPORT, what[:500])

@@ -24,6 +24,7 @@ from .texts import money
 from .account import (_container, _day, _message, _midnight, _needs, _now, _render, bp,
                       signed_in)
 from .account_files import CSV_TYPE, DELIMITERS, csv_file, csv_rows, download
+from .account_export import note_export
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def registry():
     lines = stream.csv(delimiter)
     if lines is None:
         lines = csv_rows(stream, delimiter)
+    note_export(f"registry of {day:%Y-%m-%d}")
     log.info("cabinet registry of %s: merchant %s login %r", day, g.user.merchant_id,
              g.user.login)
     return download(csv_file(lines, delimiter), CSV_TYPE,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from assist_ws.domain.audit import AuditKind, AuditQuery
 from assist_ws.domain.cards import parse_card
 from assist_ws.domain.model import Customer, Right
 from assist_ws.domain.money import Money
@@ -186,3 +187,19 @@ def test_daily_report_table_chart_and_the_days_registry(gw, shop):
     bad = b.get("/account/reports?from=2020-02-01&to=2020-01-01&lang=EN")
     assert bad.status_code == 400 and "must not end before" in text(bad)
     assert b.get("/account/reports?from=junk").status_code == 400
+
+
+def test_exports_are_in_the_audit_log(gw, shop):
+    merchant, _bills = shop
+    b = signed_in(gw, merchant)
+    assert b.get("/account/export?what=orders&format=csv").status_code == 200
+    day = f"{gw.clock.now():%Y-%m-%d}"
+    assert b.get(f"/account/reports/registry?day={day}").status_code == 200
+    assert signed_in(gw, merchant, "watcher1").get("/account/export").status_code == 403
+    with gw.uow.reader() as r:
+        found = r.audit.find(AuditQuery(merchant, gw.clock.now() - timedelta(hours=1),
+                                        gw.clock.now() + timedelta(hours=1),
+                                        kinds=(AuditKind.EXPORT.value,)), 10)
+    assert sorted((e.login, e.what.split(",")[0]) for e in found) == [
+        ("exporter1", "orders as csv"), ("exporter1", f"registry of {day}")]
+    assert all(e.client == b.ip for e in found)
