@@ -32,7 +32,6 @@ sort take longer than the database takes for the statements.)
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import JSON, bindparam, false, func, select
@@ -58,6 +57,7 @@ from ..domain.ports import (
     RateLookup,
 )
 from .engine import READONLY
+from .per_thread import PerThread
 from .notifications import LAST_SEQUENCE
 from .repositories import (
     BILL_TAKEN,
@@ -386,11 +386,7 @@ class _Notifications:
         return self._open.conn.execute(LAST_SEQUENCE, {"order": order_id}).scalar() or 0
 
 
-class _Local(threading.local):
-    open: _Open | None = None
-
-
-class CoreUnitOfWork:
+class CoreUnitOfWork(PerThread[_Open]):
     """The ``CheckoutUnitOfWork`` port on Core statements (see the module docstring for
     what it supports).  Thread-safe like the ORM one: each thread has its own open unit of
     work.  Its reader runs in autocommit on PostgreSQL."""
@@ -399,27 +395,10 @@ class CoreUnitOfWork:
                  before_commit: Sequence[Callable[[CoreUnitOfWork], object]] = ()):
         start_mappers()
         configure_mappers()
-        self.engine = engine
-        self.readonly = readonly
+        super().__init__(engine, readonly)
         self.before_commit = list(before_commit)
         self._sqlite = engine.dialect.name == "sqlite"
         self._queries = _orders_queries(engine.dialect.name)
-        self._local = _Local()
-        self._reader: CoreUnitOfWork | None = None
-
-    def reader(self) -> CoreUnitOfWork:
-        if self.readonly:
-            return self
-        if self._reader is None:
-            self._reader = CoreUnitOfWork(self.engine, readonly=True)
-        return self._reader
-
-    @property
-    def _open(self) -> _Open:
-        current = self._local.open
-        if current is None:
-            raise RuntimeError("the unit of work is not open: use `with uow:`")
-        return current
 
     # The repositories of the open unit of work.
     @property

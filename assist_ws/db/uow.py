@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..domain.ports import (BackOfficeUnitOfWork, CheckoutUnitOfWork, MerchantQueries,
                             WorkerUnitOfWork)
+from .per_thread import PerThread
 from .engine import READONLY, usable
 from .audit import AuditRepository, CabinetSessionRepository, TwoFactorRepository
 from .notifications import NotificationRepository
@@ -41,11 +42,7 @@ class _Open:
         self.two_factor = TwoFactorRepository(session)
 
 
-class _Local(threading.local):
-    open: _Open | None = None
-
-
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(PerThread[_Open]):
     """The ORM unit of work: each port of the use cases (``CheckoutUnitOfWork``,
     ``BackOfficeUnitOfWork``, ``WorkerUnitOfWork``; ``queries()`` gives ``MerchantQueries``).
     Each thread has its own open session; ``reader()`` is the read-only twin (on SQLite it
@@ -54,28 +51,11 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: Engine, *, readonly: bool = False,
                  before_commit: Sequence[Callable[["SqlAlchemyUnitOfWork"], object]] = ()):
         start_mappers()
-        self.engine = engine
-        self.readonly = readonly
+        super().__init__(engine, readonly)
         #: Called with the open unit of work just before each commit, inside the same
         #: database transaction (the composition root puts the notification outbox here).
         self.before_commit = list(before_commit)
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-        self._local = _Local()
-        self._reader: SqlAlchemyUnitOfWork | None = None
-
-    def reader(self) -> "SqlAlchemyUnitOfWork":
-        if self.readonly:
-            return self
-        if self._reader is None:
-            self._reader = SqlAlchemyUnitOfWork(self.engine, readonly=True)
-        return self._reader
-
-    @property
-    def _open(self) -> _Open:
-        current = self._local.open
-        if current is None:
-            raise RuntimeError("the unit of work is not open: use `with uow:`")
-        return current
 
     # The repositories of the open unit of work.
     @property
