@@ -113,32 +113,31 @@ def add_points_return(order: Order, center: str, points: int | None, now: dateti
     left), its transaction marked sent; refuses more than is left."""
     paid = order.points_payment
     assert paid is not None
-    count = order.check_points_cancel(points)
-    op = order.add_operation(OperationType.CANCEL, Money(Decimal(count), paid.currency), now,
-                             means=MeansType.POINTS, client_ip=client_ip)
-    op.follows(paid)
-    op.points = count
-    paid_id = paid.transactions_of(TransactionType.BONUS_PAY)[0].request_id
-    tx = op.add_transaction(Transaction(TransactionType.BONUS_RETURN, center, None,
-                                        paid.currency, now, points=count,
-                                        authorization_request_id=paid_id))
-    tx.mark_sent(now)
-    return PointsUndo(op, tx)
+    return _undo(order, paid, OperationType.CANCEL, TransactionType.BONUS_PAY,
+                 TransactionType.BONUS_RETURN, center, order.check_points_cancel(points), now,
+                 client_ip)
 
 
 def add_accrual_cancel(order: Order, center: str, points: int, now: datetime) -> PointsUndo:
     """An accrual cancel (``510``) of ``points`` of the order's accrual, marked sent."""
     accrual = order.accrual
     assert accrual is not None
-    op = order.add_operation(OperationType.ACCRUAL_CANCEL,
-                             Money(Decimal(points), accrual.currency), now,
-                             means=MeansType.POINTS)
-    op.follows(accrual)
+    return _undo(order, accrual, OperationType.ACCRUAL_CANCEL, TransactionType.BONUS_ACCRUAL,
+                 TransactionType.BONUS_ACCRUAL_CANCEL, center, points, now, None)
+
+
+def _undo(order: Order, original: Operation, kind: OperationType, done: TransactionType,
+          undo: TransactionType, center: str, points: int, now: datetime,
+          client_ip: str | None) -> PointsUndo:
+    """An operation ``kind`` undoing ``points`` of ``original`` (whose ``done`` transaction
+    it names), with its ``undo`` transaction marked sent."""
+    op = order.add_operation(kind, Money(Decimal(points), original.currency), now,
+                             means=MeansType.POINTS, client_ip=client_ip)
+    op.follows(original)
     op.points = points
-    accrued_id = accrual.transactions_of(TransactionType.BONUS_ACCRUAL)[0].request_id
-    tx = op.add_transaction(Transaction(TransactionType.BONUS_ACCRUAL_CANCEL, center, None,
-                                        accrual.currency, now, points=points,
-                                        authorization_request_id=accrued_id))
+    tx = op.add_transaction(Transaction(
+        undo, center, None, original.currency, now, points=points,
+        authorization_request_id=original.transactions_of(done)[0].request_id))
     tx.mark_sent(now)
     return PointsUndo(op, tx)
 
