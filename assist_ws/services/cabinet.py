@@ -250,13 +250,14 @@ def _can(check) -> Money | None:
 
 def _part_cancelable(order: Order, op: Operation) -> bool:
     """Whether a part of pay operation ``op`` of a card + points payment may be canceled by
-    its extended billnumber now (an order paid by card alone is canceled by its own)."""
+    its extended billnumber now (an order paid by card alone is canceled by its own, and a
+    held one only whole: its points go back with the hold)."""
     points_pay = order.points_payment
     if op.type != OperationType.PAY or not op.succeeded or points_pay is None \
-            or not points_pay.succeeded:
+            or not points_pay.succeeded or order.state is OrderState.DELAYED:
         return False
     if op.means == MeansType.POINTS.value:
-        return order.points_returnable() > 0 and order.state is not OrderState.DELAYED
+        return order.points_returnable() > 0
     return _can(lambda: order.check_cancel(None)) is not None
 
 

@@ -114,3 +114,21 @@ def test_bonus_program_settings_saved_audited_and_used_by_the_next_payment(gw):
     with gw.uow.reader() as r:
         accrual = r.orders.get(view.bill_number).accrual
         assert accrual is not None and accrual.points == 25
+
+
+def test_a_held_card_and_points_order_is_canceled_only_whole(gw, emulator):
+    start = card_points(emulator)
+    order = order_for(gw, delay=True)
+    pay(gw, order, points=300)
+    bill = order.bill_number
+    b = Browser(gw)
+    b.sign_in(new_user(gw, [Right.MONITOR, Right.CANCEL], merchant=BONUS), merchant=BONUS)
+    assert "op-cancel" not in text(b.get(f"/account/orders/{bill}"))
+    assert b.get(f"/account/orders/{bill}.1/cancel?amount=10").status_code == 409
+    page = text(b.get(f"/account/orders/{bill}/cancel?lang=EN"))
+    assert "300 points will go back" in page
+    assert b.post(f"/account/orders/{bill}/cancel", _form(page)).status_code == 303
+    with gw.uow.reader() as r:
+        assert r.orders.get(bill).state == "Canceled"
+    assert held(emulator, gw, bill) == 0
+    assert moved(start, card_points(emulator))["points"] == 0
