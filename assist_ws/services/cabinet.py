@@ -13,6 +13,9 @@ the orders monitor, the order card, and confirming or canceling from the cabinet
   make themselves.  A cancel carries a token made with its confirmation page as its
   external id, so a second submit of the same page returns the first cancel; a confirm is
   one per order anyway.
+* An order paid by card and bonus points is canceled whole by its billnumber (card part,
+  points and accrual), or one pay operation in part by its extended billnumber (``.1`` an
+  amount of the card payment, ``.2`` a whole number of points), as the web services take it.
 """
 
 from __future__ import annotations
@@ -22,16 +25,19 @@ import hmac
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 
 from ..domain.audit import AuditKind
-from ..domain.errors import (AssistError, AuthenticationError, PermissionDenied, Second,
-                             ValidationError)
-from ..domain.model import Order, Right, TransactionType
+from ..domain.errors import (AssistError, AuthenticationError, OperationProhibited,
+                             PermissionDenied, Second, ValidationError)
+from ..domain.model import (POINTS_MEANS_NAME, MeansType, Operation, OperationType, Order,
+                            Right, TransactionType)
 from ..domain.money import Money
 from ..domain.monitor import Cursor, MonitorPage, OrderFilter, OrderMonitor
 from ..domain.passwords import hash_password, password_problem
 from ..domain.ports import BackOfficeUnitOfWork, Clock, ProcessingGateway
 from ..domain.records import LoginRecord
+from ..domain.states import OrderState
 from . import audit, auth
 from . import cancel as cancel_uc
 from . import confirm as confirm_uc
@@ -202,6 +208,20 @@ class OperationCard:
     card: str | None
     created_at: datetime
     transactions: tuple[TransactionCard, ...]
+    #: The bonus points it moves (an operation in points: its amount counts points).
+    points: int | None = None
+    #: Whether a part of it may be canceled by itself (the pay operations of a card +
+    #: points payment).
+    cancelable: bool = False
+
+    @property
+    def in_points(self) -> bool:
+        return self.means == MeansType.POINTS.value
+
+    @property
+    def means_shown(self) -> str:
+        """The masked card, or the means type the replies name for points."""
+        return POINTS_MEANS_NAME if self.in_points else (self.card or "")
 
 
 @dataclass(frozen=True)
@@ -229,6 +249,19 @@ def _can(check) -> Money | None:
         return None
 
 
+def _part_cancelable(order: Order, op: Operation) -> bool:
+    """Whether a part of pay operation ``op`` of a card + points payment may be canceled by
+    its extended billnumber now (an order paid by card alone is canceled by its own, and a
+    held one only whole: its points go back with the hold)."""
+    points_pay = order.points_payment
+    if op.type != OperationType.PAY or not op.succeeded or points_pay is None \
+            or not points_pay.succeeded or order.state is OrderState.DELAYED:
+        return False
+    if op.means == MeansType.POINTS.value:
+        return order.points_returnable() > 0
+    return _can(lambda: order.check_cancel(None)) is not None
+
+
 def order_card(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str) -> OrderCard:
     """Everything the cabinet shows of one order of the user's merchant (another
     merchant's order is not found)."""
@@ -242,7 +275,7 @@ def order_card(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str) -
             op.created_at, tuple(TransactionCard(
                 tx.type, tx.state, tx.amount, tx.currency, tx.processing_reference,
                 tx.request_id, tx.response_code, tx.message, tx.created_at)
-                for tx in op.transactions))
+                for tx in op.transactions), op.points, _part_cancelable(order, op))
             for op in sorted(order.operations, key=lambda o: o.number))
         customer = {name: value for name, value in asdict(order.customer).items() if value}
         card = OrderCard(order.bill_number, order.order_number, order.money, order.state,
@@ -267,8 +300,11 @@ def notify_again(uow: BackOfficeUnitOfWork, clock: Clock, user: CabinetUser, bil
 # -- confirm and cancel --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plan:
-    """What a confirm or cancel will do: ``method`` is ``confirm``, ``reversal`` or
-    ``refund``; ``whole`` is all that can be confirmed or canceled now."""
+    """What a confirm or cancel will do: ``method`` is ``confirm``, ``reversal``,
+    ``refund`` or ``points`` (bonus points given back: ``amount`` counts points); ``whole``
+    is all that can be confirmed or canceled now.  A cancel of a card + points payment also
+    says the ``points`` it gives back with the card part and the accrued points it cancels
+    (``accrual``)."""
 
     action: str
     bill_number: str
@@ -276,6 +312,8 @@ class Plan:
     whole: Money
     method: str
     token: str
+    points: int = 0
+    accrual: int = 0
 
     @property
     def partial(self) -> bool:
@@ -301,15 +339,42 @@ def plan_confirm(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str,
 
 def plan_cancel(uow: BackOfficeUnitOfWork, user: CabinetUser, bill_number: str,
                 amount: Money | None) -> Plan:
+    """What ``cancel`` of ``bill_number`` (short: the order; extended: one pay operation of
+    a card + points payment, as ``cancel.cancel_payment`` takes it) will do."""
     _require(user, Right.CANCEL)
-    bill, _ = split_bill_number(bill_number)
+    bill, number = split_bill_number(bill_number)
     with uow.reader() as r:
         order = load_order(r, bill, user.merchant_id)
+        target = order.operation(number) if number is not None else None
+        if number is not None and (target is None or not _part_cancelable(order, target)):
+            raise OperationProhibited(f"{bill_number} is not a payment of the order that "
+                                      f"can be canceled by itself", Second.BILLNUMBER)
+        if target is not None and target.means == MeansType.POINTS.value:
+            return _plan_points(order, target, amount)
         whole = order.check_cancel(None)
         value = order.check_cancel(amount)
         kind = cancel_uc.cancel_kind(order)
+        points = order.points_returnable() if number is None and value == whole else 0
+        accrual = order.accrual_share(value) if order.accrual_left() > 0 else 0
+        shown = order.extended(target) if target is not None else bill
     method = "refund" if kind is TransactionType.REFUND else "reversal"
-    return Plan("cancel", bill, value, whole, method, new_token())
+    return Plan("cancel", shown, value, whole, method, new_token(), points, accrual)
+
+
+def _plan_points(order: Order, pay: Operation, amount: Money | None) -> Plan:
+    """Giving back (a whole number of) the points of points payment ``pay``."""
+    left = order.points_returnable()
+    if amount is not None and amount.currency != pay.currency:
+        raise ValidationError(f"points are counted in {pay.currency}, not {amount.currency}",
+                              Second.CURRENCY)
+    points = Decimal(left) if amount is None else amount.amount
+    if points != points.to_integral_value():
+        raise ValidationError(f"points are whole: {points} is not", Second.AMOUNT)
+    if not 0 < points <= left:
+        raise ValidationError(f"1 to {left} points can be given back, not {points}",
+                              Second.AMOUNT)
+    return Plan("cancel", order.extended(pay), Money(Decimal(int(points)), pay.currency),
+                Money(Decimal(left), pay.currency), "points", new_token())
 
 
 def new_token() -> str:

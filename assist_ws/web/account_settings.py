@@ -1,6 +1,6 @@
 """The merchant cabinet's settings page (``/account/settings``), for a user with the right
 ``admin``: return URLs, payment timeout, time zone, result notifications, checking the order
-code, and a new secret word (shown once, on the page answering its making; the page never
+code, the bonus program and its accrual rate, and a new secret word (shown once, on the page answering its making; the page never
 shows the current one).
 
 Without ``admin`` the link is not shown and a request, forged or not, is a 403 that changes
@@ -46,6 +46,8 @@ def _form_settings(form) -> admin.MerchantSettings:
         timeout_minutes=int(timeout) if timeout.isdigit() and len(timeout) < 6 else -1,
         time_zone=form.get("time_zone", "").strip(),
         check_order_code=form.get("check_order_code") == "1",
+        bonus_program=form.get("bonus_program") == "1",
+        accrual_rate=form.get("accrual_rate"),
         notify=NotifySettings(url=form.get("notify_url", "").strip(),
                               protocol=form.get("notify_protocol", ""),
                               results=",".join(form.getlist("notify_results")),
@@ -63,7 +65,9 @@ def _form_values(form) -> dict:
             "notify_results": form.getlist("notify_results"),
             "notify_only_success": form.get("notify_only_success") == "1",
             "notify_expected_reply": form.get("notify_expected_reply", ""),
-            "check_order_code": form.get("check_order_code") == "1"}
+            "check_order_code": form.get("check_order_code") == "1",
+            "bonus_program": form.get("bonus_program") == "1",
+            "accrual_rate": form.get("accrual_rate", "")}
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -477,6 +477,34 @@ TEXTS["EN"].update({
     "registry": "Day's registry",
 })
 
+#: The bonus points («Спасибо») on the order card, its cancel page and the settings.
+POINTS_TEXTS = {
+    "RU": {
+        "points": "баллов",
+        "points_to_return": "Баллов вернуть",
+        "cancel_points": "Вернуть баллы",
+        "cancel_card_part": "Отменить часть по карте",
+        "will_return_points": "Покупателю вернутся {points} баллов из {whole} оплаченных "
+                              "баллами.",
+        "will_also_return_points": "Вместе с ней покупателю вернутся {points} баллов.",
+        "will_cancel_accrual": "Начисление баллов будет отменено на {points} баллов.",
+        "bonus_program": "Бонусная программа «Спасибо»",
+        "accrual_rate": "Начисление баллов, % от суммы по карте",
+    },
+    "EN": {
+        "points": "points",
+        "points_to_return": "Points to give back",
+        "cancel_points": "Give points back",
+        "cancel_card_part": "Cancel part of the card payment",
+        "will_return_points": "{points} of the {whole} points paid will go back to the buyer.",
+        "will_also_return_points": "With it, {points} points will go back to the buyer.",
+        "will_cancel_accrual": "{points} accrued points will be cancelled.",
+        "bonus_program": "«Spasibo» bonus program",
+        "accrual_rate": "Points accrued, % of the card part",
+    },
+}
+for _lang, _texts in POINTS_TEXTS.items():
+    TEXTS[_lang].update(_texts)
 
 OPERATION_TYPES = {100: ("Оплата", "Payment"), 200: ("Подтверждение", "Confirm"),
                    300: ("Отмена", "Cancel"), 500: ("Начисление баллов", "Points accrual"),
