@@ -70,6 +70,9 @@ merchants = Table(
     Column("customer_editable", Boolean, nullable=False, server_default=false()),
     #: The merchant's time zone (IANA name): its cabinet's days and times.
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    #: 3-D Secure: ``Disable3DS=1`` honoured; what an unavailable ACS means (decline/authorize).
+    Column("allow_disable_3ds", Boolean, nullable=False, server_default=false()),
+    Column("threeds_unavailable", String(16), nullable=False, server_default="decline"),
 )
 
 merchant_users = Table(
@@ -137,6 +140,7 @@ orders = Table(
     Column("url_return_ok", String(256)),
     Column("url_return_no", String(256)),
     Column("max_points", Integer),
+    Column("disable_3ds", Boolean, nullable=False, server_default=false()),
     Column("state", String(16), nullable=False),
     Column("payment_means", JSON, nullable=False),
     Column("test_mode", Boolean, nullable=False),
@@ -186,6 +190,12 @@ operations = Table(
     Column("cancel_reason", SmallInteger),
     Column("points", Integer),
     Column("auto_deposit", Boolean, nullable=False, default=False),
+    # 3-D Secure (``Operation``): the result, and the buyer's trip to the ACS.
+    Column("eci", String(2)),
+    Column("auth_result", String(1)),
+    Column("acs_url", String(512)),
+    Column("acs_request", String(64)),
+    Column("acs_nonce", String(32)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
     UniqueConstraint("order_id", "number", name="uq_operations_order_number"),

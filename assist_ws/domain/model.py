@@ -150,6 +150,10 @@ class Merchant:
         #: The IANA time zone of the merchant's cabinet (its days and times).
         self.time_zone = time_zone
         self.active = active
+        #: 3-D Secure: whether the shop's ``Disable3DS=1`` is honoured, and what a card whose
+        #: ACS is unavailable gets: ``decline``, or ``authorize`` without 3-D Secure.
+        self.allow_disable_3ds = False
+        self.threeds_unavailable = "decline"
 
     def accepts(self, currency: str) -> bool:
         return currency in self.currencies
@@ -305,6 +309,13 @@ class Operation:
         self.cancel_reason: int | None = None
         self.points: int | None = None
         self.auto_deposit = False
+        #: 3-D Secure of a card payment: ECI and Assist's ``authresult`` (Y, N, U...); while
+        #: the buyer is at the ACS, its page, the id it is given and the nonce of the return.
+        self.eci: str | None = None
+        self.auth_result: str | None = None
+        self.acs_url: str | None = None
+        self.acs_request: str | None = None
+        self.acs_nonce: str | None = None
         self.created_at = now
         self.finished_at: datetime | None = None
         self.transactions: list[Transaction] = []
@@ -418,6 +429,8 @@ class Order:
         self.url_return_ok = url_return_ok
         self.url_return_no = url_return_no
         self.max_points = max_points
+        #: ``Disable3DS=1`` of a merchant allowed it: cards are authorized without 3-D Secure.
+        self.disable_3ds = False
         self.payment_means = list(payment_means or ["card"])
         self.test_mode = test_mode
         self.state = INITIAL_STATE.value

@@ -11,9 +11,9 @@ from ..domain.customer import CustomerDataRefused, customer_form, review
 from ..domain.errors import AssistError, NotFound, Second, ValidationError
 from ..domain.model import (MeansType, OperationType, Transaction, TransactionType,
                             find_transaction)
-from ..domain.outcomes import record_reply
-from ..domain.ports import Clock, ProcessingGateway, UnitOfWork
+from ..domain.ports import Clock, Outcome, ProcessingGateway, UnitOfWork
 from ..domain.states import OrderEvent, OrderState
+from .authentication import ACS_UNAVAILABLE, record_authorization
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
 from .results import OperationResult, OperationView, OrderView, log_result
@@ -86,13 +86,18 @@ def pay_by_card(uow: UnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_
         tx.mark_sent(now)
         uow.commit()
         request_id = tx.request_id
+        # 3-D Secure: skipped for a Disable3DS order; its ACS down: the merchant decides.
+        skip, fallback = order.disable_3ds, merchant.threeds_unavailable == "authorize"
+        deadline = order.buyer_deadline(merchant.timeout_minutes)
 
-    reply = gateway.authorize(center, request_id, card, amount)
+    reply = gateway.authorize(center, request_id, card, amount, skip_authentication=skip)
+    if fallback and reply.outcome is Outcome.DECLINED and reply.response_code == ACS_UNAVAILABLE:
+        reply = gateway.authorize(center, request_id, card, amount, skip_authentication=True)
 
     with uow:
         order = load_order(uow, bill_number, lock=True)
         op, tx = find_transaction(order, request_id)
-        record_reply(order, op, tx, reply, clock.now(), hold_days=center.hold_days)
+        record_authorization(order, op, tx, reply, clock.now(), deadline, center)
         uow.commit()
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
     log_result("pay", result)
