@@ -319,7 +319,7 @@ _OPERATION_COLUMNS = (operations.c.number, operations.c.type, operations.c.state
                       operations.c.response_code, operations.c.approval_code,
                       operations.c.message, operations.c.processing_name,
                       operations.c.client_ip, operations.c.created_at,
-                      operations.c.finished_at)
+                      operations.c.finished_at, operations.c.auth_result)
 #: The columns of ``OperationLine``, in order.
 _LINE_COLUMNS = (
     orders.c.order_number,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..domain.cards import auth_required
 from ..domain.model import OperationState
 from ..domain.money import EXPONENTS, Money
 from ..domain.records import OperationLine
@@ -59,7 +60,8 @@ def result_operation(op) -> Fields:
         "customermessage": op.message, "recommendation": None,
         "approvalcode": op.approval_code, "protocoltypename": None,
         "processingname": op.processing_name, "operationdate": _t(op.created_at),
-        "authresult": None, "authrequired": None, "rrn": None, "extrrn": None, "slipno": None,
+        "authresult": op.auth_result, "authrequired": auth_required(op.auth_result),
+        "rrn": None, "extrrn": None, "slipno": None,
     }
 
 
