@@ -30,7 +30,7 @@ def acs_url(environ) -> str:
 def _page(start_response, status: str, title: str, body: str) -> list[bytes]:
     html = (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>{body}"
-            f"</body></html>").encode("utf-8")
+            f"</body></html>").encode()
     start_response(status, [("Content-Type", _HTML), ("Content-Length", str(len(html))),
                             ("Cache-Control", "no-store")])
     return [html]

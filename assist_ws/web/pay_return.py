@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app, g, redirect, request, url_for
 
