@@ -83,6 +83,9 @@ class MerchantSettings:
     customer_editable: bool | None = None
     #: The IANA time zone of the merchant's cabinet (``Europe/Moscow``).
     time_zone: str | None = None
+    #: 3-D Secure: honour ``Disable3DS=1``; an unavailable ACS: ``decline`` or ``authorize``.
+    allow_disable_3ds: bool | None = None
+    threeds_unavailable: str | None = None
 
 
 def known_time_zone(name: str) -> bool:
@@ -159,6 +162,13 @@ def save_merchant(uow: UnitOfWork, merchant_id: int, s: MerchantSettings, *,
             merchant.customer_editable = s.customer_editable
         if s.time_zone is not None:
             merchant.time_zone = s.time_zone
+        if s.allow_disable_3ds is not None:
+            merchant.allow_disable_3ds = s.allow_disable_3ds
+        if s.threeds_unavailable is not None:
+            if s.threeds_unavailable not in ("decline", "authorize"):
+                raise ValidationError("an unavailable 3-D Secure ACS means decline or "
+                                      "authorize", Second.NONE)
+            merchant.threeds_unavailable = s.threeds_unavailable
         if s.notify is not None and s.notify.any():
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:
