@@ -57,6 +57,9 @@ def handle(ledger: Ledger, environ, start_response) -> list[bytes]:
     if method == "GET":
         query = parse_qs(environ.get("QUERY_STRING", ""))
         auth_id = (query.get("cancel") or [""])[0]
+        if ledger.authentication(auth_id) is None:
+            return _page(start_response, "404 Not Found", "Unknown authentication",
+                         "<p>This authentication request is not known to the bank.</p>")
         ledger.authenticate(auth_id, None)
         return _page(start_response, "200 OK", "Authentication cancelled",
                      "<p id=cancelled>The payment was not authenticated. You may close "

@@ -32,6 +32,8 @@ from .results import OperationResult, OperationView, OrderView, log_result
 
 #: The center's answer to a card whose ACS is unavailable.
 ACS_UNAVAILABLE = "AS111"
+#: The longest ACS page URL and ACS request id kept (longer ones are declined).
+ACS_URL_MAX, ACS_REQUEST_MAX = 512, 64
 
 
 class ReturnRefused(AssistError):
@@ -45,7 +47,8 @@ def await_authentication(order: Order, op: Operation, tx: Transaction, reply: Pr
     """Record the center's "authentication required": the payment waits for the buyer at the
     ACS (a page of the center's own origin; any other is declined, never followed)."""
     acs = origin(reply.acs_url)
-    if acs is None or not reply.authentication_id or acs != origin(center.url):
+    if acs is None or acs != origin(center.url) or len(reply.acs_url or "") > ACS_URL_MAX or \
+            not 0 < len(reply.authentication_id or "") <= ACS_REQUEST_MAX:
         record_reply(order, op, tx, ProcessingReply(
             Outcome.DECLINED, "AS998", "3-D Secure page not at the processing center's "
             "origin"), now, hold_days=center.hold_days)
