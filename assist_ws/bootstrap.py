@@ -27,6 +27,7 @@ from .services.notifications import delivery, queries
 from .services.notifications.outbox import write_outbox
 from .services import checkout, demo_shop, orders, points
 from .services import timeouts as abandoned
+from .services import authentication
 
 
 @dataclass
@@ -126,6 +127,13 @@ class Container:
     # The payment pages and the demo shop.
     def create_order(self, request):
         return orders.create_order(self.buyer_uow, self.clock, request)
+
+    def acs_trip(self, bill_number):
+        return authentication.acs_trip(self.buyer_uow, bill_number)
+
+    def complete_authentication(self, bill_number, nonce, result):
+        return authentication.complete_authentication(self.buyer_uow, self.gateway,
+                                                      self.clock, bill_number, nonce, result)
 
     def open_checkout(self, bill_number):
         return checkout.open_checkout(self.buyer_uow, self.clock, bill_number)

@@ -161,6 +161,12 @@ def _merchant_options(fn):
         click.option("--accrual-rate",
                      help="Bonus points accrued per 100 units of a payment's card part, "
                           "0 to 100 (e.g. 1 for 1 %%; default 0: no accrual)."),
+        click.option("--allow-disable-3ds/--no-allow-disable-3ds", default=None,
+                     help="Authorize cards without 3-D Secure when the request says "
+                          "Disable3DS=1 (default off: the flag is ignored)."),
+        click.option("--threeds-unavailable", type=click.Choice(["decline", "authorize"]),
+                     help="A card whose 3-D Secure ACS is unavailable: declined (default) "
+                          "or authorized without 3-D Secure where the center allows it."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -170,8 +176,8 @@ def _merchant_options(fn):
 def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy_checkvalue,
               processing, timeout, test_mode, url_return, url_return_ok,
               url_return_no, customer_fields, customer_required,
-              customer_editable, time_zone, bonus_program,
-              accrual_rate) -> admin.MerchantSettings:
+              customer_editable, time_zone, bonus_program, accrual_rate,
+              allow_disable_3ds=None, threeds_unavailable=None) -> admin.MerchantSettings:
     return admin.MerchantSettings(
         name=name, currencies=tuple(currencies), two_stage=two_stage, secret_word=secret_word,
         check_order_code=check_order_code, legacy_checkvalue=legacy_checkvalue,
@@ -180,7 +186,8 @@ def _settings(name, currencies, two_stage, secret_word, check_order_code, legacy
         url_return_ok=url_return_ok, url_return_no=url_return_no,
         customer_fields=customer_fields, customer_required=customer_required,
         customer_editable=customer_editable, time_zone=time_zone,
-        bonus_program=bonus_program, accrual_rate=accrual_rate)
+        bonus_program=bonus_program, accrual_rate=accrual_rate,
+        allow_disable_3ds=allow_disable_3ds, threeds_unavailable=threeds_unavailable)
 
 
 def _notify_options(fn):

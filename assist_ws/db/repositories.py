@@ -353,7 +353,7 @@ _OPERATION_COLUMNS = (operations.c.number, stored(operations.c.type), stored(ope
                       operations.c.response_code, operations.c.approval_code,
                       operations.c.message, operations.c.processing_name,
                       operations.c.client_ip, operations.c.created_at,
-                      operations.c.finished_at)
+                      operations.c.finished_at, operations.c.auth_result)
 #: The columns of ``OperationLine``, in order.
 LINE_COLUMNS = (
     orders.c.order_number,

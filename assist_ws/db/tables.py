@@ -75,6 +75,9 @@ merchants = Table(
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
     #: Bonus points accrued per 100 units of a payment's card part (0: no accrual).
     Column("accrual_rate", Amount(7, 2), nullable=False, server_default="0"),
+    #: 3-D Secure: ``Disable3DS=1`` honoured; what an unavailable ACS means (decline/authorize).
+    Column("allow_disable_3ds", Boolean, nullable=False, server_default=false()),
+    Column("threeds_unavailable", String(16), nullable=False, server_default="decline"),
 )
 
 merchant_users = Table(
@@ -142,6 +145,7 @@ orders = Table(
     Column("url_return_ok", String(256)),
     Column("url_return_no", String(256)),
     Column("max_points", Integer),
+    Column("disable_3ds", Boolean, nullable=False, server_default=false()),
     Column("state", Enumerated(OrderState, String(16)), nullable=False),
     Column("payment_means", JSON, nullable=False),
     Column("test_mode", Boolean, nullable=False),
@@ -197,6 +201,12 @@ operations = Table(
     Column("cancel_reason", SmallInteger),
     Column("points", Integer),
     Column("auto_deposit", Boolean, nullable=False, default=False),
+    # 3-D Secure (``Operation``): the result, and the buyer's trip to the ACS.
+    Column("eci", String(2)),
+    Column("auth_result", String(1)),
+    Column("acs_url", String(512)),
+    Column("acs_request", String(64)),
+    Column("acs_nonce", String(32)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
     UniqueConstraint("order_id", "number", name="uq_operations_order_number"),

@@ -171,3 +171,12 @@ def parse_card(number: str, month: str, year: str, holder: str, cvc: str,
     y = int(year.strip())
     return CardData(digits_only(number), int(month), y + (2000 if y < 100 else 0),
                     " ".join(holder.split()).upper(), cvc.strip())
+
+
+def auth_required(auth_result: str | None) -> str | None:
+    """Assist's ``authrequired`` for a payment's 3-D Secure result (its ``authresult``):
+    ``1`` when 3-D Secure took part (Y, N, A), ``0`` when the card was authorized without it
+    (U), nothing for a payment that never met 3-D Secure."""
+    if not auth_result:
+        return None
+    return "1" if auth_result in ("Y", "N", "A") else "0"

@@ -164,6 +164,10 @@ class Merchant:
         #: Bonus points accrued per 100 units of a payment's card part (0: none).
         self.accrual_rate = accrual_rate
         self.active = active
+        #: 3-D Secure: whether the shop's ``Disable3DS=1`` is honoured, and what a card whose
+        #: ACS is unavailable gets: ``decline``, or ``authorize`` without 3-D Secure.
+        self.allow_disable_3ds = False
+        self.threeds_unavailable = "decline"
 
     def offers_points(self, center: ProcessingCenter) -> bool:
         """Whether this merchant's buyers may pay with points (and earn them) at ``center``:
@@ -325,6 +329,13 @@ class Operation:
         self.cancel_reason: int | None = None
         self.points: int | None = None
         self.auto_deposit = False
+        #: 3-D Secure of a card payment: ECI and Assist's ``authresult`` (Y, N, U...); while
+        #: the buyer is at the ACS, its page, the id it is given and the nonce of the return.
+        self.eci: str | None = None
+        self.auth_result: str | None = None
+        self.acs_url: str | None = None
+        self.acs_request: str | None = None
+        self.acs_nonce: str | None = None
         self.created_at = now
         self.finished_at: datetime | None = None
         self.transactions: list[Transaction] = []
@@ -433,6 +444,8 @@ class Order:
         self.url_return_ok = url_return_ok
         self.url_return_no = url_return_no
         self.max_points = max_points
+        #: ``Disable3DS=1`` of a merchant allowed it: cards are authorized without 3-D Secure.
+        self.disable_3ds = False
         self.payment_means = list(payment_means or ["card"])
         self.test_mode = test_mode
         self.state = INITIAL_STATE

@@ -50,6 +50,7 @@ class Outcome(str, enum.Enum):
     NOT_FOUND = "not_found"  # (status, reverse) the center has no record of it
     UNKNOWN = "unknown"      # no usable answer after the request may have arrived
     IN_PROGRESS = "in_progress"
+    AUTHENTICATE = "authenticate"  # (authorize) the buyer must pass 3-D Secure first
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class ProcessingReply:
     kind: str | None = None
     #: False when the request certainly never reached the center (safe to try again).
     delivered: bool = True
+    #: 3-D Secure: the ACS page and the id it is given (outcome AUTHENTICATE), and the
+    #: result of an enrolled card's authorization (ECI, Assist's ``authresult``).
+    acs_url: str | None = None
+    authentication_id: str | None = None
+    eci: str | None = None
+    auth_result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,12 @@ class SettlementAnswer:
 
 class ProcessingGateway(Protocol):
     def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
-                  amount: Money) -> ProcessingReply: ...
+                  amount: Money, skip_authentication: bool = False) -> ProcessingReply: ...
+
+    def complete_authorization(self, center: ProcessingCenter, request_id: str,
+                               authentication_result: str) -> ProcessingReply:
+        """Finish an authorization after 3-D Secure; NOT_FOUND when the center does not
+        take the result (not the ACS's for this request): nothing was done."""
 
     def reverse(self, center: ProcessingCenter, request_id: str, authorization_request_id: str,
                 amount: Money | None) -> ProcessingReply: ...

@@ -38,6 +38,7 @@ class OperationRecord(NamedTuple):
     client_ip: str | None
     created_at: datetime
     finished_at: datetime | None
+    auth_result: str | None = None  # 3-D Secure (Assist's ``authresult``), if it took part
 
 
 class OrderRecord(NamedTuple):

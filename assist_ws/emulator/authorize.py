@@ -26,7 +26,7 @@ _T = "{%s}" % TNS
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           remove_blank_text=True)
 _FIELDS = ("request_id", "card_number", "expire_month", "expire_year", "cardholder", "cvc",
-           "amount", "currency")
+           "amount", "currency", "skip_authentication")
 _TAGS = {f"{_T}{name}": name for name in _FIELDS}
 
 
@@ -42,9 +42,10 @@ def _text(value) -> str:
     return escape(str(value))
 
 
-def authorize(ledger: Ledger, center, late_seconds: float, element) -> bytes:
-    """Run the ``Authorize`` request ``element`` against the ledger; the SOAP answer (UTF-8).
-    Raises BatchFault for what Spyne would answer with a fault."""
+def authorize(ledger: Ledger, center, late_seconds: float, element, acs: str = "") -> bytes:
+    """Run the ``Authorize`` request ``element`` against the ledger; the SOAP answer (UTF-8);
+    ``acs`` is the URL of the emulator's ACS page.  Raises BatchFault for what Spyne would
+    answer with a fault."""
     schema = _contract_schema()
     if not schema.validate(element):
         raise BatchFault("Client.SchemaValidationError", str(schema.error_log.last_error))
@@ -58,13 +59,19 @@ def authorize(ledger: Ledger, center, late_seconds: float, element) -> bytes:
         answer, late = ledger.authorize(
             center, values.get("request_id") or "", values.get("card_number") or "", month,
             year, values.get("cardholder") or "", values.get("cvc") or "", amount,
-            values.get("currency") or "")
+            values.get("currency") or "",
+            (values.get("skip_authentication") or "").strip() in ("true", "1"))
     except LedgerError as exc:
         raise BatchFault(exc.code, exc.message) from None
     if late and late_seconds > 0:
         time.sleep(late_seconds)
+    if answer.get("authentication_id"):
+        answer = {**answer, "acs_url": acs}
     optional = "".join(f"<tns:{name}>{_text(answer[name])}</tns:{name}>"
                        for name in ("approval_code", "reference") if answer.get(name))
+    secure = "".join(f"<tns:{name}>{_text(answer[name])}</tns:{name}>"
+                     for name in ("acs_url", "authentication_id", "eci", "auth_result")
+                     if answer.get(name))
     return (f"<?xml version='1.0' encoding='UTF-8'?>\n"
             f'<soap11env:Envelope xmlns:soap11env="{SOAP_ENV}" xmlns:tns="{TNS}">'
             f"<soap11env:Body><tns:AuthorizeResponse><tns:AuthorizeResult>"
@@ -73,6 +80,6 @@ def authorize(ledger: Ledger, center, late_seconds: float, element) -> bytes:
             f"<tns:response_code>{_text(answer['response_code'])}</tns:response_code>"
             f"<tns:message>{_text(answer['message'])}</tns:message>{optional}"
             f"<tns:amount>{Decimal(answer['amount'])}</tns:amount>"
-            f"<tns:currency>{_text(answer['currency'])}</tns:currency>"
+            f"<tns:currency>{_text(answer['currency'])}</tns:currency>{secure}"
             f"</tns:AuthorizeResult></tns:AuthorizeResponse></soap11env:Body>"
             f"</soap11env:Envelope>").encode("utf-8")

@@ -70,6 +70,9 @@ class Behaviour:
     message: str = "approved"
     no_refund: bool = False      # later refunds are declined AS100
     bonus_points: int | None = None  # enrolled in the bonus program with N points
+    #: 3-D Secure: None (not enrolled), "challenge" (the ACS asks for a code),
+    #: "frictionless" (authenticated without a challenge) or "unavailable" (the ACS is down).
+    authentication: str | None = None
 
 
 TEST_CARDS: dict[str, Behaviour] = {
@@ -84,6 +87,9 @@ TEST_CARDS: dict[str, Behaviour] = {
     "4000000000000127": Behaviour("approve", no_refund=True),
     "4276000000000009": Behaviour("approve", bonus_points=1000),
     "4276000000000017": Behaviour("approve", bonus_points=0),
+    "4000000000003220": Behaviour("approve", authentication="challenge"),
+    "4000000000003055": Behaviour("approve", authentication="frictionless"),
+    "4000000000003097": Behaviour("approve", authentication="unavailable"),
 }
 
 #: Cards enrolled in the bonus program when a ledger is created: number -> points.

@@ -61,8 +61,9 @@ OptionalAmount = Decimal(**_O)
 Points = Integer32(**_M)
 Text = Unicode(**_M)
 OptionalText = Unicode(**_O)
+OptionalFlag = Boolean(**_O)
 
-AuthorizeStatus = Unicode(values=["approved", "declined"], type_name="AuthorizeStatus",
+AuthorizeStatus = Unicode(values=["approved", "declined", "authentication_required"], type_name="AuthorizeStatus",
                           **_NS, **_M)
 OperationStatus = Unicode(values=["success", "declined", "not_found"],
                           type_name="OperationStatus", **_NS, **_M)
@@ -90,6 +91,12 @@ class AuthorizeResult(_Model):
         ("reference", OptionalText),
         ("amount", Amount),
         ("currency", CurrencyCode),
+        # 3-D Secure: where the buyer goes to authenticate (status authentication_required)
+        # with the id the ACS is given, and the result of an enrolled card's authorization.
+        ("acs_url", OptionalText),
+        ("authentication_id", OptionalText),
+        ("eci", OptionalText),
+        ("auth_result", OptionalText),
     ]
 
 

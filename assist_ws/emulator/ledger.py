@@ -13,7 +13,9 @@ Spyne objects and faults. Full card numbers and CVCs are never stored.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import secrets
 import sqlite3
@@ -47,6 +49,11 @@ NOT_ENROLLED = "AS105"
 NO_PARTIAL = "AS106"
 HOLD_EXPIRED = "AS107"
 NOT_FOUND = "AS108"
+AUTHENTICATION_REQUIRED = "AS110"
+AUTHENTICATION_UNAVAILABLE = "AS111"
+AUTHENTICATION_FAILED = "AS112"
+#: The one-time code the emulated ACS accepts.
+ACS_CODE = "12345"
 
 MAX_MINOR = 10 ** 15          # upper bound of any amount, in minor units
 MAX_POINTS = 2 ** 31 - 1
@@ -202,6 +209,21 @@ CREATE TABLE IF NOT EXISTS points_ops (
     undone      INTEGER NOT NULL DEFAULT 0,  -- returned / cancelled so far
     PRIMARY KEY (center, request_id)
 );
+-- 3-D Secure: an authorization waiting for (or done with) the buyer at the ACS.
+CREATE TABLE IF NOT EXISTS authentications (
+    authentication_id TEXT PRIMARY KEY,
+    center        TEXT NOT NULL,
+    request_id    TEXT NOT NULL,
+    params        TEXT NOT NULL,         -- canonical JSON, card data redacted
+    params_digest TEXT NOT NULL,
+    status        TEXT NOT NULL,         -- pending | Y | N | abandoned
+    created_at    TEXT NOT NULL,
+    UNIQUE (center, request_id)
+);
+CREATE TABLE IF NOT EXISTS keys (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -238,6 +260,10 @@ class Ledger:
             cur.executemany(
                 "INSERT OR IGNORE INTO cards (fingerprint, card_mask, points) VALUES (?, ?, ?)",
                 [(cards.fingerprint(n), cards.mask(n), p) for n, p in cards.BONUS_CARDS.items()])
+            cur.execute("INSERT OR IGNORE INTO keys (name, value) VALUES ('acs', ?)",
+                        (secrets.token_hex(32),))
+            self._acs_key = bytes.fromhex(cur.execute(
+                "SELECT value FROM keys WHERE name = 'acs'").fetchone()[0])
 
     # ------------------------------------------------------------------ infra
     def close(self) -> None:
@@ -308,9 +334,16 @@ class Ledger:
     # -------------------------------------------------------------- authorize
     def authorize(self, center: Center, request_id: str, card_number: str,
                   expire_month: int, expire_year: int, cardholder: str, cvc: str,
-                  amount: Decimal, currency: str) -> tuple[dict, bool]:
+                  amount: Decimal, currency: str,
+                  skip_authentication: bool = False) -> tuple[dict, bool]:
         """Authorize (hold) ``amount``. Returns ``(answer, late)``; when
-        ``late`` is true the caller must delay the answer (it is recorded)."""
+        ``late`` is true the caller must delay the answer (it is recorded).
+
+        A card enrolled in 3-D Secure is not held at once: the answer is
+        ``authentication_required`` with an ``authentication_id`` for the ACS, and
+        ``complete_authorization`` holds it once the buyer passed (nothing is
+        recorded under ``request_id`` until then, so an abandoned one is ``not_found``).
+        ``skip_authentication`` authorizes it without 3-D Secure."""
         _check_request_id(request_id)
         currency = (currency or "").strip().upper()
         if currency != center.currency:
@@ -365,20 +398,156 @@ class Ledger:
                     raise ServerError("SystemError", "system error")
                 if how.outcome == "decline":
                     result = answer("declined", how.response_code, how.message)
+                elif how.authentication in ("challenge", "unavailable") and \
+                        not skip_authentication:
+                    # Not recorded under request_id: the same id may come again.
+                    return self._authentication_needed(
+                        cur, center, request_id, how.authentication, stored, digest,
+                        answer, now), False
                 else:
-                    self._release_expired(cur, center, now)
-                    ref = self._reference(cur)
-                    expires = _ts(moment + timedelta(days=center.hold_days))
-                    cur.execute(
-                        "INSERT INTO authorizations (center, request_id, reference, card_mask, "
-                        "card_fingerprint, currency, amount, held, settled, refunded, "
-                        "created_at, hold_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-                        (center.name, request_id, ref, stored["card"], stored["fingerprint"],
-                         center.currency, minor, minor, now, expires))
+                    ref = self._hold(cur, center, request_id, stored, minor, moment)
                     result = answer("approved", APPROVED, "approved", self._approval_code(), ref)
+                    if how.authentication:
+                        result.update(_eci(how.authentication == "frictionless"))
                     late = how.outcome == "late"
             self._store(cur, center, request_id, "authorize", stored, digest, result, now)
         return result, late
+
+    def _hold(self, cur: sqlite3.Cursor, center: Center, request_id: str, stored: dict,
+              minor: int, moment: datetime) -> str:
+        """Hold ``minor`` on the card of ``stored``; the new reference."""
+        now = _ts(moment)
+        self._release_expired(cur, center, now)
+        ref = self._reference(cur)
+        expires = _ts(moment + timedelta(days=center.hold_days))
+        cur.execute(
+            "INSERT INTO authorizations (center, request_id, reference, card_mask, "
+            "card_fingerprint, currency, amount, held, settled, refunded, "
+            "created_at, hold_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            (center.name, request_id, ref, stored["card"], stored["fingerprint"],
+             center.currency, minor, minor, now, expires))
+        return ref
+
+    # ---------------------------------------------------------------- 3-D Secure
+    def _authentication_needed(self, cur: sqlite3.Cursor, center: Center, request_id: str,
+                               kind: str, stored: dict, digest: str, answer, now: str) -> dict:
+        """The answer to an enrolled card's Authorize: the ACS is unavailable, or the buyer
+        must pass it (a pending authentication, the same one for a repeated request)."""
+        if kind == "unavailable":
+            return answer("declined", AUTHENTICATION_UNAVAILABLE, "3-D Secure unavailable")
+        row = cur.execute("SELECT authentication_id, params_digest FROM authentications "
+                          "WHERE center = ? AND request_id = ?",
+                          (center.name, request_id)).fetchone()
+        if row is None:
+            auth_id = secrets.token_urlsafe(18)
+            cur.execute(
+                "INSERT INTO authentications (authentication_id, center, request_id, params, "
+                "params_digest, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                (auth_id, center.name, request_id, _dumps(stored), digest, now))
+        else:
+            auth_id = row[0]
+            _check_same(request_id, "authorize", digest, "authorize", row[1])
+        result = answer("authentication_required", AUTHENTICATION_REQUIRED,
+                        "3-D Secure authentication required")
+        result["authentication_id"] = auth_id
+        return result
+
+    def authentication(self, authentication_id: str) -> dict | None:
+        """What the ACS page shows of a pending (or decided) authentication."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT params, status FROM authentications WHERE authentication_id = ?",
+                (authentication_id or "",)).fetchone()
+        if row is None:
+            return None
+        params = json.loads(row[0])
+        return {"card": params["card"], "amount": params["amount"],
+                "currency": params["currency"], "status": row[1]}
+
+    def authenticate(self, authentication_id: str, code: str | None) -> str | None:
+        """The buyer's answer at the ACS: ``code`` (the one-time code) decides Y or N once;
+        None (the buyer cancelled) abandons it.  The signed result the ACS sends back, or
+        None when there is nothing to send (unknown, abandoned)."""
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT center, request_id, params, status FROM authentications "
+                "WHERE authentication_id = ?", (authentication_id or "",)).fetchone()
+            if row is None or row[3] == "abandoned":
+                return None
+            center, request_id, params, status = row[0], row[1], json.loads(row[2]), row[3]
+            if status == "pending":
+                status = "abandoned" if code is None else (
+                    "Y" if hmac.compare_digest(code.strip(), ACS_CODE) else "N")
+                cur.execute("UPDATE authentications SET status = ? WHERE authentication_id = ?",
+                            (status, authentication_id))
+            if status == "abandoned":
+                return None
+        return self._sign({"a": authentication_id, "c": center, "r": request_id, "s": status,
+                           "m": params["amount"], "u": params["currency"]})
+
+    def _sign(self, body: dict) -> str:
+        raw = _CANONICAL.encode(body).encode("ascii")
+        mac = hmac.new(self._acs_key, raw, hashlib.sha256).digest()
+        return (base64.urlsafe_b64encode(raw).decode("ascii") + "."
+                + base64.urlsafe_b64encode(mac).decode("ascii"))
+
+    def _verify(self, token: str) -> dict | None:
+        try:
+            raw_b64, mac_b64 = (token or "").strip().split(".")
+            raw = base64.urlsafe_b64decode(raw_b64.encode("ascii"))
+            mac = base64.urlsafe_b64decode(mac_b64.encode("ascii"))
+            good = hmac.new(self._acs_key, raw, hashlib.sha256).digest()
+            if not hmac.compare_digest(mac, good):
+                return None
+            body = json.loads(raw)
+        except (ValueError, UnicodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    def complete_authorization(self, center: Center, request_id: str,
+                               authentication_result: str) -> dict:
+        """Finish an authorization after the ACS: ``authentication_result`` is what the ACS
+        signed for the buyer's return.  Passed (Y): the amount is held and approved; failed
+        (N): declined.  Recorded under ``request_id`` (a repeat gets the same answer); a
+        result that is not the ACS's for this request is a fault and changes nothing."""
+        _check_request_id(request_id)
+        body = self._verify(authentication_result)
+        if body is None or body.get("r") != request_id or body.get("c") != center.name \
+                or body.get("s") not in ("Y", "N"):
+            raise ClientError("InvalidAuthenticationResult",
+                              "the authentication result is not the ACS's for this request")
+        moment = self._now()
+        now = _ts(moment)
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT params, params_digest, status FROM authentications "
+                "WHERE authentication_id = ? AND center = ? AND request_id = ?",
+                (body.get("a"), center.name, request_id)).fetchone()
+            if row is None or row[2] != body["s"]:
+                raise ClientError("InvalidAuthenticationResult",
+                                  "no such authentication result at the ACS")
+            stored, digest = json.loads(row[0]), row[1]
+            prior = self._prior(cur, center, request_id, "authorize", digest)
+            if prior is not None:
+                return prior
+            result = {"request_id": request_id, "approval_code": None, "reference": None,
+                      "amount": stored["amount"], "currency": stored["currency"]}
+            voided = cur.execute("SELECT 1 FROM voided WHERE center = ? AND request_id = ?",
+                                 (center.name, request_id)).fetchone()
+            if voided:
+                result.update(status="declined", response_code=DECLINED, message="voided")
+            elif body["s"] == "Y":
+                minor = _to_minor(Decimal(stored["amount"]), center.currency)
+                result.update(status="approved", response_code=APPROVED, message="approved",
+                              approval_code=self._approval_code(),
+                              reference=self._hold(cur, center, request_id, stored, minor,
+                                                   moment), **_eci(True))
+            else:
+                result.update(status="declined", response_code=AUTHENTICATION_FAILED,
+                              message="3-D Secure authentication failed", eci="07",
+                              auth_result="N")
+            self._store(cur, center, request_id, "authorize", stored, digest, result, now)
+        return result
 
     # ---------------------------------------------------------------- reverse
     def reverse(self, center: Center, request_id: str, authorization_request_id: str,
@@ -820,6 +989,13 @@ def _authorizations(conn: sqlite3.Connection, center: Center, now: str) -> Itera
                "amount": format_minor(row[3], cur), "currency": cur,
                "held": format_minor(row[5], cur), "settled": format_minor(row[6], cur),
                "refunded": format_minor(row[7], cur)}
+
+
+def _eci(authenticated: bool) -> dict:
+    """The 3-D Secure fields of an approved enrolled card: authenticated (ECI 05, ``Y``), or
+    authorized without it (ECI 07, ``U``)."""
+    return {"eci": "05", "auth_result": "Y"} if authenticated else \
+        {"eci": "07", "auth_result": "U"}
 
 
 def _check_request_id(value: str, field: str = "request_id") -> None:

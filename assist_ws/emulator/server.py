@@ -2,7 +2,8 @@
 
 :func:`make_wsgi_app` builds the WSGI callable: ``POST /<center>`` goes to the
 Spyne SOAP application bound to that center, ``GET /<center>?wsdl`` returns
-the center's WSDL, ``GET /ledger`` the ledger as JSON, anything else is 404.
+the center's WSDL, ``GET /ledger`` the ledger as JSON, ``/acs`` the 3-D Secure ACS page
+(``acs.py``), anything else is 404.
 Every operation is answered after the configured latency (none by default).
 :func:`make_server` wraps it in a threaded wsgiref server (daemon threads, HTTP/1.1
 keep-alive, quiet request logging) and :func:`serve` runs one forever.
@@ -25,7 +26,7 @@ from wsgiref.util import request_uri
 
 from lxml import etree
 
-from . import authorize, batch
+from . import acs, authorize, batch
 from .config import EmulatorConfig
 from .ledger import Ledger
 from .service import (ENV_KEY, MAX_REQUEST_BYTES, CenterBinding, wsdl_document,
@@ -103,6 +104,8 @@ class EmulatorApp:
                 return _respond(start_response, "405 Method Not Allowed", b"", _JSON,
                                 [("Allow", "GET, HEAD")])
             return self._ledger(environ, start_response, head=method == "HEAD")
+        if name == "acs":  # the 3-D Secure ACS page, for the buyer's browser
+            return acs.handle(self.ledger, environ, start_response)
         binding = self.bindings.get(name)
         if binding is None:
             return self._not_found(start_response, path)
@@ -147,7 +150,8 @@ class EmulatorApp:
         auth = authorize.is_authorize(body) if self.fast_authorize else None
         if auth is not None:
             return self._fast(start_response, "Authorize", lambda: authorize.authorize(
-                binding.ledger, binding.center, binding.late_seconds, auth))
+                binding.ledger, binding.center, binding.late_seconds, auth,
+                acs.acs_url(environ)))
         settle = batch.is_settle(body) if self.fast_settle else None
         if settle is not None:
             return self._fast(start_response, "Settle", lambda: batch.settle(

@@ -28,10 +28,11 @@ from .. import compat
 from .config import Center
 from .contract import (
     APP_NAME, SERVICE_NAME, TNS, Amount, AuthorizeResult, CardNumber, Cardholder,
-    CurrencyCode, Cvc, LedgerAuthorization, Month, OperationResult, OptionalAmount,
-    Points, PointsBalanceResult, ReconcileResult, RequestId, SettleResult,
+    CurrencyCode, Cvc, LedgerAuthorization, Month, OperationResult, OptionalAmount, OptionalFlag,
+    Points, PointsBalanceResult, ReconcileResult, RequestId, SettleResult, Text,
     SettlementItems, StatusResult, Year,
 )
+from .acs import acs_url
 from .ledger import Ledger, LedgerError
 
 __all__ = ["ENV_KEY", "CenterBinding", "ProcessingService", "application",
@@ -83,6 +84,22 @@ def _dec(value: str | None) -> D | None:
     return None if value is None else D(value)
 
 
+def _acs_url(ctx) -> str:
+    env = getattr(ctx.transport, "req_env", None) or {}
+    return acs_url(env)
+
+
+def _authorize_result(answer: dict, acs: str | None) -> AuthorizeResult:
+    return AuthorizeResult(
+        request_id=answer["request_id"], status=answer["status"],
+        response_code=answer["response_code"], message=answer["message"],
+        approval_code=answer.get("approval_code"), reference=answer.get("reference"),
+        amount=D(answer["amount"]), currency=answer["currency"],
+        acs_url=acs if answer.get("authentication_id") else None,
+        authentication_id=answer.get("authentication_id"), eci=answer.get("eci"),
+        auth_result=answer.get("auth_result"))
+
+
 def _operation_result(answer: dict) -> OperationResult:
     return OperationResult(request_id=answer["request_id"], status=answer["status"],
                            response_code=answer["response_code"], message=answer["message"],
@@ -95,20 +112,27 @@ class ProcessingService(ServiceBase):
     __service_name__ = SERVICE_NAME
 
     @rpc(RequestId, CardNumber, Month, Year, Cardholder, Cvc, Amount, CurrencyCode,
-         _returns=_mandatory(AuthorizeResult))
+         OptionalFlag, _returns=_mandatory(AuthorizeResult))
     def Authorize(ctx, request_id, card_number, expire_month, expire_year, cardholder,
-                  cvc, amount, currency):
-        """Authorize a card payment: hold the amount on the card."""
+                  cvc, amount, currency, skip_authentication):
+        """Authorize a card payment: hold the amount on the card (a card enrolled in 3-D
+        Secure: the buyer authenticates at ``acs_url`` first, unless
+        ``skip_authentication``)."""
         b = _binding(ctx)
         answer, late = _call(b.ledger.authorize, b.center, request_id, card_number,
-                             expire_month, expire_year, cardholder, cvc, amount, currency)
+                             expire_month, expire_year, cardholder, cvc, amount, currency,
+                             bool(skip_authentication))
         if late and b.late_seconds > 0:
             time.sleep(b.late_seconds)
-        return AuthorizeResult(
-            request_id=answer["request_id"], status=answer["status"],
-            response_code=answer["response_code"], message=answer["message"],
-            approval_code=answer.get("approval_code"), reference=answer.get("reference"),
-            amount=D(answer["amount"]), currency=answer["currency"])
+        return _authorize_result(answer, _acs_url(ctx))
+
+    @rpc(RequestId, Text, _returns=_mandatory(AuthorizeResult))
+    def CompleteAuthorization(ctx, request_id, authentication_result):
+        """Finish an Authorize that answered ``authentication_required`` with the result
+        the ACS signed for the buyer's return: held (approved) or declined."""
+        b = _binding(ctx)
+        return _authorize_result(_call(b.ledger.complete_authorization, b.center, request_id,
+                                       authentication_result), None)
 
     @rpc(RequestId, RequestId, OptionalAmount, _returns=_mandatory(OperationResult))
     def Reverse(ctx, request_id, authorization_request_id, amount):

@@ -143,10 +143,16 @@ class MeteredGateway:
             unwritten(exc)
 
     def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
-                  amount: Money) -> ProcessingReply:
+                  amount: Money, skip_authentication: bool = False) -> ProcessingReply:
         return self._call(center, "authorize",
-                          lambda: self.inner.authorize(center, request_id, card, amount),
+                          lambda: self.inner.authorize(center, request_id, card, amount,
+                                                       skip_authentication),
                           call_outcome)
+
+    def complete_authorization(self, center, request_id, authentication_result):
+        return self._call(center, "complete_authorization",
+                          lambda: self.inner.complete_authorization(
+                              center, request_id, authentication_result), call_outcome)
 
     def reverse(self, center, request_id, authorization_request_id, amount):
         return self._call(center, "reverse", lambda: self.inner.reverse(

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
+from ..domain.cards import auth_required
 from ..domain.checkvalue import result_checkvalue
 from ..domain.notifications import ExpectedReply, PushNotice, Verdict
 from ..domain.text import xml_fit
@@ -128,6 +129,8 @@ def _operation_values(notice: PushNotice, op: dict | None) -> dict[str, str]:
         "approvalcode": _s(op.get("approval_code")),
         "processingname": _s(op.get("processing_name")),
         "operationdate": wire_date(op.get("finished_at")),
+        "authresult": _s(op.get("auth_result")),
+        "authrequired": _s(auth_required(op.get("auth_result"))),
         "slipno": _s(op.get("slip")),
     }
 

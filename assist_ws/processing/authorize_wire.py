@@ -22,12 +22,16 @@ SOAP_ACTION = '"Authorize"'
 _T = "{%s}" % TNS
 _RESPONSE, _RESULT = f"{_T}AuthorizeResponse", f"{_T}AuthorizeResult"
 _FIELDS = {f"{_T}{name}": name for name in ("request_id", "status", "response_code", "message",
-                                            "approval_code", "reference", "amount", "currency")}
+                                            "approval_code", "reference", "amount", "currency",
+                                            "acs_url", "authentication_id", "eci",
+                                            "auth_result")}
 _MANDATORY = ("request_id", "status", "response_code", "message", "amount", "currency")
 
 
-def request_body(request_id: str, card: CardData, amount: Money) -> bytes:
-    """The SOAP 1.1 envelope of ``Authorize``, UTF-8."""
+def request_body(request_id: str, card: CardData, amount: Money,
+                 skip_authentication: bool = False) -> bytes:
+    """The SOAP 1.1 envelope of ``Authorize``, UTF-8 (``skip_authentication``: without 3-D
+    Secure)."""
     if not isinstance(amount.amount, Decimal):
         raise TypeError("amounts are Decimal")
     return (f'<?xml version="1.0" encoding="UTF-8"?>'
@@ -40,6 +44,8 @@ def request_body(request_id: str, card: CardData, amount: Money) -> bytes:
             f'<p:cvc>{text(card.cvc)}</p:cvc>'
             f'<p:amount>{format(amount.amount, "f")}</p:amount>'
             f'<p:currency>{text(amount.currency)}</p:currency>'
+            + ('<p:skip_authentication>true</p:skip_authentication>' if skip_authentication
+               else '') +
             f'</p:Authorize></soap-env:Body></soap-env:Envelope>').encode("utf-8")
 
 
@@ -60,4 +66,6 @@ def parse_answer(content: bytes, request_id: str, http_status: int = 200) -> Pro
     return ProcessingReply(
         outcome=outcome(fields["status"]), response_code=fields["response_code"],
         message=fields["message"], approval_code=fields.get("approval_code"),
-        reference=fields.get("reference"), request_id=request_id)
+        reference=fields.get("reference"), request_id=request_id,
+        acs_url=fields.get("acs_url"), authentication_id=fields.get("authentication_id"),
+        eci=fields.get("eci"), auth_result=fields.get("auth_result"))

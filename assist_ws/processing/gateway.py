@@ -131,14 +131,29 @@ class SoapProcessingGateway:
 
     # -- the port -------------------------------------------------------------------------
     def authorize(self, center: ProcessingCenter, request_id: str, card: CardData,
-                  amount: Money) -> ProcessingReply:
-        body = authorize_wire.request_body(request_id, card, amount)
+                  amount: Money, skip_authentication: bool = False) -> ProcessingReply:
+        body = authorize_wire.request_body(request_id, card, amount, skip_authentication)
         try:
             status, content = self._http.post(_address(center), body,
                                               authorize_wire.SOAP_ACTION, self.timeouts.read)
             return authorize_wire.parse_answer(content, request_id, status)
         except FAILURES as exc:
             return self._failure(center, "Authorize", exc)
+
+    def complete_authorization(self, center: ProcessingCenter, request_id: str,
+                               authentication_result: str) -> ProcessingReply:
+        """``CompleteAuthorization`` after 3-D Secure; a fault (the center does not take the
+        result) is NOT_FOUND: nothing was done."""
+        try:
+            return _reply(self._service(center).CompleteAuthorization(
+                request_id=request_id, authentication_result=authentication_result),
+                request_id)
+        except CenterFault as exc:
+            log.warning("processing center %s: CompleteAuthorization refused: %s %s",
+                        center.name, exc.code, exc.message)
+            return ProcessingReply(Outcome.NOT_FOUND, SYSTEM_ERROR, exc.message)
+        except FAILURES as exc:
+            return self._failure(center, "CompleteAuthorization", exc)
 
     def settle(self, center: ProcessingCenter, batch_id: str,
                items: Sequence[SettlementItem]) -> SettlementAnswer:
@@ -189,4 +204,5 @@ def _reply(answer: Any, request_id: str) -> ProcessingReply:
         message=getattr(answer, "message", None),
         approval_code=getattr(answer, "approval_code", None),
         reference=getattr(answer, "reference", None), request_id=request_id,
-        kind=getattr(answer, "kind", None))
+        kind=getattr(answer, "kind", None), eci=getattr(answer, "eci", None),
+        auth_result=getattr(answer, "auth_result", None))

@@ -22,7 +22,8 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 #: The contract's statuses (``TransactionState`` holds them all) and what each means.
 STATUS = {"approved": Outcome.SUCCESS, "success": Outcome.SUCCESS,
           "declined": Outcome.DECLINED, "not_found": Outcome.NOT_FOUND,
-          "in_progress": Outcome.IN_PROGRESS}
+          "in_progress": Outcome.IN_PROGRESS,
+          "authentication_required": Outcome.AUTHENTICATE}
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                          remove_blank_text=True)

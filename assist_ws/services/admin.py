@@ -90,6 +90,9 @@ class MerchantSettings:
     #: 100 units of a payment's card part (a decimal text such as ``1`` or ``0.5``).
     bonus_program: bool | None = None
     accrual_rate: str | None = None
+    #: 3-D Secure: honour ``Disable3DS=1``; an unavailable ACS: ``decline`` or ``authorize``.
+    allow_disable_3ds: bool | None = None
+    threeds_unavailable: str | None = None
 
 
 #: An accrual rate as the command line takes it: points per 100 units, up to 100.
@@ -184,6 +187,13 @@ def save_merchant(uow: BackOfficeUnitOfWork, merchant_id: int, s: MerchantSettin
             merchant.bonus_program = s.bonus_program
         if accrual_rate is not None:
             merchant.accrual_rate = accrual_rate
+        if s.allow_disable_3ds is not None:
+            merchant.allow_disable_3ds = s.allow_disable_3ds
+        if s.threeds_unavailable is not None:
+            if s.threeds_unavailable not in ("decline", "authorize"):
+                raise ValidationError("an unavailable 3-D Secure ACS means decline or "
+                                      "authorize", Second.NONE)
+            merchant.threeds_unavailable = s.threeds_unavailable
         if s.notify is not None and s.notify.any():
             apply_settings(merchant, s.notify, check_notify_url)
         if merchant.check_order_code and not merchant.secret_word:

@@ -134,6 +134,7 @@ def create_order(uow: CheckoutUnitOfWork, clock: Clock, req: AuthorizationReques
                       client_ip=req.client_ip, url_return=req.url_return,
                       url_return_ok=req.url_return_ok, url_return_no=req.url_return_no,
                       max_points=max_points, payment_means=means, test_mode=merchant.test_mode)
+        order.disable_3ds = (req.disable_3ds or "").strip() == "1" and merchant.allow_disable_3ds
         while uow.orders.bill_number_taken(order.bill_number):  # 1 in 9e15; still checked
             order.bill_number = new_bill_number()
         uow.orders.add(order)

@@ -14,8 +14,9 @@ from ..domain.model import (MeansType, OperationState, OperationType, Transactio
                             TransactionType, find_transaction)
 from ..domain.money import Money
 from ..domain.outcomes import points_failed, record_reply
-from ..domain.ports import CheckoutUnitOfWork, Clock, ProcessingGateway
+from ..domain.ports import CheckoutUnitOfWork, Clock, Outcome, ProcessingGateway
 from ..domain.states import OrderEvent, OrderState
+from .authentication import ACS_UNAVAILABLE, record_authorization
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
 from .points import accrue, add_points_payment
@@ -100,13 +101,18 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         uow.commit()
         request_id = tx.request_id
         accrues = merchant.accrual_rate > 0 and merchant.offers_points(center)
+        # 3-D Secure: skipped for a Disable3DS order; its ACS down: the merchant decides.
+        skip, fallback = order.disable_3ds, merchant.threeds_unavailable == "authorize"
+        deadline = order.buyer_deadline(merchant.timeout_minutes)
 
-    reply = gateway.authorize(center, request_id, card, amount)
+    reply = gateway.authorize(center, request_id, card, amount, skip_authentication=skip)
+    if fallback and reply.outcome is Outcome.DECLINED and reply.response_code == ACS_UNAVAILABLE:
+        reply = gateway.authorize(center, request_id, card, amount, skip_authentication=True)
 
     with uow:
         order = load_order(uow, bill_number, lock=True)
         op, tx = find_transaction(order, request_id)
-        record_reply(order, op, tx, reply, clock.now(), hold_days=center.hold_days)
+        record_authorization(order, op, tx, reply, clock.now(), deadline, center)
         pay_points = points and op.succeeded
         if pay_points:
             find_transaction(order, points_rid)[1].mark_sent(clock.now())

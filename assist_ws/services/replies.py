@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 from xml.sax.saxutils import escape
 
+from ..domain.cards import auth_required
 from ..domain.model import OperationState
 from ..domain.money import EXPONENTS, Money
 from ..domain.records import OperationLine
@@ -64,7 +65,8 @@ def result_operation(op) -> Fields:
         "customermessage": op.message, "recommendation": None,
         "approvalcode": op.approval_code, "protocoltypename": None,
         "processingname": op.processing_name, "operationdate": _t(op.created_at),
-        "authresult": None, "authrequired": None, "rrn": None, "extrrn": None, "slipno": None,
+        "authresult": op.auth_result, "authrequired": auth_required(op.auth_result),
+        "rrn": None, "extrrn": None, "slipno": None,
     }
 
 

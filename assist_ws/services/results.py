@@ -42,6 +42,8 @@ class OperationView:
     external_id: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: 3-D Secure of a card payment (Assist's ``authresult``: Y, N, U...), if it met it.
+    auth_result: str | None = None
 
     @classmethod
     def of(cls, order: Order, op: Operation) -> "OperationView":
@@ -49,7 +51,7 @@ class OperationView:
                    op.rate, op.means, op.means_type, op.means_number, op.cardholder,
                    op.card_expiry, op.response_code, op.approval_code, op.message,
                    op.processing_name, op.client_ip, op.external_id, op.created_at,
-                   op.finished_at)
+                   op.finished_at, op.auth_result)
 
 
 @dataclass(frozen=True)

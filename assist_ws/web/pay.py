@@ -69,6 +69,7 @@ SESSIONS = "assist_ws.page_sessions"
 def register(app: Flask, container) -> None:
     """Mount the payment pages (and, when the settings ask for it, the demo shop)."""
     app.extensions[SESSIONS] = PageSessions(container.settings.secret())
+    from . import pay_return  # noqa: F401 - its route (3-D Secure's return) joins ``bp``
     app.register_blueprint(bp)
     if getattr(container.settings, "demo_shop", False):
         from .demo_shop import bp as shop
@@ -104,7 +105,8 @@ def _internal_error(error):
 
 @bp.after_request
 def _headers(response):
-    secure_headers(response.headers, form_targets=g.get("shop_urls", ()),
+    secure_headers(response.headers,
+                   form_targets=(*g.get("shop_urls", ()), *g.get("acs_urls", ())),
                    frame_ancestors=g.get("shop_urls", ()), https=request.is_secure,
                    cache=request.endpoint == "pay.static")
     return response
@@ -162,6 +164,10 @@ def page():
             return _means_page(sid, checkout, lang, error="means_unavailable", status=422)
         return _card_page(sid, checkout, lang)
     if checkout.waiting:
+        from .pay_return import acs_page  # the payment may wait for the buyer's bank
+        trip = acs_page(checkout, partial(_render, sid=sid, checkout=checkout, lang=lang))
+        if trip is not None:
+            return trip
         return _render("processing.html", sid, checkout, lang,
                        refresh=_page_url(sid, asked, go="1"))
     target = checkout.return_url()

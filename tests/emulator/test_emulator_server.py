@@ -97,7 +97,9 @@ def test_wsdl_declares_mandatory_fields():
     authorize = root.find(f".//{xs}complexType[@name='Authorize']")
     fields = {e.get("name"): e for e in authorize.iter(f"{xs}element")}
     assert list(fields) == ["request_id", "card_number", "expire_month", "expire_year",
-                            "cardholder", "cvc", "amount", "currency"]
+                            "cardholder", "cvc", "amount", "currency", "skip_authentication"]
+    skip = fields.pop("skip_authentication")  # optional: 3-D Secure unless asked to skip
+    assert skip.get("minOccurs") == "0" and skip.get("type") == "xs:boolean"
     for el in fields.values():     # minOccurs defaults to 1, nillable to false
         assert el.get("minOccurs") is None and el.get("nillable") is None
     reverse = root.find(f".//{xs}complexType[@name='Reverse']")

@@ -145,6 +145,27 @@ def test_bonus_program_settings(cli):
     assert "\tno-bonus-program\taccrual-rate=1.50" in cli("merchant", "list").stdout
 
 
+def test_3ds_settings_of_a_merchant(cli, tmp_path):
+    from sqlalchemy import create_engine, text
+    cli("db", "upgrade")
+    cli("merchant", "add", "--id", "780", "--name", "Shop")
+
+    def settings():
+        engine = create_engine(f"sqlite:///{tmp_path}/cli.db")
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT allow_disable_3ds, threeds_unavailable FROM "
+                                    "merchants WHERE merchant_id = 780")).one()
+        engine.dispose()
+        return bool(row[0]), row[1]
+    assert settings() == (False, "decline")
+    cli("merchant", "update", "780", "--allow-disable-3ds", "--threeds-unavailable",
+        "authorize")
+    assert settings() == (True, "authorize")
+    assert "decline, authorize" in cli("merchant", "update", "780", "--threeds-unavailable",
+                                       "maybe", ok=False).stderr.replace("'", "")
+    assert settings() == (True, "authorize")
+
+
 @pytest.mark.parametrize("args,message", [
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB"), "CUR=NAME"),
     (("merchant", "add", "--id", "1", "--name", "X", "--processing", "RUB=none"),

@@ -32,11 +32,11 @@ class Gateway(FakeGateway):
 
     broken = False
 
-    def authorize(self, center, request_id, card, amount):
+    def authorize(self, center, request_id, card, amount, skip_authentication=False):
         if self.broken:
             self.broken = False
             raise RuntimeError("the process died here")
-        return super().authorize(center, request_id, card, amount)
+        return super().authorize(center, request_id, card, amount, skip_authentication)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",

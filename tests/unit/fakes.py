@@ -562,9 +562,13 @@ class FakeGateway:
                                                            reference="R" + request_id[:6])
         return reply
 
-    def authorize(self, center, request_id, card, amount):
+    def authorize(self, center, request_id, card, amount, skip_authentication=False):
         self.calls.append(("authorize", request_id, amount))
         return self._next("authorize", request_id)
+
+    def complete_authorization(self, center, request_id, authentication_result):
+        self.calls.append(("complete_authorization", request_id, authentication_result))
+        return self._next("complete_authorization", request_id)
 
     def reverse(self, center, request_id, authorization_request_id, amount):
         self.calls.append(("reverse", request_id, amount))

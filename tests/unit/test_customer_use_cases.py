@@ -68,7 +68,7 @@ def test_what_the_buyer_typed_is_saved_with_the_payment(env):
     commits = uow.commits
     seen = {}
 
-    def authorize(center, request_id, card, amount):
+    def authorize(center, request_id, card, amount, skip_authentication=False):
         # The processing center is asked only once the start is committed: the data and
         # the pay operation, together.
         committed = uow.data["orders"][bill]

@@ -155,7 +155,7 @@ def _operation(order: Order, op: Operation) -> dict[str, Any]:
         "response_code": op.response_code, "message": op.message,
         "approval_code": op.approval_code, "processing_name": op.processing_name,
         "client_ip": op.client_ip, "finished_at": _when(op.finished_at or op.created_at),
-        "slip": slip,
+        "slip": slip, "auth_result": op.auth_result,
     }
 
 
