@@ -9,7 +9,8 @@ times the order out and voids it at the center (nothing is held).
 ``complete_authentication`` takes the buyer's return: the nonce must be the operation's (a
 replayed or forged return is refused and changes nothing), the ACS's signed result goes to
 the center, which checks it and holds or declines; the outcome is recorded with the ECI and
-3-D Secure status.  The buyer's request never waits on the ACS: the ACS is only ever the
+3-D Secure status, and followed as a payment answered at once is (``follow_card_payment``:
+the accrual of bonus points).  The buyer's request never waits on the ACS: the ACS is only ever the
 browser's destination.
 """
 
@@ -28,6 +29,7 @@ from ..domain.ports import Clock, Outcome, ProcessingGateway, ProcessingReply, C
 from ..domain.states import OrderState
 from ..domain.urls import origin
 from .common import load_center, load_order
+from .points import follow_card_payment
 from .results import OperationResult, OperationView, OrderView, log_result
 
 #: The center's answer to a card whose ACS is unavailable.
@@ -132,5 +134,6 @@ def complete_authentication(uow: CheckoutUnitOfWork, gateway: ProcessingGateway,
             record_authorization(order, op, tx, reply, clock.now(), clock.now(), center)
         uow.commit()
         outcome = OperationResult(OrderView.of(order), OperationView.of(order, op))
+    outcome = follow_card_payment(uow, gateway, clock, bill_number, outcome)
     log_result("pay", outcome)
     return outcome

@@ -19,7 +19,7 @@ from ..domain.states import OrderEvent, OrderState
 from .authentication import ACS_UNAVAILABLE, record_authorization
 from .checkout import lock_order_number, may_pay_by_card
 from .common import load_center, load_order
-from .points import accrue, add_points_payment
+from .points import add_points_payment, follow_card_payment
 from .results import OperationResult, OperationView, OrderView, log_result
 
 
@@ -113,6 +113,7 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         order = load_order(uow, bill_number, lock=True)
         op, tx = find_transaction(order, request_id)
         record_authorization(order, op, tx, reply, clock.now(), deadline, center)
+        at_acs = op.acs_nonce is not None  # the outcome follows the buyer's return
         pay_points = points and op.succeeded
         if pay_points:
             find_transaction(order, points_rid)[1].mark_sent(clock.now())
@@ -122,19 +123,16 @@ def pay_by_card(uow: CheckoutUnitOfWork, gateway: ProcessingGateway, clock: Cloc
         result = OperationResult(OrderView.of(order), OperationView.of(order, op))
     if pay_points:
         _pay_points(uow, gateway, clock, center, bill_number, points_rid, card, points)
-    elif accrues and result.succeeded and gateway.points_balance(center, card.number) is not None:
-        with uow:  # a card in the program: accruals follow its payment
+    elif accrues and (result.succeeded or at_acs) and \
+            gateway.points_balance(center, card.number) is not None:
+        with uow:  # a card in the program (asked now: its number is never kept for later)
             order = load_order(uow, bill_number, lock=True)
-            order.paid_card().points = 0
+            card_op = order.card_payment
+            if card_op is not None:
+                card_op.points = 0
             uow.commit()
-    if accrues and result.succeeded:
-        accrue(uow, gateway, clock, bill_number)
-    if points or (accrues and result.succeeded):  # as the points part and the accrual left it
-        with uow.reader() as r:
-            order = load_order(r, bill_number)
-            card_op = order.operation(result.operation.number)
-            assert card_op is not None
-            result = OperationResult(OrderView.of(order), OperationView.of(order, card_op))
+    if accrues or points:
+        result = follow_card_payment(uow, gateway, clock, bill_number, result, bool(points))
     log_result("pay", result)
     return result
 

@@ -26,6 +26,7 @@ from ..domain.outcomes import NOT_SENT, record_reply
 from ..domain.ports import CheckoutUnitOfWork, Clock, Outcome, ProcessingGateway, ProcessingReply
 from ..domain.states import OrderState
 from .common import AnyUnitOfWork, load_center, load_order
+from .results import OperationResult, OperationView, OrderView
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,24 @@ def accrue(uow: AnyUnitOfWork, gateway: ProcessingGateway, clock: Clock, bill_nu
         request_id, original = tx.request_id, card.authorization_id()
     send_and_record(uow, gateway, clock, center, bill_number, request_id,
                     TransactionType.BONUS_ACCRUAL, original, points)
+
+
+def follow_card_payment(uow: AnyUnitOfWork, gateway: ProcessingGateway, clock: Clock,
+                        bill_number: str, result: OperationResult,
+                        changed: bool = False) -> OperationResult:
+    """What follows a card payment's outcome however it was reached (the center's answer
+    at once, or after the buyer's trip to the ACS): the accrual of a paid order on a card in
+    the bonus program (``accrue`` decides), and the result read again as the accrual left it
+    (also when ``changed``: something else, a points part, changed the order since)."""
+    if not result.succeeded and not changed:
+        return result
+    if result.succeeded:
+        accrue(uow, gateway, clock, bill_number)
+    with uow.reader() as r:
+        order = load_order(r, bill_number)
+        card_op = order.operation(result.operation.number)
+        assert card_op is not None
+        return OperationResult(OrderView.of(order), OperationView.of(order, card_op))
 
 
 def send_points(gateway: ProcessingGateway, center: ProcessingCenter, kind: TransactionType,

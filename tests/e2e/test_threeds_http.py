@@ -15,7 +15,7 @@ import requests
 
 from assist_ws.domain.checkvalue import checkvalue
 
-from .conftest import RUB_ONLY, SECRET, TIMEOUT_MINUTES
+from .conftest import BONUS, RUB_ONLY, SECRET, TIMEOUT_MINUTES
 
 CHALLENGE = "4000000000003220"
 
@@ -25,9 +25,9 @@ def _fields(html: str) -> dict[str, str]:
             re.findall(r'name="?(\w+)"? value="([^"]*)"', html)}
 
 
-def at_acs(site, amount: str = "40.00"):
+def at_acs(site, amount: str = "40.00", **start):
     """An order paid with the challenge card; the ACS form our page sends the buyer with."""
-    session = site.start(amount=amount)
+    session = site.start(amount=amount, **start)
     assert session.pay(number=CHALLENGE).status_code == 303
     page = site.http.get(f"{site.url}/pay/pay.cfm?CFSID={session.sid}", timeout=30)
     action = re.search(r'id="acs-form" method="post" action="([^"]+)"', page.text).group(1)
@@ -155,3 +155,18 @@ def test_a_return_after_the_buyers_time_is_refused_and_the_worker_closes_the_ord
     assert all(a["request_id"] != request_id for a in site.authorizations())
     assert post_back(site, back).status_code == 400  # and never afterwards
     assert all(a["request_id"] != request_id for a in site.authorizations())
+
+
+def test_a_payment_after_the_acs_at_an_accruing_merchant_is_followed_as_one_paid_at_once(site):
+    """The emulator's 3-D Secure cards are not in the bonus program: the payment completed
+    after the ACS at a merchant that accrues points is Approved, marked as a card outside
+    the program, and no accrual is sent (the ledger's points do not move)."""
+    before = site.emulator.ledger()["cards"]
+    session, form = at_acs(site, amount="43.00", merchant=BONUS)
+    back = post_back(site, through_acs(site, form))
+    assert back.status_code == 303 and "/ok?" in back.headers["Location"]
+    order = site.order(session.bill)
+    assert order.state == "Approved"
+    assert order.card_payment.auth_result == "Y" and order.card_payment.points is None
+    assert order.accrual is None
+    assert site.emulator.ledger()["cards"] == before
