@@ -48,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "processing_title": "Платёж обрабатывается",
         "processing_text": "Ждём ответа банка. Не закрывайте страницу и не платите повторно — "
                            "страница обновится сама.",
+        "acs_title": "Подтверждение платежа в банке",
+        "acs_text": "Сейчас откроется страница банка, выпустившего карту (3-D Secure).",
         "result_approved": "Оплата прошла успешно",
         "result_delayed": "Сумма заблокирована на карте",
         "result_delayed_text": "Магазин спишет её после подтверждения заказа.",
@@ -110,6 +112,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "processing_title": "Your payment is being processed",
         "processing_text": "Waiting for the bank's answer. Please do not close this page or pay "
                            "again: it refreshes by itself.",
+        "acs_title": "Confirm the payment with your bank",
+        "acs_text": "Your card's bank page (3-D Secure) is opening now.",
         "result_approved": "Payment successful",
         "result_delayed": "The amount is held on your card",
         "result_delayed_text": "The shop will charge it once it confirms your order.",
