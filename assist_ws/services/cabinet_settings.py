@@ -1,6 +1,8 @@
 """The merchant cabinet's settings page, for a user with the right ``admin``: return URLs,
 payment timeout, time zone, result notifications (URL, POST or SOAP, which results, only
-successful ones, expected reply), checking the order code, the bonus program and its accrual rate, and a new secret word.
+successful ones, expected reply), checking the order code, the bonus program and its accrual
+rate, 3-D Secure (whether a request's ``Disable3DS`` is followed; an unavailable ACS: decline
+or authorize without it), and a new secret word.
 
 Everything is saved by ``admin.save_merchant`` -- the command line's own use case with its
 checks -- with the audit entry (the names of the fields changed) in the same transaction.
@@ -36,7 +38,8 @@ from .notifications.outbox import content_of
 #: The merchant's fields the page shows and changes.
 FIELDS = ("url_return", "url_return_ok", "url_return_no", "timeout_minutes", "time_zone",
           "notify_url", "notify_protocol", "notify_results", "notify_only_success",
-          "notify_expected_reply", "check_order_code", "bonus_program", "accrual_rate")
+          "notify_expected_reply", "check_order_code", "bonus_program", "accrual_rate",
+          "allow_disable_3ds", "threeds_unavailable")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The merchant cabinet's settings page (``/account/settings``), for a user with the right
 ``admin``: return URLs, payment timeout, time zone, result notifications, checking the order
-code, the bonus program and its accrual rate, and a new secret word (shown once, on the page answering its making; the page never
-shows the current one).
+code, the bonus program and its accrual rate, the 3-D Secure settings, and a new secret word
+(shown once, on the page answering its making; the page never shows the current one).
 
 Without ``admin`` the link is not shown and a request, forged or not, is a 403 that changes
 nothing; forms carry the session's CSRF token; a bad value is said on the page and nothing
@@ -27,13 +27,16 @@ log = logging.getLogger(__name__)
 PROTOCOLS = tuple(p.value for p in PushProtocol)
 REPLIES = tuple(r.value for r in ExpectedReply)
 RESULTS = tuple(k.value for k in ResultKind)
+#: What the gateway does when a card's ACS is unavailable.
+THREEDS_UNAVAILABLE = ("decline", "authorize")
 
 
 def _page(status: int = 200, values: dict | None = None, **kw):
     view = cabinet_settings.current(_container().uow, g.user)
     return _render("settings.html", status, values=values or view.values,
                    has_secret_word=view.has_secret_word, protocols=PROTOCOLS,
-                   replies=REPLIES, results=RESULTS, **kw)
+                   replies=REPLIES, results=RESULTS, threeds_choices=THREEDS_UNAVAILABLE,
+                   **kw)
 
 
 def _form_settings(form) -> admin.MerchantSettings:
@@ -48,6 +51,8 @@ def _form_settings(form) -> admin.MerchantSettings:
         check_order_code=form.get("check_order_code") == "1",
         bonus_program=form.get("bonus_program") == "1",
         accrual_rate=form.get("accrual_rate"),
+        allow_disable_3ds=form.get("allow_disable_3ds") == "1",
+        threeds_unavailable=form.get("threeds_unavailable"),
         notify=NotifySettings(url=form.get("notify_url", "").strip(),
                               protocol=form.get("notify_protocol", ""),
                               results=",".join(form.getlist("notify_results")),
@@ -67,7 +72,9 @@ def _form_values(form) -> dict:
             "notify_expected_reply": form.get("notify_expected_reply", ""),
             "check_order_code": form.get("check_order_code") == "1",
             "bonus_program": form.get("bonus_program") == "1",
-            "accrual_rate": form.get("accrual_rate", "")}
+            "accrual_rate": form.get("accrual_rate", ""),
+            "allow_disable_3ds": form.get("allow_disable_3ds") == "1",
+            "threeds_unavailable": form.get("threeds_unavailable", "")}
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -506,6 +506,28 @@ POINTS_TEXTS = {
 for _lang, _texts in POINTS_TEXTS.items():
     TEXTS[_lang].update(_texts)
 
+#: The merchant's 3-D Secure settings.
+THREEDS_TEXTS = {
+    "RU": {
+        "threeds": "3-D Secure",
+        "allow_disable_3ds": "Разрешить оплату без 3-D Secure по запросу магазина "
+                             "(Disable3DS=1)",
+        "threeds_unavailable": "Если сервер 3-D Secure банка недоступен",
+        "threeds_decline": "отклонить платёж",
+        "threeds_authorize": "провести платёж без 3-D Secure",
+    },
+    "EN": {
+        "threeds": "3-D Secure",
+        "allow_disable_3ds": "Allow payments without 3-D Secure when the shop asks "
+                             "(Disable3DS=1)",
+        "threeds_unavailable": "When the bank's 3-D Secure server is unavailable",
+        "threeds_decline": "decline the payment",
+        "threeds_authorize": "authorize without 3-D Secure",
+    },
+}
+for _lang, _texts in THREEDS_TEXTS.items():
+    TEXTS[_lang].update(_texts)
+
 OPERATION_TYPES = {100: ("Оплата", "Payment"), 200: ("Подтверждение", "Confirm"),
                    300: ("Отмена", "Cancel"), 500: ("Начисление баллов", "Points accrual"),
                    510: ("Отмена начисления", "Accrual cancel")}

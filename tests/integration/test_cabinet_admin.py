@@ -256,6 +256,26 @@ def test_settings_saved_and_used_by_the_next_payment(gw):
     assert all(word not in what for _k, _w, what in rows)
     assert "url_return_ok" in next(w for k, _x, w in rows if k == "settings"
                                    and "timeout" in w)
+    # 3-D Secure: shown, saved through the same use case, refused whole on a bad value.
+    page = text(b.get("/account/settings"))
+    assert 'id="allow_disable_3ds"' in page and 'id="allow_disable_3ds" checked' not in page
+    assert '<option value="decline" selected>' in page
+    assert _settings(b, allow_disable_3ds="1", threeds_unavailable="maybe").status_code == 422
+    with gw.uow.reader() as r:
+        m = r.merchants.get(merchant)
+        assert (m.allow_disable_3ds, m.threeds_unavailable) == (False, "decline")
+    resp = _settings(b, allow_disable_3ds="1", threeds_unavailable="authorize",
+                     url_return_ok="https://shop.example/ok", timeout_minutes="45",
+                     time_zone="Europe/Moscow")  # the rest as saved before
+    assert resp.status_code == 303, text(resp)
+    with gw.uow.reader() as r:
+        m = r.merchants.get(merchant)
+        assert (m.allow_disable_3ds, m.threeds_unavailable) == (True, "authorize")
+    page = text(b.get("/account/settings"))
+    assert 'id="allow_disable_3ds" checked' in page
+    assert '<option value="authorize" selected>' in page
+    assert next(w for k, _x, w in audit_rows(b) if k == "settings") == \
+        "allow_disable_3ds, threeds_unavailable"
 
 
 class _Receiver(BaseHTTPRequestHandler):
