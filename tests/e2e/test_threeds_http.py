@@ -174,10 +174,12 @@ def test_a_payment_after_the_acs_at_an_accruing_merchant_is_followed_as_one_paid
 
 def test_the_acs_page_speaks_the_buyers_language(site):
     for lang, title, text, button in (
-            ("RU", "Подтверждение платежа в банке", "Сейчас откроется страница банка, "
-             "выпустившего карту (3-D Secure).", "Продолжить"),
-            ("EN", "Confirm the payment with your bank", "Your card&#39;s bank page "
-             "(3-D Secure) is opening now.", "Continue")):
+            ("RU", "Подтверждение платежа в банке", ("Сейчас откроется страница банка, "
+                                                     "выпустившего карту (3-D Secure)."),
+             "Продолжить"),
+            ("EN", "Confirm the payment with your bank", ("Your card&#39;s bank page "
+                                                          "(3-D Secure) is opening now."),
+             "Continue")):
         session = site.start(amount="44.00", Language=lang)
         assert session.pay(number=CHALLENGE).status_code == 303
         page = site.http.get(f"{site.url}/pay/pay.cfm?CFSID={session.sid}", timeout=30).text
