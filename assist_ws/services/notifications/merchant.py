@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from ...domain.errors import NotFound, OperationProhibited, Second, ValidationError
 from ...domain.model import Right
 from ..auth import Credentials, authenticate
-from ..merchant_api import ORDER_QUERY_SPAN, MerchantApi, parse_window
+from ..merchant_api import ORDER_QUERY_SPAN, WINDOW_FIELDS, MerchantApi, parse_window
 from . import queries
 from .queries import NotificationView, given
 
@@ -35,7 +35,6 @@ REPLAY_FIELDS = ("notificationid", "notificationseq", "billnumber", "ordernumber
 UNDELIVERED_FIELDS = REPLAY_FIELDS + ("attempts", "lasttrydate", "lasthttpstatus",
                                       "nexttrydate", "lasterror")
 
-_WINDOW = [p + n for p in ("start", "end") for n in ("year", "month", "day", "hour", "min")]
 _TICK = timedelta(microseconds=1)
 
 
@@ -52,7 +51,7 @@ def replay(api: MerchantApi, creds: Credentials, bill_number=None, order_number=
         w = parse_window(parts, api.clock.now(), ORDER_QUERY_SPAN)
         return w.start, w.end - _TICK
 
-    windowed = any(given(parts.get(name)) is not None for name in _WINDOW)
+    windowed = any(given(parts.get(name)) is not None for name in WINDOW_FIELDS)
     request = queries.replay_request(bill_number, order_number,
                                      window=window if windowed else None)
     merchant_id = principal.merchant_id
