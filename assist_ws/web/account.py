@@ -9,7 +9,7 @@ login and password and watch, confirm and cancel their orders in a browser.
 * Every form carries the session's CSRF token, made like the payment pages'
   (``PageSessions.csrf`` of the session's random id; a new id at each sign-in and sign-out),
   and a cross-site POST is refused (``Sec-Fetch-Site``); either refusal is a 403 that
-  changes nothing.
+  changes nothing, made in one place for every form of every page (``_refuse_forged_forms``).
 * Pages: sign-in, own password, the orders monitor (filters in the URL), the order card
   (with "send the notifications again"), confirm or cancel of one order (all or part) and of
   several selected ones (all of each), each after a page that says what will happen.
@@ -120,6 +120,24 @@ def _load_session():
     return None
 
 
+#: The forms posted without a signed-in user: their CSRF token is the signed-out session's.
+_SIGNED_OUT_FORMS = frozenset(("account.login", "account.logout", "account.login_code"))
+
+
+@bp.before_request
+def _refuse_forged_forms():
+    """Every form posted to the cabinet carries the session's CSRF token and comes from this
+    site, or is refused here with a 403 that changes nothing.  A signed-in page's form whose
+    session has ended goes on to ``signed_in``, which sends the browser to the sign-in page."""
+    if request.method != "POST" or (g.user is None
+                                    and request.endpoint not in _SIGNED_OUT_FORMS):
+        return None
+    if not _csrf_ok():
+        log.warning("cabinet %s refused: bad CSRF token or cross-site", request.endpoint)
+        return _message("csrf", 403)
+    return None
+
+
 def _zone(name: str):
     try:
         return ZoneInfo(name)
@@ -206,9 +224,6 @@ def login():
             "signed_out" if request.args.get("bye") else None
         return _render("login.html", notice=notice, form={})
     form = request.form
-    if not _csrf_ok():
-        log.warning("cabinet sign-in refused: bad CSRF token or cross-site")
-        return _message("csrf", 403)
     try:
         user = cabinet.sign_in(_container().uow, _container().clock, _ext().stamp_key,
                                form.get("merchant_id"), form.get("login"),
@@ -235,8 +250,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    if not _csrf_ok():
-        return _message("csrf", 403)
     if isinstance(g.session.get("k"), str):
         cabinet_sessions.sign_out(_container().uow, _container().clock, g.session["k"],
                                   g.user, request.remote_addr)
@@ -249,8 +262,6 @@ def logout():
 def password():
     if request.method == "GET":
         return _render("password.html")
-    if not _csrf_ok():
-        return _message("csrf", 403)
     form = request.form
     new = form.get("new", "")
     if new != form.get("repeat", ""):
@@ -404,8 +415,6 @@ def order(bill: str):
 @signed_in
 def notify_again(bill: str):
     """Send the order's result notifications again."""
-    if not _csrf_ok():
-        return _message("csrf", 403)
     try:
         count = cabinet.notify_again(_container().uow, _container().clock, g.user, bill)
     except AssistError:
@@ -444,9 +453,6 @@ def action_page(bill: str, action: str):
 @bp.post("/orders/<bill>/<any(confirm, cancel):action>")
 @signed_in
 def act(bill: str, action: str):
-    if not _csrf_ok():
-        log.warning("cabinet %s of %s refused: bad CSRF token or cross-site", action, bill[:16])
-        return _message("csrf", 403)
     refused = _needs(ACTIONS[action])
     if refused:
         log.warning("cabinet %s of %s refused: user %r lacks the right", action, bill[:16],
@@ -517,8 +523,6 @@ def bulk_page():
 @signed_in
 def bulk_act():
     """Confirm or cancel (all of it) each order of the confirmation page; a result each."""
-    if not _csrf_ok():
-        return _message("csrf", 403)
     action = _bulk_action()
     if action is None:
         return _message("not_found", 404)

@@ -19,7 +19,7 @@ from ..domain.errors import AssistError, Duplicate, NotFound
 from ..domain.model import Right
 from ..services import audit, cabinet_admin
 from . import account_texts as texts
-from .account import (_container, _csrf_ok, _day, _message, _midnight, _needs, _now,
+from .account import (_container, _day, _message, _midnight, _needs, _now,
                       _render, bp, signed_in)
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ def users():
     if request.method == "GET":
         notice = g.session.pop("n", None)
         return _users_page(notice=notice, form={})
-    if not _csrf_ok():
-        return _message("csrf", 403)
     form = request.form
     login = form.get("login", "").strip()
     c = _container()
@@ -86,8 +84,6 @@ def user_page(login: str):
 @bp.post("/users/<login>/<any(rights, password, disable, enable, delete):change>")
 @signed_in
 def user_change(login: str, change: str):
-    if not _csrf_ok():
-        return _message("csrf", 403)
     refused = _refused()
     if refused:
         return refused

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from ..domain.errors import AssistError, AuthenticationError, Second
 from ..services import cabinet, cabinet_sessions, two_factor
 from . import account_texts as texts
-from .account import (_container, _csrf_ok, _ext, _message, _new_session, _now, _render, bp,
+from .account import (_container, _ext, _message, _new_session, _now, _render, bp,
                       signed_in)
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ def login_code():
         return redirect(url_for("account.login", expired="1"), 303)
     if request.method == "GET":
         return _render("login_code.html")
-    if not _csrf_ok():
-        return _message("csrf", 403)
     c = _container()
     try:
         two_factor.verify(c.uow, c.clock, _box(), int(merchant_id), str(login),
@@ -103,8 +101,6 @@ def two_factor_page():
 @bp.post("/two-factor/<any(start, confirm, off):step>")
 @signed_in
 def two_factor_step(step: str):
-    if not _csrf_ok():
-        return _message("csrf", 403)
     c, client = _container(), request.remote_addr
     try:
         if step == "start":
