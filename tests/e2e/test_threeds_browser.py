@@ -8,20 +8,30 @@ from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .conftest import RUB_ONLY, TIMEOUT_MINUTES
-from .test_pay_browser import back_at_shop, bill_of, checkout, held, type_card, wait
+from .test_pay_browser import back_at_shop, bill_of, checkout, held, type_card
 
 CHALLENGE = "4000 0000 0000 3220"
 FRICTIONLESS = "4000 0000 0000 3055"
 
 
 def at_acs(browser, site) -> None:
-    """The buyer is on the emulator's ACS page, of the emulator's own origin."""
-    wait(browser).until(EC.presence_of_element_located((By.ID, "code")))
-    assert urlsplit(browser.current_url)[:2] == urlsplit(site.emulator.url)[:2]
+    """The buyer is on the emulator's ACS page, of the emulator's own origin.  The gateway's
+    page posts itself there, so the browser may be between the two pages while this looks."""
+    acs = urlsplit(site.emulator.url)[:2]
+    across(browser).until(
+        lambda b: urlsplit(b.current_url)[:2] == acs and b.find_elements(By.ID, "code"))
+
+
+def across(browser) -> WebDriverWait:
+    """A wait through pages that post themselves to another origin: a look that a
+    navigation aborted is tried again."""
+    return WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,))
 
 
 def not_held(site, request_id: str) -> None:
@@ -100,7 +110,7 @@ def test_abandoned_at_the_acs_is_timed_out_by_the_worker_and_nothing_is_held(bro
     browser.find_element(By.ID, "pay").click()
     at_acs(browser, site)
     browser.find_element(By.ID, "cancel").click()
-    wait(browser).until(EC.presence_of_element_located((By.ID, "cancelled")))
+    across(browser).until(EC.presence_of_element_located((By.ID, "cancelled")))
     assert site.order(bill).state == "In Process"
     with site.container.uow as uow:  # the buyer never came back within the merchant's time
         order = uow.orders.get(bill)
