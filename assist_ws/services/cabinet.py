@@ -155,7 +155,7 @@ def time_zone(uow: BackOfficeUnitOfWork, user: CabinetUser) -> str:
     """The IANA name of the time zone the user's merchant sees its days and times in."""
     with uow.reader() as r:
         merchant = r.merchants.get(user.merchant_id)
-        return getattr(merchant, "time_zone", None) or "UTC"
+    return (merchant.time_zone if merchant is not None else None) or "UTC"
 
 
 def _require(user: CabinetUser, right: Right) -> None:

@@ -61,17 +61,14 @@ def resume(uow: BackOfficeUnitOfWork, clock: Clock, key: bytes, token: str, idle
     if found is None or found.ended_at is not None:
         return Resumed(None)
     now = clock.now()
-    if now - found.last_seen_at > idle:
-        with uow:
-            uow.cabinet_sessions.end(session_id, now)
-            uow.commit()
-        return Resumed(None, expired=True)
-    user = cabinet.current_user(uow, key, found.merchant_id, found.login, found.stamp)
+    expired = now - found.last_seen_at > idle
+    user = None if expired else cabinet.current_user(uow, key, found.merchant_id, found.login,
+                                                     found.stamp)
     if user is None:
         with uow:
             uow.cabinet_sessions.end(session_id, now)
             uow.commit()
-        return Resumed(None)
+        return Resumed(None, expired=expired)
     if now - found.last_seen_at >= TOUCH_EVERY:
         with uow:
             uow.cabinet_sessions.touch(session_id, now)
